@@ -1,0 +1,71 @@
+"""Value types shared by every canonical record.
+
+They validate on construction, so a record that exists is a record that is valid; the error
+messages name the rule that failed, because partners read them in SOAP Faults.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field
+from stdnum import exceptions as stdnum_errors
+from stdnum.lv import pvn
+
+
+class RuleViolation(ValueError):
+    """A value broke a named rule; `rule` travels to the Fault and to metrics."""
+
+    def __init__(self, rule: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.field = field
+
+
+def _check_person_code(value: str) -> str:
+    if len(value) != 12 or value[6] != "-" or not (value[:6] + value[7:]).isdigit():
+        raise RuleViolation("person-code-format", "person code must look like DDMMYY-NNNNN")
+    digits = value[:6] + value[7:]
+    if digits[0] > "3":
+        raise RuleViolation("person-code-format", "a person code starts with 0-3 (higher is a company number)")
+    try:
+        pvn.validate(digits)
+    except stdnum_errors.InvalidChecksum:
+        raise RuleViolation("person-code-checksum", "person code check digit is wrong") from None
+    except stdnum_errors.InvalidComponent:
+        raise RuleViolation("person-code-date", "person code does not start with a valid birth date") from None
+    except stdnum_errors.ValidationError:
+        raise RuleViolation("person-code-format", "person code is not valid") from None
+    return value
+
+
+def _check_money(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise RuleViolation("money-finite", "amount must be a number")
+    if value < 0:
+        raise RuleViolation("money-not-negative", "amount must not be negative")
+    if value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise RuleViolation("money-two-decimals", "amount has more than two decimals")
+    return value.quantize(Decimal("0.01"))
+
+
+def _reject_float(value: object) -> object:
+    if isinstance(value, float):
+        raise RuleViolation("money-decimal", "amounts are exchanged as decimal strings, never floats")
+    return value
+
+
+PersonCode = Annotated[str, AfterValidator(_check_person_code)]
+"""Latvian personas kods, `DDMMYY-NNNNN`; the old (birth date) and the 2017 (`32…`) formats."""
+
+Money = Annotated[Decimal, BeforeValidator(_reject_float), AfterValidator(_check_money)]
+"""EUR amount, never negative, two decimals."""
+
+AtvkCode = Annotated[str, Field(pattern=r"^[0-9]{7}$")]
+"""Municipality by its ATVK classifier code (seven digits)."""
+
+ProviderRegisterNo = Annotated[str, Field(pattern=r"^[A-Z0-9-]{3,20}$")]
+"""Social service provider register number (LM register)."""
+
+Text = Annotated[str, Field(min_length=1, max_length=500)]

@@ -1,0 +1,85 @@
+"""Every error the hub raises on purpose, and the one mapping from errors to their class.
+
+The class decides what happens next: a permanent error is never retried (the same input would
+fail again), a transient one is. The gateway turns these into SOAP Faults, the worker into
+acks, requeues or parked messages, the metrics into `error_class` labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One broken rule at one place in the sender's message."""
+
+    field: str
+    rule: str
+    message: str
+    line: int | None = None
+
+
+class HubError(Exception):
+    error_class: ClassVar[str] = "internal"
+    permanent: ClassVar[bool] = True
+
+
+class ValidationFailed(HubError):
+    """The input breaks its contract; says every field and rule, not just the first."""
+
+    error_class = "validation"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"{first.field}: {first.rule}: {first.message}{more}")
+
+    @classmethod
+    def single(cls, field: str, rule: str, message: str, line: int | None = None) -> ValidationFailed:
+        return cls([FieldError(field, rule, message, line)])
+
+
+class Unroutable(HubError):
+    """No route or no bound queue for a message: a configuration error, never a silent drop."""
+
+    error_class = "unroutable"
+
+
+class BrokerUnavailable(HubError):
+    """The broker did not confirm in time or the connection is gone; the sender should retry."""
+
+    error_class = "broker_unavailable"
+    permanent = False
+
+
+class TargetRejected(HubError):
+    """The target refused the record (SOAP Client fault or a per-record rejection)."""
+
+    error_class = "target_rejected"
+
+
+class TargetUnavailable(HubError):
+    """The target could not be reached or answered 5xx / a Server fault."""
+
+    error_class = "target_unavailable"
+    permanent = False
+
+
+class TargetTimeout(TargetUnavailable):
+    error_class = "target_timeout"
+
+
+class MalformedMessage(HubError):
+    """A broker message that is not a valid envelope (poison)."""
+
+    error_class = "malformed_message"
+
+
+def classify(exc: BaseException) -> tuple[str, bool]:
+    """Return `(error_class, permanent)` for any exception; unknown ones are internal and permanent."""
+    if isinstance(exc, HubError):
+        return exc.error_class, exc.permanent
+    return "internal", True
