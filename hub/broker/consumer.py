@@ -1,0 +1,123 @@
+"""The hub's one consumer loop: kombu, manual acks, messages handed over in batches.
+
+The loop never acks by itself; the handler acks or requeues each message once its effect is
+done. Messages unacked when a connection drops go back to the queue (at-least-once), which is
+why every target is called with an idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kombu import Connection, Consumer, Queue
+from kombu.message import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Received:
+    """A message taken from a queue, waiting for its handler to settle it."""
+
+    body: bytes
+    headers: dict[str, object]
+    redelivered: bool
+    _message: Message
+
+    def ack(self) -> None:
+        self._message.ack()
+
+    def requeue(self) -> None:
+        self._message.requeue()
+
+
+BatchHandler = Callable[[list[Received]], None]
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        handler: BatchHandler,
+        *,
+        prefetch: int,
+        batch_size: int,
+        flush_seconds: float,
+        name: str,
+    ) -> None:
+        self.url = url
+        self.queue = queue
+        self.handler = handler
+        self.prefetch = max(prefetch, batch_size)
+        self.batch_size = batch_size
+        self.flush_seconds = flush_seconds
+        self.name = name
+        self.consuming = threading.Event()
+        self._buffer: list[Received] = []
+        self._oldest = 0.0
+
+    def run(self, stop: threading.Event) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                self._consume(stop)
+                delay = 0.5
+            except Exception as exc:
+                self.consuming.clear()
+                self._buffer.clear()  # unacked: the broker hands them out again
+                if stop.is_set():
+                    break
+                log.warning(
+                    "consumer lost its connection, reconnecting",
+                    extra={"queue": self.queue, "error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                )
+                stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+        self.consuming.clear()
+
+    def _consume(self, stop: threading.Event) -> None:
+        options = {"polling_interval": 0.01} if self.url.startswith("memory://") else {}
+        with Connection(self.url, heartbeat=30, transport_options=options) as connection:
+            connection.ensure_connection(max_retries=1)
+            channel = connection.channel()
+            channel.basic_qos(0, self.prefetch, False)
+            queue = Queue(self.queue, no_declare=True)
+            with Consumer(channel, queues=[queue], on_message=self._on_message, no_ack=False):
+                self.consuming.set()
+                while not stop.is_set():
+                    try:
+                        connection.drain_events(timeout=self.flush_seconds)
+                    except socket.timeout:
+                        pass
+                    connection.heartbeat_check()
+                    if self._buffer and (
+                        len(self._buffer) >= self.batch_size or time.monotonic() - self._oldest >= self.flush_seconds
+                    ):
+                        self._flush()
+                self._flush()
+
+    def _on_message(self, message: Message) -> None:
+        if not self._buffer:
+            self._oldest = time.monotonic()
+        self._buffer.append(
+            Received(
+                body=message.body,
+                headers=message.headers or {},
+                redelivered=bool(message.delivery_info.get("redelivered")),
+                _message=message,
+            )
+        )
+        if len(self._buffer) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        self.handler(batch)

@@ -1,0 +1,37 @@
+"""The canonical envelope: what travels on the broker, as JSON, for every message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Envelope(BaseModel):
+    """One canonical message. The AMQP properties carry the same ids, so tools that only see
+    the broker (management UI, shovels, tracing) can follow a message without parsing it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: uuid.UUID
+    correlation_id: uuid.UUID = Field(description="the receipt (request MessageID) the record came in with")
+    type: str = Field(description="canonical type, e.g. social_assistance.benefit.v1")
+    source: str
+    target: str
+    created_at: AwareDatetime = Field(description="when the gateway accepted it; delivery latency starts here")
+    user_id: str = Field(description="the end user on whose behalf it was sent")
+    payload: dict[str, Any]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Envelope:
+        return cls.model_validate_json(data)

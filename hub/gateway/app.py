@@ -1,0 +1,229 @@
+"""The gateway's HTTP surface: SOAP endpoints, WSDLs and schemas, metrics, health.
+
+Parsing and validation run in worker threads so the event loop stays free for other requests
+and health checks; the receipt is answered only after the broker confirmed every record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from lxml import etree
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from hub import metrics
+from hub.broker.publisher import Publisher
+from hub.envelope import utcnow
+from hub.errors import BrokerUnavailable, ValidationFailed
+from hub.gateway.ingest import Ingest, StatusQuery, Submission
+from hub.gateway.responses import receipt_element, status_element
+from hub.soap import MessageHeader, build_envelope, fault_from_error
+from hub.store.status import Receipt, StatusStore
+from hub.systems import SystemAdapter
+
+log = logging.getLogger(__name__)
+
+SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
+_SCHEMA_LOCATION = re.compile(rb'schemaLocation="(?!https?:)([^"]+)"')
+_SOAP_ADDRESS = re.compile(rb'(<soap:address\s+location=")[^"]*(")')
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        systems: Mapping[str, SystemAdapter],
+        ingest: Ingest,
+        publisher: Publisher,
+        store: StatusStore,
+        schemas_dir: Path,
+        max_request_bytes: int,
+        publish_timeout: float,
+        readiness: Callable[[], dict[str, bool]],
+    ) -> None:
+        self.systems = {name: s for name, s in systems.items() if s.operations}
+        self.ingest = ingest
+        self.publisher = publisher
+        self.store = store
+        self.schemas_dir = schemas_dir.resolve()
+        self.max_request_bytes = max_request_bytes
+        self.publish_timeout = publish_timeout
+        self.readiness = readiness
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/soap/{system}", self.soap, methods=["GET", "POST"]),
+                Route("/schemas/{path:path}", self.schema_file, methods=["GET"]),
+                Route("/metrics", self.metrics, methods=["GET"]),
+                Route("/healthz", self.healthz, methods=["GET"]),
+                Route("/readyz", self.readyz, methods=["GET"]),
+            ]
+        )
+
+    # -- SOAP ------------------------------------------------------------------------------
+
+    async def soap(self, request: Request) -> Response:
+        system = request.path_params["system"]
+        if system not in self.systems:
+            return PlainTextResponse(f"no SOAP service for {system!r}\n", status_code=404)
+        if request.method == "GET":
+            if "wsdl" in {key.lower() for key in request.query_params.keys()}:
+                return self._wsdl(system, str(request.base_url).rstrip("/"))
+            return PlainTextResponse("POST SOAP 1.1 here; the WSDL is at ?wsdl\n", status_code=405)
+
+        started = time.perf_counter()
+        operation = "unknown"
+        header: MessageHeader | None = None
+        try:
+            body = await self._read_body(request)
+            prepared = await run_in_threadpool(self.ingest.prepare, system, body)
+            header = prepared.header
+            if isinstance(prepared, StatusQuery):
+                operation = "GetStatus"
+                answer = await self._status(prepared)
+            else:
+                operation = prepared.operation.name
+                answer = receipt_element(await self._submit(system, prepared))
+            response = Response(build_envelope(answer, header), media_type=SOAP_CONTENT_TYPE)
+            outcome = "ok"
+        except Exception as exc:
+            fault = fault_from_error(exc)
+            outcome = fault.error_class
+            if isinstance(exc, ValidationFailed):
+                for error in exc.errors:
+                    metrics.validation_failures.labels(system, error.rule).inc()
+                log.info(
+                    "request refused",
+                    extra={"system": system, "operation": operation, "rules": sorted({e.rule for e in exc.errors})},
+                )
+            elif fault.code == "Server" and fault.error_class == "internal":
+                log.exception("request failed", extra={"system": system, "operation": operation})
+            else:
+                log.warning(
+                    "request not accepted",
+                    extra={"system": system, "operation": operation, "error_class": fault.error_class},
+                )
+            response = Response(
+                build_envelope(fault.to_element(), header), status_code=fault.http_status, media_type=SOAP_CONTENT_TYPE
+            )
+        metrics.gateway_requests.labels(system, operation, outcome).inc()
+        metrics.gateway_request_duration.labels(system, operation, outcome).observe(time.perf_counter() - started)
+        return response
+
+    async def _read_body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_request_bytes:
+            raise ValidationFailed.single(
+                "(document)", "max-size", f"request is {declared} bytes, the limit is {self.max_request_bytes}"
+            )
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/soap+xml":
+            raise ValidationFailed.single("(document)", "soap-version", "SOAP 1.2 is not spoken here; use SOAP 1.1")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_request_bytes:
+                raise ValidationFailed.single(
+                    "(document)", "max-size", f"request exceeds the limit of {self.max_request_bytes} bytes"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _submit(self, system: str, submission: Submission) -> Receipt:
+        existing = await run_in_threadpool(self.store.find_receipt, submission.receipt_id)
+        if existing is not None:
+            if existing.body_sha256 != submission.body_sha256 or existing.source != system:
+                raise ValidationFailed.single(
+                    "Envelope/Header/MessageHeader/MessageID",
+                    "message-id-reuse",
+                    "this MessageID was already used for a different message",
+                )
+            return existing  # a resend: the hub already holds it
+        now = utcnow()
+        await run_in_threadpool(self.store.add_pending, submission.receipt_id, system, submission.rows, now)
+        try:
+            await asyncio.wait_for(
+                asyncio.wrap_future(self.publisher.publish(submission.messages)), self.publish_timeout
+            )
+        except BaseException as exc:
+            await run_in_threadpool(self.store.discard_pending, submission.receipt_id)
+            if isinstance(exc, TimeoutError):
+                raise BrokerUnavailable(f"the broker did not confirm within {self.publish_timeout:.0f} s") from None
+            raise
+        receipt = Receipt(
+            receipt_id=submission.receipt_id,
+            source=system,
+            operation=submission.operation.name,
+            body_sha256=submission.body_sha256,
+            record_count=len(submission.rows),
+            accepted_at=now,
+            records=tuple(submission.rows),
+        )
+        await run_in_threadpool(self.store.add_receipt, receipt, submission.header.user_id)
+        for envelope in submission.envelopes:
+            metrics.messages_received.labels(system, envelope.type).inc()
+        log.info(
+            "receipt given",
+            extra={"system": system, "receipt_id": receipt.receipt_id, "records": receipt.record_count},
+        )
+        return receipt
+
+    async def _status(self, query: StatusQuery) -> etree._Element:
+        if query.receipt_id:
+            status = await run_in_threadpool(self.store.receipt_status, query.receipt_id)
+            field, value = "ReceiptID", query.receipt_id
+        else:
+            status = await run_in_threadpool(self.store.message_status, query.message_id)
+            field, value = "MessageID", query.message_id
+        if status is None:
+            raise ValidationFailed.single(f"GetStatus/{field}", "unknown-id", f"no receipt or record {value} is known")
+        return status_element(status)
+
+    # -- contracts -----------------------------------------------------------------------------
+
+    def _wsdl(self, system: str, base_url: str) -> Response:
+        adapter = self.systems[system]
+        if adapter.wsdl is None:
+            return PlainTextResponse("no WSDL\n", status_code=404)
+        path = adapter.schema_dir(self.schemas_dir) / adapter.wsdl
+        text = path.read_bytes()
+        schema_base = f"{base_url}/schemas/{system}/".encode()
+        text = _SCHEMA_LOCATION.sub(lambda m: b'schemaLocation="' + schema_base + m.group(1) + b'"', text)
+        text = _SOAP_ADDRESS.sub(lambda m: m.group(1) + f"{base_url}/soap/{system}".encode() + m.group(2), text)
+        return Response(text, media_type="text/xml; charset=utf-8")
+
+    async def schema_file(self, request: Request) -> Response:
+        relative = request.path_params["path"]
+        path = (self.schemas_dir / relative).resolve()
+        if (
+            not path.is_relative_to(self.schemas_dir)
+            or path.suffix not in (".xsd", ".wsdl")
+            or not path.is_file()
+        ):
+            return PlainTextResponse("not found\n", status_code=404)
+        return Response(path.read_bytes(), media_type="text/xml; charset=utf-8")
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(self, request: Request) -> Response:
+        checks = self.readiness()
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -1,0 +1,188 @@
+"""From the bytes of a SOAP request to confirmed-ready broker messages, without I/O.
+
+Order matters and is the contract: parse (hardened) -> SOAP 1.1 envelope -> VISS header
+against its XSD -> body against the system's XSD -> adapter to canonical records (validated
+whole) -> routes -> one envelope per record. Any step refuses with field and rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lxml import etree
+
+from hub.broker.message import OutgoingMessage
+from hub.broker.topology import Topology
+from hub.envelope import Envelope, utcnow
+from hub.errors import FieldError, ValidationFailed
+from hub.routing import Router
+from hub.soap import HUB_NS, MessageHeader, parse_envelope
+from hub.store.status import RecordRow
+from hub.systems import InboundOperation, SystemAdapter
+from hub.xml.parser import HardenedParser
+from hub.xml.schema import Schema
+
+HEADER_PATH = "Envelope/Header/MessageHeader"
+STATUS_ELEMENT = f"{{{HUB_NS}}}GetStatus"
+_RECORD_IDS = uuid.UUID("6f1c7f3e-8a52-4f0e-9a7e-2b1d7c1e5a10")
+
+
+def record_message_id(receipt_id: uuid.UUID, index: int) -> uuid.UUID:
+    """Stable per record: a resend of the same request yields the same ids, so targets dedupe it."""
+    return uuid.uuid5(_RECORD_IDS, f"{receipt_id}/{index}")
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    header: MessageHeader
+    receipt_id: str | None
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class Submission:
+    header: MessageHeader
+    operation: InboundOperation
+    body_sha256: str
+    envelopes: list[Envelope]
+    messages: list[OutgoingMessage]
+    rows: list[RecordRow]
+
+    @property
+    def receipt_id(self) -> str:
+        return str(self.header.message_id)
+
+
+class Ingest:
+    def __init__(
+        self,
+        *,
+        systems: Mapping[str, SystemAdapter],
+        schemas: Mapping[str, Schema],
+        header_schema: Schema,
+        parser: HardenedParser,
+        router: Router,
+        topology: Topology,
+        max_records: int,
+    ) -> None:
+        self.systems = systems
+        self.schemas = schemas
+        self.header_schema = header_schema
+        self.parser = parser
+        self.router = router
+        self.topology = topology
+        self.max_records = max_records
+
+    def prepare(self, system_name: str, data: bytes) -> Submission | StatusQuery:
+        system = self.systems[system_name]
+        message = parse_envelope(self.parser.parse(data))
+        header = self._header(message.header_element, system_name)
+        body = message.body
+        if body.tag == STATUS_ELEMENT:
+            return self._status_query(header, body)
+        operation = self._operation(system, body)
+        if header.message_type != MessageHeader.message_type_of(body):
+            raise ValidationFailed.single(
+                f"{HEADER_PATH}/MessageType",
+                "message-type-mismatch",
+                f"MessageType must be {MessageHeader.message_type_of(body)} for this body",
+            )
+        errors = self.schemas[system_name].errors(body)
+        if errors:
+            raise ValidationFailed(errors)
+        records = operation.to_canonical(body)
+        if not records:
+            raise ValidationFailed.single(etree.QName(body).localname, "min-records", "the load holds no records")
+        if len(records) > self.max_records:
+            raise ValidationFailed.single(
+                etree.QName(body).localname,
+                "max-records",
+                f"{len(records)} records in one request; the limit is {self.max_records}",
+            )
+        return self._submission(system_name, header, operation, body, records)
+
+    def _header(self, element: etree._Element | None, system_name: str) -> MessageHeader:
+        if element is None:
+            raise ValidationFailed.single(HEADER_PATH, "required", "the VISS MessageHeader is missing")
+        errors = self.header_schema.errors(element)
+        if errors:
+            raise ValidationFailed(
+                [FieldError(f"Envelope/Header/{e.field}", e.rule, e.message, e.line) for e in errors]
+            )
+        header = MessageHeader.from_element(element)
+        if header.sender != system_name:
+            raise ValidationFailed.single(
+                f"{HEADER_PATH}/Sender",
+                "sender-mismatch",
+                f"this endpoint is for {system_name}; the header says {header.sender}",
+            )
+        return header
+
+    def _operation(self, system: SystemAdapter, body: etree._Element) -> InboundOperation:
+        operation = system.operation_for(body.tag)
+        if operation is not None:
+            return operation
+        qname = etree.QName(body)
+        for known in system.operations:
+            known_qname = etree.QName(known.element)
+            if known_qname.localname == qname.localname:
+                raise ValidationFailed.single(
+                    qname.localname,
+                    "namespace",
+                    f"{qname.localname} must be in namespace {known_qname.namespace}, not {qname.namespace}",
+                )
+        expected = ", ".join(etree.QName(op.element).localname for op in system.operations)
+        raise ValidationFailed.single(
+            qname.localname, "unknown-operation", f"{system.name} may send {expected} or GetStatus here"
+        )
+
+    @staticmethod
+    def _status_query(header: MessageHeader, body: etree._Element) -> StatusQuery:
+        receipt_id = body.findtext(f"{{{HUB_NS}}}ReceiptID")
+        message_id = body.findtext(f"{{{HUB_NS}}}MessageID")
+        if not receipt_id and not message_id:
+            raise ValidationFailed.single("GetStatus", "required", "give a ReceiptID or a MessageID")
+        for field, value in (("ReceiptID", receipt_id), ("MessageID", message_id)):
+            if value:
+                try:
+                    uuid.UUID(value.strip())
+                except ValueError:
+                    raise ValidationFailed.single(f"GetStatus/{field}", "pattern", "not a UUID") from None
+        return StatusQuery(
+            header, receipt_id.strip().lower() if receipt_id else None, message_id.strip().lower() if message_id else None
+        )
+
+    def _submission(
+        self, source: str, header: MessageHeader, operation: InboundOperation, body: etree._Element, records: list
+    ) -> Submission:
+        receipt_id = header.message_id
+        now = utcnow()
+        envelopes: list[Envelope] = []
+        messages: list[OutgoingMessage] = []
+        rows: list[RecordRow] = []
+        for index, record in enumerate(records, start=1):
+            target = self.router.target_for(source, record.TYPE)
+            if target != header.destination:
+                raise ValidationFailed.single(
+                    f"{HEADER_PATH}/Destination",
+                    "destination",
+                    f"{record.TYPE} from {source} goes to {target}, but the header names {header.destination}",
+                )
+            envelope = Envelope(
+                message_id=record_message_id(receipt_id, index),
+                correlation_id=receipt_id,
+                type=record.TYPE,
+                source=source,
+                target=target,
+                created_at=now,
+                user_id=header.user_id,
+                payload=record.model_dump(mode="json"),
+            )
+            envelopes.append(envelope)
+            messages.append(OutgoingMessage.from_envelope(envelope, self.topology.delivery_exchange, target))
+            rows.append(RecordRow(str(envelope.message_id), index, record.record_id, target, record.TYPE))
+        digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()
+        return Submission(header, operation, digest, envelopes, messages, rows)

@@ -1,0 +1,45 @@
+"""Every Prometheus metric the hub exports, defined once. No label ever holds a person code or
+another unbounded value: labels are system names, canonical types, rule names, error classes."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+# Receipt-to-target latency spans milliseconds (healthy) to hours (target outage, replays).
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
+
+messages_received = Counter(
+    "hub_messages_received_total", "Records the gateway accepted and the broker confirmed", ["source", "type"]
+)
+messages_delivered = Counter(
+    "hub_messages_delivered_total", "Records the target confirmed", ["source", "target", "type"]
+)
+messages_failed = Counter(
+    "hub_messages_failed_total",
+    "Records that failed for good after acceptance, by error class",
+    ["source", "target", "type", "error_class"],
+)
+target_duplicates = Counter(
+    "hub_target_duplicates_total", "Deliveries the target already had (redeliveries, resends)", ["target"]
+)
+delivery_latency = Histogram(
+    "hub_delivery_latency_seconds",
+    "From the receipt to the target's confirmation",
+    ["target", "type"],
+    buckets=LATENCY_BUCKETS,
+)
+validation_failures = Counter(
+    "hub_validation_failures_total", "Rejected inputs by broken rule", ["system", "rule"]
+)
+gateway_requests = Counter(
+    "hub_gateway_requests_total", "SOAP requests by operation and outcome", ["system", "operation", "outcome"]
+)
+gateway_request_duration = Histogram(
+    "hub_gateway_request_duration_seconds",
+    "SOAP request handling time, body read to response",
+    ["system", "operation", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+delivery_attempts = Counter(
+    "hub_delivery_attempts_total", "Calls to targets by outcome", ["target", "outcome"]
+)

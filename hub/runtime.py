@@ -1,0 +1,167 @@
+"""Assembles the hub from settings: topology, publisher, store, gateway, delivery workers.
+
+`hub serve` and `hub demo` both run this; the demo adds simulators around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+
+from kombu import Connection
+
+from hub.broker.consumer import ConsumerLoop
+from hub.broker.publisher import Publisher, create_publisher
+from hub.broker.topology import Topology
+from hub.errors import BrokerUnavailable
+from hub.gateway.app import Gateway
+from hub.gateway.ingest import Ingest
+from hub.http_server import ServerThread
+from hub.routing import Router
+from hub.settings import Settings
+from hub.store.status import StatusStore
+from hub.systems import SystemAdapter, TargetSettings, discover
+from hub.worker import DeliveryWorker
+from hub.xml.parser import HardenedParser
+from hub.xml.schema import Schema
+
+log = logging.getLogger(__name__)
+
+
+def declare_topology(url: str, topology: Topology, *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with Connection(url, connect_timeout=5) as connection:
+                connection.ensure_connection(max_retries=1)
+                topology.declare(connection)
+                return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable(f"cannot declare the broker topology: {exc}") from exc
+            time.sleep(1.0)
+
+
+class Hub:
+    def __init__(self, settings: Settings, systems: Mapping[str, SystemAdapter] | None = None) -> None:
+        self.settings = settings
+        self.systems = dict(systems or discover())
+        self.router = Router.load(settings.routes_file, self.systems)
+        self.topology = Topology(settings.broker_prefix, self.router.targets)
+        self.store = StatusStore(settings.store_url)
+        self.publisher: Publisher = create_publisher(settings.broker_url, self.topology)
+        self.stop_event = threading.Event()
+        self.consumers: list[ConsumerLoop] = []
+        self._threads: list[threading.Thread] = []
+        self._http: ServerThread | None = None
+        self._topology_declared = False
+
+    def start(self, *, gateway: bool = True, workers: bool = True) -> Hub:
+        declare_topology(self.settings.broker_url, self.topology)
+        self._topology_declared = True
+        self.publisher.start(timeout=30)
+        if workers:
+            self._start_workers()
+        if gateway:
+            self._http = ServerThread(
+                self.gateway().app(), self.settings.http_host, self.settings.http_port, name="gateway"
+            ).start()
+            log.info("gateway listening", extra={"url": self._http.url})
+        return self
+
+    @property
+    def gateway_url(self) -> str:
+        if self._http is None:
+            raise RuntimeError("the gateway is not running")
+        return self._http.url
+
+    def gateway(self) -> Gateway:
+        settings = self.settings
+        schemas = {
+            name: Schema(system.schema_dir(settings.schemas_dir) / system.xsd)
+            for name, system in self.systems.items()
+            if system.operations and system.xsd
+        }
+        ingest = Ingest(
+            systems=self.systems,
+            schemas=schemas,
+            header_schema=Schema(settings.schemas_dir / "hub" / "viss-header-v1.xsd"),
+            parser=HardenedParser(max_bytes=settings.max_request_bytes, max_depth=settings.xml_max_depth),
+            router=self.router,
+            topology=self.topology,
+            max_records=settings.max_batch_records,
+        )
+        return Gateway(
+            systems=self.systems,
+            ingest=ingest,
+            publisher=self.publisher,
+            store=self.store,
+            schemas_dir=settings.schemas_dir,
+            max_request_bytes=settings.max_request_bytes,
+            publish_timeout=settings.publish_timeout_seconds,
+            readiness=self.readiness,
+        )
+
+    def readiness(self) -> dict[str, bool]:
+        checks = {"topology_declared": self._topology_declared, "broker_connected": self.publisher.connected}
+        if self.consumers:
+            checks["workers_consuming"] = all(c.consuming.is_set() for c in self.consumers)
+        return checks
+
+    def _start_workers(self) -> None:
+        settings = self.settings
+        for target_name in self.router.targets:
+            system = self.systems[target_name]
+            assert system.target is not None
+            endpoint = settings.endpoints.get(target_name) or system.default_endpoint
+            if not endpoint:
+                raise ValueError(f"no endpoint for {target_name}: set HUB_ENDPOINTS__{target_name.upper()}")
+            for number in range(settings.workers_per_target):
+                target = system.target(
+                    TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir)
+                )
+                worker = DeliveryWorker(
+                    target_name=target_name,
+                    target=target,
+                    publisher=self.publisher,
+                    topology=self.topology,
+                    store=self.store,
+                    stop=self.stop_event,
+                )
+                loop = ConsumerLoop(
+                    settings.broker_url,
+                    self.topology.delivery_queue(target_name),
+                    worker.handle,
+                    prefetch=settings.prefetch_count,
+                    batch_size=settings.delivery_batch_size,
+                    flush_seconds=settings.delivery_flush_seconds,
+                    name=f"worker-{target_name}-{number}",
+                )
+                thread = threading.Thread(target=self._run_worker, args=(loop, target), name=loop.name, daemon=True)
+                self.consumers.append(loop)
+                self._threads.append(thread)
+                thread.start()
+
+    def _run_worker(self, loop: ConsumerLoop, target) -> None:  # type: ignore[no-untyped-def]
+        try:
+            loop.run(self.stop_event)
+        finally:
+            target.close()
+
+    def wait_until_consuming(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        for consumer in self.consumers:
+            if not consumer.consuming.wait(max(deadline - time.monotonic(), 0.01)):
+                raise BrokerUnavailable(f"{consumer.name} is not consuming")
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.publisher.close()
+        self.store.close()

@@ -1,0 +1,47 @@
+"""Settings from the environment (prefix `HUB_`); the README's configuration table lists each."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
+
+    broker_url: str = Field("memory://", description="memory:// (embedded, one process) or amqp://user:pass@host:5672/vhost")
+    broker_prefix: str = Field("hub", description="prefix of every exchange and queue name")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    store_url: str = Field("sqlite:///var/hub.sqlite3", description="receipts and message status")
+    routes_file: Path = PROJECT_ROOT / "config" / "routes.toml"
+    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    endpoints: dict[str, str] = Field(
+        default_factory=dict, description="target URLs, e.g. HUB_ENDPOINTS__SPOLIS=http://spolis:8091/soap/spolis"
+    )
+    workers_per_target: int = Field(2, ge=1)
+    delivery_batch_size: int = Field(100, ge=1, le=1000)
+    delivery_flush_seconds: float = Field(0.05, gt=0)
+    prefetch_count: int = Field(200, ge=1, le=2000)
+    publish_timeout_seconds: float = Field(10.0, gt=0)
+    target_timeout_seconds: float = Field(10.0, gt=0)
+    max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_batch_records: int = Field(1000, ge=1)
+    xml_max_depth: int = Field(32, ge=4, le=200)
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url.startswith("memory://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""What the hub keeps outside the broker: receipts and the status of every accepted record."""

@@ -1,0 +1,252 @@
+"""Receipts and the status of each accepted record: what the status query answers.
+
+A record's row is written before it is published, so a worker can never confirm a delivery
+the store does not know yet; the receipt is written only after the broker confirmed all of
+its records, so a receipt that exists is a promise the hub keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+
+from hub.store.db import create_all, create_store_engine, insert_ignoring_duplicates
+
+metadata = MetaData()
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("receipt_id", String(36), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("user_id", String(200), nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+)
+
+message_status = Table(
+    "message_status",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("receipt_id", String(36), nullable=False, index=True),
+    Column("record_index", Integer, nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("target", String(32), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error_class", String(64)),
+    Column("reason", Text),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordRow:
+    message_id: str
+    record_index: int
+    record_id: str
+    target: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    receipt_id: str
+    source: str
+    operation: str
+    body_sha256: str
+    record_count: int
+    accepted_at: dt.datetime
+    records: tuple[RecordRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordStatus:
+    message_id: str
+    record_id: str
+    status: str
+    updated_at: dt.datetime
+    error_class: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptStatus:
+    receipt_id: str
+    counts: dict[str, int]
+    records: list[RecordStatus]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class StatusStore:
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_store_engine(url)
+        create_all(self.engine, metadata)
+        self._insert_status = insert_ignoring_duplicates(self.engine, message_status)
+
+    def find_receipt(self, receipt_id: str) -> Receipt | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(receipts).where(receipts.c.receipt_id == receipt_id)).first()
+            if row is None:
+                return None
+            records = conn.execute(
+                select(
+                    message_status.c.message_id,
+                    message_status.c.record_index,
+                    message_status.c.record_id,
+                    message_status.c.target,
+                    message_status.c.type,
+                )
+                .where(message_status.c.receipt_id == receipt_id)
+                .order_by(message_status.c.record_index)
+            ).all()
+        return Receipt(
+            receipt_id=row.receipt_id,
+            source=row.source,
+            operation=row.operation,
+            body_sha256=row.body_sha256,
+            record_count=row.record_count,
+            accepted_at=_aware(row.accepted_at),
+            records=tuple(RecordRow(*r) for r in records),
+        )
+
+    def add_pending(self, receipt_id: str, source: str, rows: Sequence[RecordRow], at: dt.datetime) -> None:
+        """Rows for records about to be published; a resend of the same receipt leaves existing rows."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._insert_status,
+                [
+                    {
+                        "message_id": r.message_id,
+                        "receipt_id": receipt_id,
+                        "record_index": r.record_index,
+                        "record_id": r.record_id,
+                        "source": source,
+                        "target": r.target,
+                        "type": r.type,
+                        "status": "accepted",
+                        "accepted_at": at,
+                        "updated_at": at,
+                    }
+                    for r in rows
+                ],
+            )
+
+    def discard_pending(self, receipt_id: str) -> None:
+        """The broker did not confirm: forget rows of a receipt that was never given."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(receipts.c.receipt_id).where(receipts.c.receipt_id == receipt_id)).first():
+                return
+            conn.execute(
+                delete(message_status).where(
+                    message_status.c.receipt_id == receipt_id, message_status.c.status == "accepted"
+                )
+            )
+
+    def add_receipt(self, receipt: Receipt, user_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert_ignoring_duplicates(self.engine, receipts),
+                {
+                    "receipt_id": receipt.receipt_id,
+                    "source": receipt.source,
+                    "operation": receipt.operation,
+                    "body_sha256": receipt.body_sha256,
+                    "record_count": receipt.record_count,
+                    "user_id": user_id,
+                    "accepted_at": receipt.accepted_at,
+                },
+            )
+
+    def mark_delivered(self, message_ids: Iterable[str], at: dt.datetime) -> None:
+        params = [{"mid": mid, "at": at} for mid in message_ids]
+        if not params:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(message_status)
+                .where(message_status.c.message_id == bindparam("mid"))
+                .values(status="delivered", updated_at=bindparam("at"), error_class=None, reason=None),
+                params,
+            )
+
+    def mark_failed(self, failures: Iterable[tuple[str, str, str]], at: dt.datetime) -> None:
+        """`failures` holds (message_id, error_class, reason); a delivered record stays delivered."""
+        params = [{"mid": mid, "cls": cls, "why": why[:2000], "at": at} for mid, cls, why in failures]
+        if not params:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(message_status)
+                .where(message_status.c.message_id == bindparam("mid"), message_status.c.status != "delivered")
+                .values(
+                    status="failed", error_class=bindparam("cls"), reason=bindparam("why"), updated_at=bindparam("at")
+                ),
+                params,
+            )
+
+    def receipt_status(self, receipt_id: str) -> ReceiptStatus | None:
+        with self.engine.connect() as conn:
+            if not conn.execute(select(receipts.c.receipt_id).where(receipts.c.receipt_id == receipt_id)).first():
+                return None
+            rows = conn.execute(
+                select(message_status)
+                .where(message_status.c.receipt_id == receipt_id)
+                .order_by(message_status.c.record_index)
+            ).all()
+        return self._status(receipt_id, rows)
+
+    def message_status(self, message_id: str) -> ReceiptStatus | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(message_status).where(message_status.c.message_id == message_id)).first()
+            if row is None or not conn.execute(
+                select(receipts.c.receipt_id).where(receipts.c.receipt_id == row.receipt_id)
+            ).first():
+                return None
+        return self._status(row.receipt_id, [row])
+
+    @staticmethod
+    def _status(receipt_id: str, rows: Sequence) -> ReceiptStatus:  # type: ignore[type-arg]
+        counts = {"accepted": 0, "delivered": 0, "failed": 0}
+        records = []
+        for row in rows:
+            counts[row.status] = counts.get(row.status, 0) + 1
+            records.append(
+                RecordStatus(row.message_id, row.record_id, row.status, _aware(row.updated_at), row.error_class, row.reason)
+            )
+        return ReceiptStatus(receipt_id, counts, records)
+
+    def counts(self) -> dict[str, int]:
+        """Records per status across all receipts (the demo's progress)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(message_status.c.status, func.count()).group_by(message_status.c.status)
+            ).all()
+        return {status: count for status, count in rows}
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,103 @@
+"""What an adapter tells the engine about its system, and how the engine finds adapters.
+
+Each folder under `adapters/` that exposes `SYSTEM` is a system; the engine looks nothing up
+by name. An adapter gives its inbound operations (SOAP body element -> canonical records),
+its target role (canonical -> its SOAP service), its simulator, or any of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal, Protocol
+
+from lxml import etree
+
+from hub.canonical import CanonicalRecord
+from hub.envelope import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOperation:
+    """A SOAP operation a system calls on the hub to submit records."""
+
+    name: str
+    element: str  # the request's body element, Clark notation {namespace}Name
+    to_canonical: Callable[[etree._Element], list[CanonicalRecord]]
+    """Maps a schema-valid body element to records; raises ValidationFailed naming every bad field."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    message_id: uuid.UUID
+    outcome: Literal["delivered", "duplicate", "rejected"]
+    reason: str | None = None
+
+
+class Target(Protocol):
+    """A system the hub delivers to. Raises TargetUnavailable / TargetTimeout when the whole call
+    failed and may succeed later, TargetRejected when the whole call was refused."""
+
+    def deliver(self, envelopes: Sequence[Envelope]) -> list[DeliveryResult]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSettings:
+    endpoint: str
+    timeout_seconds: float
+    schemas_dir: Path
+
+
+class Simulator(Protocol):
+    """`hub simulate <system>`: a stand-in for the real system, over real HTTP."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+@dataclass(frozen=True)
+class SystemAdapter:
+    name: str
+    title: str
+    xsd: str | None = None  # under schemas/<name>/: validates what the system sends or receives
+    wsdl: str | None = None  # the hub-side WSDL the system calls, under schemas/<name>/
+    operations: tuple[InboundOperation, ...] = ()
+    target: Callable[[TargetSettings], Target] | None = None
+    default_endpoint: str | None = None
+    simulator: Simulator | None = None
+    notes: str = ""
+    _by_element: dict[str, InboundOperation] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_element.update({op.element: op for op in self.operations})
+
+    def operation_for(self, element: str) -> InboundOperation | None:
+        return self._by_element.get(element)
+
+    def schema_dir(self, schemas_root: Path) -> Path:
+        return schemas_root / self.name
+
+
+@cache
+def discover() -> dict[str, SystemAdapter]:
+    """Every system under the `adapters` package, by name."""
+    import adapters
+
+    systems: dict[str, SystemAdapter] = {}
+    for module_info in pkgutil.iter_modules(adapters.__path__):
+        if not module_info.ispkg or module_info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"adapters.{module_info.name}")
+        system = getattr(module, "SYSTEM", None)
+        if isinstance(system, SystemAdapter):
+            systems[system.name] = system
+    return systems
