@@ -1,0 +1,1 @@
+"""One folder per partner system; each exposes `SYSTEM` (a `hub.systems.SystemAdapter`)."""

@@ -1,0 +1,14 @@
+"""SOPA as a client: Riga's social service submitting data packages."""
+
+from adapters.sopa.dialect import from_canonical
+from hub.canonical import Municipality
+from hub.simulation.municipal import MunicipalSimulator
+
+SIMULATOR = MunicipalSimulator(
+    system="sopa",
+    municipalities=(Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība"),),
+    build=from_canonical,
+    record_prefix="SOPA",
+    decision_prefix="RSD",
+    users=("rsd.soc.darbinieks.014", "rsd.soc.darbinieks.102", "rsd.soc.darbinieks.233"),
+)
