@@ -1,0 +1,91 @@
+"""The `hub` command: serve, demo, simulate, status."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from hub import __version__, logs
+from hub.settings import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from hub.runtime import Hub
+
+    settings = get_settings()
+    hub = Hub(settings).start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    where = hub.gateway_url if args.role != "worker" else "no gateway"
+    print(f"hub {__version__} serving ({args.role}): {where}, broker {settings.broker_url.split('@')[-1]}", flush=True)
+    stop.wait()
+    hub.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(get_settings(), records=args.records, batch_size=args.batch_size, timeout=args.timeout)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from hub.store.status import StatusStore
+
+    store = StatusStore(get_settings().store_url)
+    status = store.receipt_status(args.id) or store.message_status(args.id)
+    if status is None:
+        print(f"no receipt or record {args.id}", file=sys.stderr)
+        return 1
+    print(f"receipt {status.receipt_id}: " + " ".join(f"{k}={v}" for k, v in status.counts.items()))
+    for record in status.records:
+        reason = f" {record.error_class}: {record.reason}" if record.error_class else ""
+        print(f"  {record.message_id} {record.record_id} {record.status}{reason}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hub.systems import discover
+
+    parser = argparse.ArgumentParser(prog="hub", description="The welfare data-exchange hub.")
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway and the delivery workers")
+    serve.add_argument("--role", choices=("all", "gateway", "worker"), default="all")
+    serve.set_defaults(func=_serve)
+
+    demo = commands.add_parser("demo", help="flow F1 end to end in one process, over real HTTP SOAP")
+    demo.add_argument("--records", type=int, default=3000, help="records sent by SOPA, LIETIS and GVS together")
+    demo.add_argument("--batch-size", type=int, default=100, help="records per SOAP request")
+    demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for delivery")
+    demo.set_defaults(func=_demo)
+
+    simulate = commands.add_parser("simulate", help="run a system's simulator")
+    systems = simulate.add_subparsers(dest="system", required=True)
+    for name, system in sorted(discover().items()):
+        if system.simulator is not None:
+            sub = systems.add_parser(name, help=system.title)
+            system.simulator.add_arguments(sub)
+            sub.set_defaults(func=lambda args, sim=system.simulator: sim.run(args))
+
+    status = commands.add_parser("status", help="what became of a receipt or a record")
+    status.add_argument("id", help="receipt id (the request's MessageID) or a record's message id")
+    status.set_defaults(func=_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    quiet = args.command == "demo" and "HUB_LOG_LEVEL" not in os.environ
+    logs.configure("WARNING" if quiet else settings.log_level, settings.log_format)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
