@@ -44,6 +44,26 @@ def declare_topology(url: str, topology: Topology, *, timeout: float = 30.0) -> 
             time.sleep(1.0)
 
 
+def build_ingest(
+    settings: Settings, systems: Mapping[str, SystemAdapter], router: Router, topology: Topology
+) -> Ingest:
+    """The gateway's pipeline without its HTTP server: also what contract checks run."""
+    schemas = {
+        name: Schema(system.schema_dir(settings.schemas_dir) / system.xsd)
+        for name, system in systems.items()
+        if system.operations and system.xsd
+    }
+    return Ingest(
+        systems=systems,
+        schemas=schemas,
+        header_schema=Schema(settings.schemas_dir / "hub" / "viss-header-v1.xsd"),
+        parser=HardenedParser(max_bytes=settings.max_request_bytes, max_depth=settings.xml_max_depth),
+        router=router,
+        topology=topology,
+        max_records=settings.max_batch_records,
+    )
+
+
 class Hub:
     def __init__(self, settings: Settings, systems: Mapping[str, SystemAdapter] | None = None) -> None:
         self.settings = settings
@@ -79,23 +99,9 @@ class Hub:
 
     def gateway(self) -> Gateway:
         settings = self.settings
-        schemas = {
-            name: Schema(system.schema_dir(settings.schemas_dir) / system.xsd)
-            for name, system in self.systems.items()
-            if system.operations and system.xsd
-        }
-        ingest = Ingest(
-            systems=self.systems,
-            schemas=schemas,
-            header_schema=Schema(settings.schemas_dir / "hub" / "viss-header-v1.xsd"),
-            parser=HardenedParser(max_bytes=settings.max_request_bytes, max_depth=settings.xml_max_depth),
-            router=self.router,
-            topology=self.topology,
-            max_records=settings.max_batch_records,
-        )
         return Gateway(
             systems=self.systems,
-            ingest=ingest,
+            ingest=build_ingest(settings, self.systems, self.router, self.topology),
             publisher=self.publisher,
             store=self.store,
             schemas_dir=settings.schemas_dir,

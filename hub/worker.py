@@ -36,7 +36,7 @@ class DeliveryWorker:
         topology: Topology,
         store: StatusStore,
         stop: threading.Event,
-        max_pause_seconds: float = 30.0,
+        max_pause_seconds: float = 10.0,
     ) -> None:
         self.target_name = target_name
         self.target = target
