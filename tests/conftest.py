@@ -1,0 +1,126 @@
+"""Shared fixtures: a real RabbitMQ (required under CI=true), the SPOLIS simulator over HTTP, a hub."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from kombu import Connection
+
+from adapters.spolis.simulator import Knobs, SpolisService, SpolisStore
+from hub.http_server import ServerThread
+from hub.runtime import Hub
+from hub.settings import PROJECT_ROOT, Settings
+
+AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+SCHEMAS = PROJECT_ROOT / "schemas"
+
+
+def _broker_answers(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 5672), timeout=2):
+            pass
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    if not _broker_answers(AMQP_URL):
+        message = f"RabbitMQ is not reachable at {AMQP_URL}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: tests that need RabbitMQ must not skip)")
+        pytest.skip(message)
+    return AMQP_URL
+
+
+@pytest.fixture
+def broker_prefix(request) -> Iterator[str]:
+    """A fresh name prefix per test, so tests never share queues; on RabbitMQ they are deleted after."""
+    prefix = f"hubtest-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    if "amqp_url" in request.fixturenames:
+        with Connection(AMQP_URL) as connection:
+            channel = connection.channel()
+            for queue in (f"{prefix}.deliver.spolis", f"{prefix}.parked"):
+                channel.queue_delete(queue)
+            for exchange in (f"{prefix}.deliver", f"{prefix}.parked"):
+                channel.exchange_delete(exchange)
+
+
+@pytest.fixture(params=["memory", "rabbitmq"])
+def broker_url(request) -> str:
+    """The embedded broker and the real RabbitMQ: the hub must behave the same on both."""
+    return "memory://" if request.param == "memory" else request.getfixturevalue("amqp_url")
+
+
+@dataclass
+class SpolisSim:
+    """The SPOLIS simulator on a fixed port, so a test can take it down and bring it back."""
+
+    service: SpolisService
+    server: ServerThread | None = None
+    port: int = 0
+
+    def start(self) -> SpolisSim:
+        self.server = ServerThread(self.service.app(), "127.0.0.1", self.port, name="spolis-test").start()
+        self.port = self.server.port
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    @property
+    def store(self) -> SpolisStore:
+        return self.service.store
+
+    @property
+    def knobs(self) -> Knobs:
+        return self.service.knobs
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/soap/spolis"
+
+
+@pytest.fixture
+def spolis(tmp_path: Path) -> Iterator[SpolisSim]:
+    sim = SpolisSim(SpolisService(SpolisStore(tmp_path / "spolis.sqlite3"), seed=7)).start()
+    yield sim
+    sim.stop()
+    sim.store.close()
+
+
+@pytest.fixture
+def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator[Callable[..., Hub]]:
+    hubs: list[Hub] = []
+
+    def start(broker_url: str = "memory://", **overrides) -> Hub:
+        settings = Settings(
+            broker_url=broker_url,
+            broker_prefix=broker_prefix,
+            http_port=0,
+            store_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+            endpoints={"spolis": spolis.endpoint},
+            **overrides,
+        )
+        hub = Hub(settings).start()
+        hubs.append(hub)
+        hub.wait_until_consuming()
+        return hub
+
+    yield start
+    for hub in hubs:
+        hub.stop()

@@ -1,0 +1,156 @@
+"""The gateway over real HTTP, on the embedded broker and on RabbitMQ: receipts only for what
+reached the broker, Faults that name field and rule, resends that cause no second effect."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import httpx
+import pytest
+from lxml import etree
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.simulation.client import HubClient
+from hub.soap import HUB_NS, SOAP11_NS, parse_fault
+from tests.contract.samples import SCHEMAS, invalid_samples
+
+SOAP = {"Content-Type": "text/xml; charset=utf-8"}
+
+
+def wait_for(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def post(hub, system: str, data: bytes, headers=SOAP) -> httpx.Response:
+    return httpx.post(f"{hub.gateway_url}/soap/{system}", content=data, headers=headers, timeout=30)
+
+
+def body_of(response: httpx.Response) -> etree._Element:
+    return etree.fromstring(response.content).find(f"{{{SOAP11_NS}}}Body")[0]
+
+
+def metric(hub, name: str, labels: dict[str, str]) -> float:
+    text = httpx.get(f"{hub.gateway_url}/metrics").text
+    for family in text_string_to_metric_families(text):
+        for point in family.samples:
+            if point.name == name and point.labels == labels:
+                return point.value
+    return 0.0
+
+
+def sample(system: str, name: str) -> bytes:
+    return (SCHEMAS / system / "samples" / "valid" / f"{name}.xml").read_bytes()
+
+
+def test_receipt_then_delivery_exactly_once(start_hub, broker_url, spolis):
+    hub = start_hub(broker_url)
+    response = post(hub, "sopa", sample("sopa", "mixed-load"))
+    assert response.status_code == 200, response.text
+    receipt = body_of(response)
+    assert receipt.tag == f"{{{HUB_NS}}}Receipt"
+    ids = [r.get("messageId") for r in receipt.iterfind(f"{{{HUB_NS}}}Record")]
+    assert len(ids) == int(receipt.findtext(f"{{{HUB_NS}}}RecordCount")) == 12
+    wait_for(lambda: spolis.store.stats()["records"] == 12)
+    assert sorted(spolis.store.message_ids()) == sorted(ids)
+
+    again = post(hub, "sopa", sample("sopa", "mixed-load"))
+    assert again.status_code == 200
+    assert body_of(again).findtext(f"{{{HUB_NS}}}ReceiptID") == receipt.findtext(f"{{{HUB_NS}}}ReceiptID")
+    time.sleep(0.5)
+    assert spolis.store.stats()["records"] == 12 and spolis.store.stats()["duplicates"] == 0
+
+
+def test_the_status_query_follows_a_receipt_to_delivery(start_hub, spolis):
+    hub = start_hub()
+    client = HubClient(hub.gateway_url, sender="lietis")
+    post(hub, "lietis", sample("lietis", "benefits"))
+    receipt_id = etree.fromstring(sample("lietis", "benefits")).findtext(
+        ".//{urn:lv:welfare-hub:viss-header:v1}MessageID"
+    )
+
+    def delivered():
+        answer = client.status(receipt_id, destination="spolis", user_id="dslp.inspektors.07")
+        assert answer.fault is None, answer.fault
+        return answer.body.findtext(f"{{{HUB_NS}}}Delivered") == "3" and answer
+
+    answer = wait_for(delivered)
+    assert answer.header is not None and answer.header.sender == "lietis"
+    statuses = [r.findtext(f"{{{HUB_NS}}}Status") for r in answer.body.iterfind(f"{{{HUB_NS}}}Record")]
+    assert statuses == ["delivered"] * 3
+    unknown = client.status(str(uuid.uuid4()), destination="spolis", user_id="dslp.inspektors.07")
+    assert unknown.fault is not None and unknown.fault.errors[0].rule == "unknown-id"
+    client.close()
+
+
+@pytest.mark.parametrize("invalid", invalid_samples(), ids=lambda s: s.id)
+def test_invalid_input_gets_a_fault_naming_field_and_rule(start_hub, invalid, spolis):
+    hub = start_hub()
+    labels = {"system": invalid.system, "rule": invalid.rule}
+    before = metric(hub, "hub_validation_failures_total", labels)
+    response = post(hub, invalid.system, invalid.path.read_bytes())
+    assert response.status_code == 500
+    fault = parse_fault(body_of(response))
+    assert fault.code in ("Client", "VersionMismatch")
+    assert (invalid.field, invalid.rule) in {(e.field, e.rule) for e in fault.errors}
+    assert metric(hub, "hub_validation_failures_total", labels) == before + 1
+    assert spolis.store.stats()["records"] == 0
+
+
+def test_a_message_id_reused_for_other_content_is_refused(start_hub):
+    hub = start_hub()
+    original = sample("gvs", "benefits")
+    assert post(hub, "gvs", original).status_code == 200
+    changed = original.replace(b"<gvs:SummaCenti>", b"<gvs:SummaCenti>1", 1)
+    fault = parse_fault(body_of(post(hub, "gvs", changed)))
+    assert fault.errors[0].rule == "message-id-reuse"
+
+
+def test_transport_level_refusals(start_hub):
+    hub = start_hub(max_request_bytes=4096)
+    big = post(hub, "sopa", sample("sopa", "mixed-load"))
+    assert big.status_code == 413 and parse_fault(body_of(big)).errors[0].rule == "max-size"
+    soap12 = post(hub, "sopa", b"<x/>", headers={"Content-Type": "application/soap+xml"})
+    assert parse_fault(body_of(soap12)).errors[0].rule == "soap-version"
+    garbage = post(hub, "sopa", b"\x00\x01garbage")
+    assert garbage.status_code == 500 and parse_fault(body_of(garbage)).code == "Client"
+    assert httpx.post(f"{hub.gateway_url}/soap/nobody", content=b"<x/>").status_code == 404
+    assert httpx.post(f"{hub.gateway_url}/soap/spolis", content=b"<x/>").status_code == 404
+
+
+def test_wsdl_and_schemas_are_served_with_absolute_locations(start_hub):
+    hub = start_hub()
+    wsdl = httpx.get(f"{hub.gateway_url}/soap/sopa?wsdl")
+    assert wsdl.status_code == 200
+    root = etree.fromstring(wsdl.content)
+    locations = [i.get("schemaLocation") for i in root.iter("{http://www.w3.org/2001/XMLSchema}import")]
+    assert locations and all(loc.startswith(hub.gateway_url) for loc in locations)
+    for location in locations:
+        assert httpx.get(location).status_code == 200
+    address = root.find(".//{http://schemas.xmlsoap.org/wsdl/soap/}address").get("location")
+    assert address == f"{hub.gateway_url}/soap/sopa"
+    assert httpx.get(f"{hub.gateway_url}/schemas/../pyproject.toml").status_code == 404
+
+
+def test_health_readiness_and_metrics(start_hub, broker_url, spolis):
+    hub = start_hub(broker_url)
+    assert httpx.get(f"{hub.gateway_url}/healthz").json() == {"status": "alive"}
+    ready = httpx.get(f"{hub.gateway_url}/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["broker_connected"] is True
+    benefit = {"source": "sopa", "type": "social_assistance.benefit.v1"}
+    received = metric(hub, "hub_messages_received_total", benefit)
+    delivered = metric(hub, "hub_messages_delivered_total", {**benefit, "target": "spolis"})
+    assert post(hub, "sopa", sample("sopa", "benefits")).status_code == 200
+    wait_for(lambda: spolis.store.stats()["records"] == 3)
+    assert metric(hub, "hub_messages_received_total", benefit) == received + 3
+    wait_for(lambda: metric(hub, "hub_messages_delivered_total", {**benefit, "target": "spolis"}) == delivered + 3)
+    metrics = httpx.get(f"{hub.gateway_url}/metrics").text
+    assert "hub_delivery_latency_seconds_bucket" in metrics
+    assert not re.search(r"[0-3][0-9]{5}-[0-9]{5}", metrics), "a person code in the metrics"

@@ -1,0 +1,78 @@
+"""Receipts and record status on SQLite (the default) and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hub.store.status import Receipt, RecordRow, StatusStore
+
+PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        store = StatusStore(f"sqlite:///{tmp_path / 'status.sqlite3'}")
+        yield store
+        store.close()
+        return
+    schema = f"hubtest_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    store = StatusStore(f"{PG_URL}?options=-csearch_path%3D{schema}")
+    yield store
+    store.close()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def rows(n: int) -> list[RecordRow]:
+    return [RecordRow(str(uuid.uuid4()), i, f"R-{i}", "spolis", "social_assistance.benefit.v1") for i in range(1, n + 1)]
+
+
+def test_a_receipt_is_only_known_once_given(store):
+    receipt_id, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+    records = rows(3)
+    store.add_pending(receipt_id, "sopa", records, now)
+    assert store.receipt_status(receipt_id) is None
+    assert store.message_status(records[0].message_id) is None
+    store.add_receipt(Receipt(receipt_id, "sopa", "Op", "d" * 64, 3, now, tuple(records)), "user.1")
+    status = store.receipt_status(receipt_id)
+    assert status.counts == {"accepted": 3, "delivered": 0, "failed": 0}
+    found = store.find_receipt(receipt_id)
+    assert found.records == tuple(records)
+    assert abs((found.accepted_at - now).total_seconds()) < 1
+
+
+def test_delivered_and_failed_and_a_delivered_record_stays_delivered(store):
+    receipt_id, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+    records = rows(3)
+    store.add_pending(receipt_id, "lietis", records, now)
+    store.add_receipt(Receipt(receipt_id, "lietis", "Op", "d" * 64, 3, now, tuple(records)), "user.1")
+    store.mark_delivered([records[0].message_id], now)
+    store.mark_failed([(records[1].message_id, "target_rejected", "unknown provider")], now)
+    store.mark_failed([(records[0].message_id, "target_rejected", "late")], now)
+    status = store.receipt_status(receipt_id)
+    assert status.counts == {"accepted": 1, "delivered": 1, "failed": 1}
+    failed = next(r for r in status.records if r.status == "failed")
+    assert (failed.error_class, failed.reason) == ("target_rejected", "unknown provider")
+
+
+def test_a_resend_keeps_existing_rows_and_an_unconfirmed_submission_is_forgotten(store):
+    receipt_id, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+    records = rows(2)
+    store.add_pending(receipt_id, "gvs", records, now)
+    store.mark_delivered([records[0].message_id], now)
+    store.add_pending(receipt_id, "gvs", records, now)
+    store.discard_pending(receipt_id)
+    assert store.counts().get("delivered") == 1 and store.counts().get("accepted", 0) == 0
