@@ -20,8 +20,10 @@ def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    where = hub.gateway_url if args.role != "worker" else "no gateway"
-    print(f"hub {__version__} serving ({args.role}): {where}, broker {settings.broker_url.split('@')[-1]}", flush=True)
+    print(
+        f"hub {__version__} serving ({args.role}) on {hub.gateway_url}, broker {settings.broker_url.split('@')[-1]}",
+        flush=True,
+    )
     stop.wait()
     hub.stop()
     return 0

@@ -24,6 +24,7 @@ class FieldError:
 class HubError(Exception):
     error_class: ClassVar[str] = "internal"
     permanent: ClassVar[bool] = True
+    header: object | None = None  # the request's message header, when known, so the Fault can echo it
 
 
 class ValidationFailed(HubError):

@@ -11,12 +11,13 @@ import time
 from collections.abc import Mapping
 
 from kombu import Connection
+from starlette.applications import Starlette
 
 from hub.broker.consumer import ConsumerLoop
 from hub.broker.publisher import Publisher, create_publisher
 from hub.broker.topology import Topology
 from hub.errors import BrokerUnavailable
-from hub.gateway.app import Gateway
+from hub.gateway.app import Gateway, operations_routes
 from hub.gateway.ingest import Ingest
 from hub.http_server import ServerThread
 from hub.routing import Router
@@ -84,17 +85,16 @@ class Hub:
         self.publisher.start(timeout=30)
         if workers:
             self._start_workers()
-        if gateway:
-            self._http = ServerThread(
-                self.gateway().app(), self.settings.http_host, self.settings.http_port, name="gateway"
-            ).start()
-            log.info("gateway listening", extra={"url": self._http.url})
+        app = self.gateway().app() if gateway else Starlette(routes=operations_routes(self.readiness))
+        self._http = ServerThread(app, self.settings.http_host, self.settings.http_port, name="http").start()
+        log.info("listening", extra={"url": self._http.url, "gateway": gateway})
         return self
 
     @property
     def gateway_url(self) -> str:
+        """Base URL of this process's HTTP server (SOAP only when it runs the gateway)."""
         if self._http is None:
-            raise RuntimeError("the gateway is not running")
+            raise RuntimeError("the hub is not running")
         return self._http.url
 
     def gateway(self) -> Gateway:

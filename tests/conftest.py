@@ -107,7 +107,7 @@ def spolis(tmp_path: Path) -> Iterator[SpolisSim]:
 def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator[Callable[..., Hub]]:
     hubs: list[Hub] = []
 
-    def start(broker_url: str = "memory://", **overrides) -> Hub:
+    def start(broker_url: str = "memory://", *, gateway: bool = True, **overrides) -> Hub:
         settings = Settings(
             broker_url=broker_url,
             broker_prefix=broker_prefix,
@@ -116,7 +116,7 @@ def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator
             endpoints={"spolis": spolis.endpoint},
             **overrides,
         )
-        hub = Hub(settings).start()
+        hub = Hub(settings).start(gateway=gateway)
         hubs.append(hub)
         hub.wait_until_consuming()
         return hub

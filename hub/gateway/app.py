@@ -65,9 +65,7 @@ class Gateway:
             routes=[
                 Route("/soap/{system}", self.soap, methods=["GET", "POST"]),
                 Route("/schemas/{path:path}", self.schema_file, methods=["GET"]),
-                Route("/metrics", self.metrics, methods=["GET"]),
-                Route("/healthz", self.healthz, methods=["GET"]),
-                Route("/readyz", self.readyz, methods=["GET"]),
+                *operations_routes(self.readiness),
             ]
         )
 
@@ -100,6 +98,8 @@ class Gateway:
         except Exception as exc:
             fault = fault_from_error(exc)
             outcome = fault.error_class
+            if header is None and isinstance(getattr(exc, "header", None), MessageHeader):
+                header = exc.header
             if isinstance(exc, ValidationFailed):
                 for error in exc.errors:
                     metrics.validation_failures.labels(system, error.rule).inc()
@@ -215,15 +215,23 @@ class Gateway:
             return PlainTextResponse("not found\n", status_code=404)
         return Response(path.read_bytes(), media_type="text/xml; charset=utf-8")
 
-    # -- operations --------------------------------------------------------------------------
 
-    async def metrics(self, request: Request) -> Response:
+def operations_routes(readiness: Callable[[], dict[str, bool]]) -> list[Route]:
+    """/metrics, /healthz and /readyz: every hub process serves them, with or without the gateway."""
+
+    async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    async def healthz(self, request: Request) -> Response:
+    async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
 
-    async def readyz(self, request: Request) -> Response:
-        checks = self.readiness()
+    async def readyz(request: Request) -> Response:
+        checks = readiness()
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return [
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]

@@ -17,7 +17,7 @@ from lxml import etree
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.envelope import Envelope, utcnow
-from hub.errors import FieldError, ValidationFailed
+from hub.errors import FieldError, HubError, ValidationFailed
 from hub.routing import Router
 from hub.soap import HUB_NS, MessageHeader, parse_envelope
 from hub.store.status import RecordRow
@@ -80,7 +80,13 @@ class Ingest:
         system = self.systems[system_name]
         message = parse_envelope(self.parser.parse(data))
         header = self._header(message.header_element, system_name)
-        body = message.body
+        try:
+            return self._body(system, header, message.body)
+        except HubError as exc:
+            exc.header = header
+            raise
+
+    def _body(self, system: SystemAdapter, header: MessageHeader, body: etree._Element) -> Submission | StatusQuery:
         if body.tag == STATUS_ELEMENT:
             return self._status_query(header, body)
         operation = self._operation(system, body)
@@ -90,7 +96,7 @@ class Ingest:
                 "message-type-mismatch",
                 f"MessageType must be {MessageHeader.message_type_of(body)} for this body",
             )
-        errors = self.schemas[system_name].errors(body)
+        errors = self.schemas[system.name].errors(body)
         if errors:
             raise ValidationFailed(errors)
         records = operation.to_canonical(body)
@@ -102,7 +108,7 @@ class Ingest:
                 "max-records",
                 f"{len(records)} records in one request; the limit is {self.max_records}",
             )
-        return self._submission(system_name, header, operation, body, records)
+        return self._submission(system.name, header, operation, body, records)
 
     def _header(self, element: etree._Element | None, system_name: str) -> MessageHeader:
         if element is None:

@@ -60,7 +60,8 @@ class HardenedParser:
         try:
             root = etree.fromstring(data, _parser())
         except etree.XMLSyntaxError as exc:
-            raise ValidationFailed.single("(document)", "well-formed", str(exc.msg), exc.lineno) from None
+            rule = "max-depth" if "depth" in str(exc.msg).lower() else "well-formed"
+            raise ValidationFailed.single("(document)", rule, str(exc.msg), exc.lineno) from None
         tree = root.getroottree()
         if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
             raise ValidationFailed.single("(document)", "dtd-forbidden", "DTDs are refused")

@@ -104,6 +104,13 @@ def test_invalid_input_gets_a_fault_naming_field_and_rule(start_hub, invalid, sp
     assert spolis.store.stats()["records"] == 0
 
 
+def test_a_fault_echoes_the_request_header(start_hub):
+    hub = start_hub()
+    refused = post(hub, "sopa", (SCHEMAS / "sopa" / "samples" / "invalid" / "bad-person-code.xml").read_bytes())
+    header = etree.fromstring(refused.content).find(f"{{{SOAP11_NS}}}Header/{{urn:lv:welfare-hub:viss-header:v1}}MessageHeader")
+    assert header is not None and header.findtext("{urn:lv:welfare-hub:viss-header:v1}Sender") == "sopa"
+
+
 def test_a_message_id_reused_for_other_content_is_refused(start_hub):
     hub = start_hub()
     original = sample("gvs", "benefits")
@@ -154,3 +161,10 @@ def test_health_readiness_and_metrics(start_hub, broker_url, spolis):
     metrics = httpx.get(f"{hub.gateway_url}/metrics").text
     assert "hub_delivery_latency_seconds_bucket" in metrics
     assert not re.search(r"[0-3][0-9]{5}-[0-9]{5}", metrics), "a person code in the metrics"
+
+
+def test_a_worker_only_process_serves_metrics_and_health_but_no_soap(start_hub, spolis):
+    hub = start_hub(gateway=False)
+    assert httpx.get(f"{hub.gateway_url}/readyz").json()["checks"]["workers_consuming"] is True
+    assert "hub_delivery_latency_seconds" in httpx.get(f"{hub.gateway_url}/metrics").text
+    assert post(hub, "sopa", sample("sopa", "benefits")).status_code == 404

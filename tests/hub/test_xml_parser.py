@@ -5,7 +5,7 @@ import pytest
 from hub.errors import ValidationFailed
 from hub.xml.parser import HardenedParser
 
-PARSER = HardenedParser(max_bytes=10_000, max_depth=8)
+PARSER = HardenedParser(max_bytes=100_000, max_depth=8)
 
 
 def rule_of(data: bytes) -> str:
@@ -37,9 +37,10 @@ def test_other_encodings_are_refused():
 
 
 def test_size_and_depth_limits():
-    assert rule_of(b"<a>" + b"x" * 20_000 + b"</a>") == "max-size"
+    assert rule_of(b"<a>" + b"x" * 200_000 + b"</a>") == "max-size"
     assert rule_of(b"<a>" * 9 + b"</a>" * 9) == "max-depth"
     assert PARSER.parse(b"<a>" * 8 + b"</a>" * 8) is not None
+    assert rule_of(b"<a>" * 2000 + b"</a>" * 2000) == "max-depth"
 
 
 def test_broken_xml_names_its_line():
