@@ -1,0 +1,1 @@
+"""Benchmarks: every figure measured against limits measured in the same run."""
