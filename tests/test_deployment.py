@@ -1,0 +1,53 @@
+"""docker-compose.yml and monitoring/ agree with the code (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import shlex
+
+import yaml
+
+from hub.cli import build_parser
+from hub.settings import PROJECT_ROOT, Settings
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+def test_every_hub_command_in_compose_is_a_real_command():
+    commands = [s["command"] for s in COMPOSE["services"].values() if s.get("command", [""])[0] == "hub"]
+    assert len(commands) >= 2
+    for command in commands:
+        build_parser().parse_args(command[1:])
+
+
+def test_every_hub_variable_in_compose_is_a_setting():
+    fields = set(Settings.model_fields)
+    for service in COMPOSE["services"].values():
+        for name in service.get("environment", {}):
+            if name.startswith("HUB_"):
+                key = name[4:].lower().split("__")[0]
+                assert key in fields, f"{name} is not a hub setting"
+
+
+def test_ports_agree_between_compose_settings_and_prometheus():
+    hub = COMPOSE["services"]["hub"]
+    assert f"{hub['environment']['HUB_HTTP_PORT']}:{hub['environment']['HUB_HTTP_PORT']}" in hub["ports"]
+    spolis = COMPOSE["services"]["spolis"]
+    port = spolis["command"][spolis["command"].index("--port") + 1]
+    assert hub["environment"]["HUB_ENDPOINTS__SPOLIS"] == f"http://spolis:{port}/soap/spolis"
+    prometheus = yaml.safe_load((PROJECT_ROOT / "monitoring" / "prometheus.yml").read_text(encoding="utf-8"))
+    targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert targets == [f"hub:{hub['environment']['HUB_HTTP_PORT']}"]
+
+
+def test_the_image_copies_what_the_hub_reads_at_run_time():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    for folder in ("hub", "adapters", "schemas", "config"):
+        assert f"COPY {folder} ./{folder}" in dockerfile
+    healthcheck = " ".join(COMPOSE["services"]["hub"]["healthcheck"]["test"])
+    assert "/readyz" in shlex.split(healthcheck)[-1]
+
+
+def test_the_readme_documents_every_setting():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    for name in Settings.model_fields:
+        assert f"`HUB_{name.upper()}" in readme, f"HUB_{name.upper()} is missing from the README"
