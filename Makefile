@@ -17,6 +17,8 @@ demo: $(STAMP)
 	$(VENV)/bin/hub demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check hub adapters tests bench
+	$(VENV)/bin/ruff format --check hub adapters tests bench
 	$(VENV)/bin/pytest
 
 serve: $(STAMP)

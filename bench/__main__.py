@@ -30,7 +30,8 @@ def main() -> None:
         f"| lxml build + XSD validate + serialise (the hub) | {costs['lxml']:.0f} |",
         f"| zeep create_message + serialise (no validation) | {costs['zeep']:.0f} |",
         "",
-        f"zeep / lxml = {costs['zeep'] / costs['lxml']:.1f}x ({args.records} records, batches of 100, median of {args.rounds})",
+        f"zeep / lxml = {costs['zeep'] / costs['lxml']:.1f}x "
+        f"({args.records} records, batches of 100, median of {args.rounds})",
     ]
     table = "\n".join(lines)
     print(table)

@@ -32,8 +32,14 @@ def envelopes(count: int) -> list[Envelope]:
     receipt = uuid.uuid4()
     return [
         Envelope(
-            message_id=uuid.uuid4(), correlation_id=receipt, type=r.TYPE, source="sopa", target="spolis",
-            created_at=utcnow(), user_id="bench", payload=r.model_dump(mode="json"),
+            message_id=uuid.uuid4(),
+            correlation_id=receipt,
+            type=r.TYPE,
+            source="sopa",
+            target="spolis",
+            created_at=utcnow(),
+            user_id="bench",
+            payload=r.model_dump(mode="json"),
         )
         for r in factory.batch(count)
     ]
@@ -41,8 +47,11 @@ def envelopes(count: int) -> list[Envelope]:
 
 def _header(body: etree._Element) -> MessageHeader:
     return MessageHeader(
-        message_id=uuid.uuid4(), message_type=MessageHeader.message_type_of(body), sender="hub",
-        destination="spolis", user_id="welfare-hub",
+        message_id=uuid.uuid4(),
+        message_type=MessageHeader.message_type_of(body),
+        sender="hub",
+        destination="spolis",
+        user_id="welfare-hub",
     )
 
 
@@ -68,11 +77,16 @@ def zeep_builder() -> Callable[[list[Envelope]], bytes]:
         # zeep needs its own objects: parse what lxml built into them, outside the timing.
         values = request_type.parse(submission([from_envelope(e) for e in batch]), client.wsdl.types)
         header = header_type(
-            MessageID=str(uuid.uuid4()), MessageType="urn:lv:lm:spolis:ielade:v1#IesniegtIerakstus",
-            Sender="hub", Destination="spolis", UserId="welfare-hub",
+            MessageID=str(uuid.uuid4()),
+            MessageType="urn:lv:lm:spolis:ielade:v1#IesniegtIerakstus",
+            Sender="hub",
+            Destination="spolis",
+            UserId="welfare-hub",
         )
         started = time.perf_counter()
-        message = client.create_message(client.service, "IesniegtIerakstus", _soapheaders=[header], Ieraksts=values.Ieraksts)
+        message = client.create_message(
+            client.service, "IesniegtIerakstus", _soapheaders=[header], Ieraksts=values.Ieraksts
+        )
         data = etree.tostring(message, xml_declaration=True, encoding="UTF-8")
         build.elapsed += time.perf_counter() - started  # type: ignore[attr-defined]
         return data

@@ -63,8 +63,14 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
             spolis_store.close()
     refused = sent - accepted
     for r in results:
-        print(f"  {r.system}: sent={r.records_sent} accepted={r.records_accepted} refused={r.records_refused}", file=sys.stderr)
-    print(f"  spolis store: records={stats['records']} duplicates={stats['duplicates']} rejected={stats['rejected']}", file=sys.stderr)
+        print(
+            f"  {r.system}: sent={r.records_sent} accepted={r.records_accepted} refused={r.records_refused}",
+            file=sys.stderr,
+        )
+    print(
+        f"  spolis store: records={stats['records']} duplicates={stats['duplicates']} rejected={stats['rejected']}",
+        file=sys.stderr,
+    )
     print(f"summary: sent={sent} delivered={delivered} failed={failed + refused} elapsed={elapsed:.1f}s")
     complete = delivered + failed == accepted and stats["records"] == delivered
     return 0 if complete and refused == 0 else 1
@@ -78,7 +84,7 @@ def _send(
     assert all(isinstance(sim, MunicipalSimulator) for sim in simulators)
     return [
         pool.submit(sim.send, url, records=n, batch_size=batch_size, concurrency=2, seed=index)  # type: ignore[union-attr]
-        for index, (sim, n) in enumerate(zip(simulators, share))
+        for index, (sim, n) in enumerate(zip(simulators, share, strict=True))
     ]
 
 

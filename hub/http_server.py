@@ -26,7 +26,9 @@ class ServerThread:
             timeout_graceful_shutdown=10,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, name=name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, name=name, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -28,9 +28,7 @@ delivery_latency = Histogram(
     ["target", "type"],
     buckets=LATENCY_BUCKETS,
 )
-validation_failures = Counter(
-    "hub_validation_failures_total", "Rejected inputs by broken rule", ["system", "rule"]
-)
+validation_failures = Counter("hub_validation_failures_total", "Rejected inputs by broken rule", ["system", "rule"])
 gateway_requests = Counter(
     "hub_gateway_requests_total", "SOAP requests by operation and outcome", ["system", "operation", "outcome"]
 )
@@ -40,6 +38,4 @@ gateway_request_duration = Histogram(
     ["system", "operation", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-delivery_attempts = Counter(
-    "hub_delivery_attempts_total", "Calls to targets by outcome", ["target", "outcome"]
-)
+delivery_attempts = Counter("hub_delivery_attempts_total", "Calls to targets by outcome", ["target", "outcome"])

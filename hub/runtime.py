@@ -125,9 +125,7 @@ class Hub:
             if not endpoint:
                 raise ValueError(f"no endpoint for {target_name}: set HUB_ENDPOINTS__{target_name.upper()}")
             for number in range(settings.workers_per_target):
-                target = system.target(
-                    TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir)
-                )
+                target = system.target(TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir))
                 worker = DeliveryWorker(
                     target_name=target_name,
                     target=target,

@@ -15,7 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
 
-    broker_url: str = Field("memory://", description="memory:// (embedded, one process) or amqp://user:pass@host:5672/vhost")
+    broker_url: str = Field(
+        "memory://", description="memory:// (embedded, one process) or amqp://user:pass@host:5672/vhost"
+    )
     broker_prefix: str = Field("hub", description="prefix of every exchange and queue name")
     http_host: str = "127.0.0.1"
     http_port: int = 8080

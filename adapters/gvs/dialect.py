@@ -45,13 +45,32 @@ _COMMON_FIELDS = {
     "decision_date": "Lem/@dat",
     "decided_at": "Lem/@laiks",
 }
-BENEFIT_FIELDS = {**_COMMON_FIELDS, "benefit_kind": "@veids", "benefit_name": "@nosaukums",
-                  "period_from": "No", "period_to": "Lidz", "amount": "SummaCenti"}
-STATUS_FIELDS = {**_COMMON_FIELDS, "status": "@veids", "household_size": "@locekli",
-                 "valid_from": "No", "valid_to": "Lidz", "income_per_member": "IenakumiCenti"}
-SERVICE_FIELDS = {**_COMMON_FIELDS, "service_code": "@kods", "funding": "@fin",
-                  "provider_register_no": "Sniedzejs/@regNr", "provider_name": "Sniedzejs",
-                  "period_from": "No", "period_to": "Lidz", "cost": "IzmaksasCenti"}
+BENEFIT_FIELDS = {
+    **_COMMON_FIELDS,
+    "benefit_kind": "@veids",
+    "benefit_name": "@nosaukums",
+    "period_from": "No",
+    "period_to": "Lidz",
+    "amount": "SummaCenti",
+}
+STATUS_FIELDS = {
+    **_COMMON_FIELDS,
+    "status": "@veids",
+    "household_size": "@locekli",
+    "valid_from": "No",
+    "valid_to": "Lidz",
+    "income_per_member": "IenakumiCenti",
+}
+SERVICE_FIELDS = {
+    **_COMMON_FIELDS,
+    "service_code": "@kods",
+    "funding": "@fin",
+    "provider_register_no": "Sniedzejs/@regNr",
+    "provider_name": "Sniedzejs",
+    "period_from": "No",
+    "period_to": "Lidz",
+    "cost": "IzmaksasCenti",
+}
 
 
 def cents_to_eur(cents: str | None) -> Decimal | None:
@@ -151,7 +170,13 @@ def _el(parent: etree._Element, name: str, text: str | None = None, **attributes
 
 
 def _decision(item: etree._Element, record: CanonicalRecord) -> None:
-    _el(item, "Lem", nr=record.decision_number, dat=record.decision_date.isoformat(), laiks=record.decided_at.isoformat())
+    _el(
+        item,
+        "Lem",
+        nr=record.decision_number,
+        dat=record.decision_date.isoformat(),
+        laiks=record.decided_at.isoformat(),
+    )
 
 
 def from_canonical(records: Sequence[CanonicalRecord], municipality: Municipality, export_id: str) -> etree._Element:
@@ -177,8 +202,13 @@ def from_canonical(records: Sequence[CanonicalRecord], municipality: Municipalit
             _el(item, "Lidz", s.valid_to.isoformat())
             _el(item, "IenakumiCenti", _cents(s.income_per_member))
         for p in (r for r in own if isinstance(r, SocialServiceProvided)):
-            item = _el(client, "Pakalpojums", id=p.record_id, kods=_SERVICE_CODES[p.service_code],
-                       fin=_FUNDING_CODES[p.funding])
+            item = _el(
+                client,
+                "Pakalpojums",
+                id=p.record_id,
+                kods=_SERVICE_CODES[p.service_code],
+                fin=_FUNDING_CODES[p.funding],
+            )
             _decision(item, p)
             _el(item, "Sniedzejs", p.provider_name, regNr=p.provider_register_no)
             _el(item, "No", p.period_from.isoformat())

@@ -167,7 +167,9 @@ def from_canonical(records: Sequence[CanonicalRecord], municipality: Municipalit
             if record.benefit_name:
                 item.set("name", record.benefit_name)
             _head(item, record)
-            etree.SubElement(item, f"{{{NS}}}Period", {"from": record.period_from.isoformat(), "to": record.period_to.isoformat()})
+            etree.SubElement(
+                item, f"{{{NS}}}Period", {"from": record.period_from.isoformat(), "to": record.period_to.isoformat()}
+            )
             _money(item, "Amount", record.amount)
         elif isinstance(record, HouseholdStatusDecision):
             item = etree.SubElement(
@@ -178,7 +180,9 @@ def from_canonical(records: Sequence[CanonicalRecord], municipality: Municipalit
                 members=str(record.household_size),
             )
             _head(item, record)
-            etree.SubElement(item, f"{{{NS}}}Validity", {"from": record.valid_from.isoformat(), "to": record.valid_to.isoformat()})
+            etree.SubElement(
+                item, f"{{{NS}}}Validity", {"from": record.valid_from.isoformat(), "to": record.valid_to.isoformat()}
+            )
             _money(item, "IncomePerMember", record.income_per_member)
         elif isinstance(record, SocialServiceProvided):
             item = etree.SubElement(

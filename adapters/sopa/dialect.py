@@ -152,6 +152,7 @@ def to_canonical(package: etree._Element) -> list[CanonicalRecord]:
 
 # -- canonical -> SOPA (what the SOPA simulator sends) -----------------------------------------
 
+
 def _invert(mapping: dict[str, str]) -> dict[str, str]:
     return {value: key for key, value in mapping.items()}
 

@@ -38,18 +38,14 @@ def _money(value) -> str:  # type: ignore[no-untyped-def]
     return f"{value:.2f}"
 
 
-def record_element(
-    record: CanonicalRecord, *, message_id: uuid.UUID, source: str, user_id: str
-) -> etree._Element:
+def record_element(record: CanonicalRecord, *, message_id: uuid.UUID, source: str, user_id: str) -> etree._Element:
     item = etree.Element(RECORD, nsmap={"sp": NS})
     sub(item, NS, "ZinojumaId", message_id)
     sub(item, NS, "AvotaSistema", source)
     sub(item, NS, "AvotaIerakstaId", record.record_id)
     sub(item, NS, "Lietotajs", user_id)
     sub(item, NS, "PersonasKods", record.person_code)
-    etree.SubElement(
-        item, f"{{{NS}}}Pasvaldiba", atvk=record.municipality.atvk, nosaukums=record.municipality.name
-    )
+    etree.SubElement(item, f"{{{NS}}}Pasvaldiba", atvk=record.municipality.atvk, nosaukums=record.municipality.name)
     etree.SubElement(
         item,
         f"{{{NS}}}Lemums",

@@ -29,14 +29,17 @@ from hub.errors import ValidationFailed
 from hub.http_server import ServerThread
 from hub.settings import PROJECT_ROOT
 from hub.simulation.records import providers
-from hub.soap import MessageHeader, build_envelope, fault_from_error, parse_envelope
+from hub.soap import build_envelope, fault_from_error, parse_envelope
 from hub.soap.faults import Fault
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 
 SCHEMAS = PROJECT_ROOT / "schemas"
-_KINDS = {f"{{{NS}}}Pabalsts": "benefit", f"{{{NS}}}MajsaimniecibasStatuss": "household_status",
-          f"{{{NS}}}SocialaisPakalpojums": "social_service"}
+_KINDS = {
+    f"{{{NS}}}Pabalsts": "benefit",
+    f"{{{NS}}}MajsaimniecibasStatuss": "household_status",
+    f"{{{NS}}}SocialaisPakalpojums": "social_service",
+}
 
 
 class SpolisStore:
@@ -171,7 +174,9 @@ class SpolisService:
             if kind == "social_service":
                 register_no = content.find(f"{{{NS}}}Sniedzejs").get("registraNr")
                 if register_no not in self.known_providers:
-                    rejected.append((message_id, "NEZINAMS_SNIEDZEJS", f"provider {register_no} is not in the register"))
+                    rejected.append(
+                        (message_id, "NEZINAMS_SNIEDZEJS", f"provider {register_no} is not in the register")
+                    )
                     continue
             rows.append(
                 (
@@ -187,14 +192,16 @@ class SpolisService:
             row_ids.append(message_id)
         fresh = self.store.store(rows) if rows else []
         self.store.count("rejected", len(rejected))
-        for message_id, new in zip(row_ids, fresh):
+        for message_id, new in zip(row_ids, fresh, strict=True):
             self._result(answer, message_id, "PIENEMTS" if new else "DUBLIKATS")
         for message_id, code, text in rejected:
             self._result(answer, message_id, "NORAIDITS", code, text)
         return answer
 
     @staticmethod
-    def _result(answer: etree._Element, message_id: str, status: str, code: str | None = None, text: str | None = None) -> None:
+    def _result(
+        answer: etree._Element, message_id: str, status: str, code: str | None = None, text: str | None = None
+    ) -> None:
         result = etree.SubElement(answer, f"{{{NS}}}Rezultats")
         etree.SubElement(result, f"{{{NS}}}ZinojumaId").text = message_id
         etree.SubElement(result, f"{{{NS}}}Statuss").text = status

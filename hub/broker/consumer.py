@@ -8,7 +8,6 @@ why every target is called with an idempotency key.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -93,7 +92,7 @@ class ConsumerLoop:
                 while not stop.is_set():
                     try:
                         connection.drain_events(timeout=self.flush_seconds)
-                    except socket.timeout:
+                    except TimeoutError:
                         pass
                     connection.heartbeat_check()
                     if self._buffer and (

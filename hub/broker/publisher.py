@@ -288,9 +288,7 @@ class MemoryPublisher:
         try:
             for message in messages:
                 if (message.exchange, message.routing_key) not in self._routes:
-                    raise Unroutable(
-                        f"unroutable: exchange {message.exchange!r} routing key {message.routing_key!r}"
-                    )
+                    raise Unroutable(f"unroutable: exchange {message.exchange!r} routing key {message.routing_key!r}")
             with self._lock:
                 producer = self._producer
                 if producer is None:

@@ -42,9 +42,7 @@ class Topology:
             Queue(self.delivery_queue(target), deliver, routing_key=target, durable=True, queue_arguments=quorum)
             for target in self.targets
         ]
-        queues.append(
-            Queue(self.parked_queue, parked, routing_key=PARKED_KEY, durable=True, queue_arguments=quorum)
-        )
+        queues.append(Queue(self.parked_queue, parked, routing_key=PARKED_KEY, durable=True, queue_arguments=quorum))
         return queues
 
     def bound_routes(self) -> set[tuple[str, str]]:

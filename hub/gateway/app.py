@@ -207,11 +207,7 @@ class Gateway:
     async def schema_file(self, request: Request) -> Response:
         relative = request.path_params["path"]
         path = (self.schemas_dir / relative).resolve()
-        if (
-            not path.is_relative_to(self.schemas_dir)
-            or path.suffix not in (".xsd", ".wsdl")
-            or not path.is_file()
-        ):
+        if not path.is_relative_to(self.schemas_dir) or path.suffix not in (".xsd", ".wsdl") or not path.is_file():
             return PlainTextResponse("not found\n", status_code=404)
         return Response(path.read_bytes(), media_type="text/xml; charset=utf-8")
 

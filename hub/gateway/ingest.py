@@ -158,7 +158,9 @@ class Ingest:
                 except ValueError:
                     raise ValidationFailed.single(f"GetStatus/{field}", "pattern", "not a UUID") from None
         return StatusQuery(
-            header, receipt_id.strip().lower() if receipt_id else None, message_id.strip().lower() if message_id else None
+            header,
+            receipt_id.strip().lower() if receipt_id else None,
+            message_id.strip().lower() if message_id else None,
         )
 
     def _submission(

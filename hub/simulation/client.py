@@ -97,7 +97,9 @@ class HubClient:
         message_id = uuid.uuid4()
         answer = self.call(body, destination=destination, user_id=user_id, message_id=message_id)
         if answer.fault is not None or answer.body is None:
-            return Submitted(str(message_id), records, answer.fault or Fault("Server", "empty answer", "transport", True))
+            return Submitted(
+                str(message_id), records, answer.fault or Fault("Server", "empty answer", "transport", True)
+            )
         ids = [r.get("messageId") for r in answer.body.iterfind(f"{{{HUB_NS}}}Record")]
         return Submitted(answer.body.findtext(f"{{{HUB_NS}}}ReceiptID") or "", records, None, ids)
 

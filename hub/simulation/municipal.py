@@ -96,7 +96,9 @@ class MunicipalSimulator:
                 progress(submitted)
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sim-{self.system}") as pool:
-            for future in [pool.submit(submit, load, rng.choice(self.users)) for load in self.loads(records, batch_size, rng)]:
+            for future in [
+                pool.submit(submit, load, rng.choice(self.users)) for load in self.loads(records, batch_size, rng)
+            ]:
                 future.result()
         for c in clients:
             c.close()

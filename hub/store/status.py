@@ -223,9 +223,12 @@ class StatusStore:
     def message_status(self, message_id: str) -> ReceiptStatus | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(message_status).where(message_status.c.message_id == message_id)).first()
-            if row is None or not conn.execute(
-                select(receipts.c.receipt_id).where(receipts.c.receipt_id == row.receipt_id)
-            ).first():
+            if (
+                row is None
+                or not conn.execute(
+                    select(receipts.c.receipt_id).where(receipts.c.receipt_id == row.receipt_id)
+                ).first()
+            ):
                 return None
         return self._status(row.receipt_id, [row])
 
@@ -236,16 +239,16 @@ class StatusStore:
         for row in rows:
             counts[row.status] = counts.get(row.status, 0) + 1
             records.append(
-                RecordStatus(row.message_id, row.record_id, row.status, _aware(row.updated_at), row.error_class, row.reason)
+                RecordStatus(
+                    row.message_id, row.record_id, row.status, _aware(row.updated_at), row.error_class, row.reason
+                )
             )
         return ReceiptStatus(receipt_id, counts, records)
 
     def counts(self) -> dict[str, int]:
         """Records per status across all receipts (the demo's progress)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(message_status.c.status, func.count()).group_by(message_status.c.status)
-            ).all()
+            rows = conn.execute(select(message_status.c.status, func.count()).group_by(message_status.c.status)).all()
         return {status: count for status, count in rows}
 
     def close(self) -> None:

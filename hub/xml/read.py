@@ -21,9 +21,7 @@ def child(element: etree._Element, namespace: str, name: str) -> etree._Element 
     return element.find(f"{{{namespace}}}{name}")
 
 
-def indexed_children(
-    element: etree._Element, namespace: str, name: str, path: str
-) -> list[tuple[str, etree._Element]]:
+def indexed_children(element: etree._Element, namespace: str, name: str, path: str) -> list[tuple[str, etree._Element]]:
     """The `name` children with their path as the schema errors spell it: an index only when there
     is more than one."""
     items = element.findall(f"{{{namespace}}}{name}")

@@ -41,7 +41,8 @@ def key(record) -> str:
 
 @pytest.mark.parametrize("system", DIALECTS)
 @pytest.mark.parametrize(
-    "make", [RecordFactory.benefit, RecordFactory.household_status, RecordFactory.social_service],
+    "make",
+    [RecordFactory.benefit, RecordFactory.household_status, RecordFactory.social_service],
     ids=["benefit", "household_status", "social_service"],
 )
 def test_each_record_kind_round_trips(system: str, make: Callable):
@@ -103,7 +104,12 @@ def test_wrong_check_digit_names_the_field(system: str):
 AMOUNT = {
     "sopa": ("{urn:lv:riga:sopa:spolis:v1}SummaEUR", "-10.00", "DatuPakete/Pabalsti/Pabalsts/SummaEUR", "minInclusive"),
     "lietis": ("{urn:lv:daugavpils:lietis:exchange:v1}Amount", "-10.00", "DataLoad/Benefit/Amount", "minInclusive"),
-    "gvs": ("{urn:lv:lm:gvs:eksports:v1}SummaCenti", "-1000", "Eksports/Klients[2]/Pabalsts/SummaCenti", "minInclusive"),
+    "gvs": (
+        "{urn:lv:lm:gvs:eksports:v1}SummaCenti",
+        "-1000",
+        "Eksports/Klients[2]/Pabalsts/SummaCenti",
+        "minInclusive",
+    ),
 }
 
 

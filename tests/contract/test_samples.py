@@ -15,11 +15,6 @@ from lxml import etree
 
 from hub.errors import ValidationFailed
 from hub.gateway.ingest import StatusQuery, Submission
-from hub.routing import Router
-from hub.runtime import build_ingest
-from hub.settings import Settings
-from hub.broker.topology import Topology
-from hub.systems import discover
 from tests.contract.samples import SCHEMAS, Sample, invalid_samples, valid_samples
 
 SYSTEM_XSD = {"sopa": "sopa/sopa-v1.xsd", "lietis": "lietis/lietis-v1.xsd", "gvs": "gvs/gvs-v1.xsd"}
@@ -34,7 +29,9 @@ def driver(system: str, directory: Path) -> Path:
         "urn:lv:welfare-hub:v1": SCHEMAS / "hub" / "hub-v1.xsd",
         etree.parse(str(SCHEMAS / SYSTEM_XSD[system])).getroot().get("targetNamespace"): SCHEMAS / SYSTEM_XSD[system],
     }
-    lines = [f'<xs:import namespace="{ns}" schemaLocation="{path.resolve().as_uri()}"/>' for ns, path in imports.items()]
+    lines = [
+        f'<xs:import namespace="{ns}" schemaLocation="{path.resolve().as_uri()}"/>' for ns, path in imports.items()
+    ]
     path = directory / f"{system}-message.xsd"
     path.write_text(
         '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">' + "".join(lines) + "</xs:schema>", encoding="utf-8"
@@ -46,14 +43,6 @@ def driver(system: str, directory: Path) -> Path:
 def drivers(tmp_path_factory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("drivers")
     return {system: driver(system, directory) for system in SYSTEM_XSD}
-
-
-@pytest.fixture(scope="module")
-def ingest():
-    settings = Settings()
-    systems = discover()
-    router = Router.load(settings.routes_file, systems)
-    return build_ingest(settings, systems, router, Topology("contract", router.targets))
 
 
 def by_lxml(schema: Path, sample: Path) -> bool:

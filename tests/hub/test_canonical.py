@@ -60,7 +60,11 @@ def test_bad_person_codes_name_their_rule(code, rule):
 
 def test_money_is_decimal_never_negative_two_decimals():
     assert benefit(amount="12.5").amount == Decimal("12.50")
-    for value, rule in ((Decimal("-1.00"), "money-not-negative"), (Decimal("1.005"), "money-two-decimals"), (12.5, "money-decimal")):
+    for value, rule in (
+        (Decimal("-1.00"), "money-not-negative"),
+        (Decimal("1.005"), "money-two-decimals"),
+        (12.5, "money-decimal"),
+    ):
         with pytest.raises(ValidationError) as caught:
             benefit(amount=value)
         assert rules(caught.value) == {rule}
@@ -99,8 +103,9 @@ def test_unknown_type_is_refused():
 def test_household_status_validity_and_size():
     with pytest.raises(ValidationError):
         HouseholdStatusDecision(
-            **benefit().model_dump(include={"record_id", "person_code", "municipality", "decision_number",
-                                            "decision_date", "decided_at"}),
+            **benefit().model_dump(
+                include={"record_id", "person_code", "municipality", "decision_number", "decision_date", "decided_at"}
+            ),
             status="needy",
             valid_from=dt.date(2026, 1, 1),
             valid_to=dt.date(2026, 6, 30),

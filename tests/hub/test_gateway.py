@@ -107,7 +107,9 @@ def test_invalid_input_gets_a_fault_naming_field_and_rule(start_hub, invalid, sp
 def test_a_fault_echoes_the_request_header(start_hub):
     hub = start_hub()
     refused = post(hub, "sopa", (SCHEMAS / "sopa" / "samples" / "invalid" / "bad-person-code.xml").read_bytes())
-    header = etree.fromstring(refused.content).find(f"{{{SOAP11_NS}}}Header/{{urn:lv:welfare-hub:viss-header:v1}}MessageHeader")
+    header = etree.fromstring(refused.content).find(
+        f"{{{SOAP11_NS}}}Header/{{urn:lv:welfare-hub:viss-header:v1}}MessageHeader"
+    )
     assert header is not None and header.findtext("{urn:lv:welfare-hub:viss-header:v1}Sender") == "sopa"
 
 

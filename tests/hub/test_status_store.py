@@ -37,7 +37,9 @@ def store(request, tmp_path):
 
 
 def rows(n: int) -> list[RecordRow]:
-    return [RecordRow(str(uuid.uuid4()), i, f"R-{i}", "spolis", "social_assistance.benefit.v1") for i in range(1, n + 1)]
+    return [
+        RecordRow(str(uuid.uuid4()), i, f"R-{i}", "spolis", "social_assistance.benefit.v1") for i in range(1, n + 1)
+    ]
 
 
 def test_a_receipt_is_only_known_once_given(store):

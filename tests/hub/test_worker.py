@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import time
 
-import pytest
 from kombu import Connection, Queue
 
 from adapters.sopa.dialect import from_canonical
@@ -22,7 +21,9 @@ RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 def submit(hub, records) -> dict[str, str]:
     """Message id by record id, as the receipt told."""
     client = HubClient(hub.gateway_url, sender="sopa", retries=0)
-    submitted = client.submit(from_canonical(records, RIGA, "P-1"), destination="spolis", user_id="u.1", records=len(records))
+    submitted = client.submit(
+        from_canonical(records, RIGA, "P-1"), destination="spolis", user_id="u.1", records=len(records)
+    )
     client.close()
     assert submitted.accepted, submitted.fault
     status = hub.store.receipt_status(submitted.receipt_id)

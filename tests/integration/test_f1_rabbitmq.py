@@ -38,7 +38,10 @@ class Partner:
     def header(self, message_type: str):
         make = self.client.get_element("{urn:lv:welfare-hub:viss-header:v1}MessageHeader")
         return make(
-            MessageID=str(uuid.uuid4()), MessageType=message_type, Sender=self.system, Destination="spolis",
+            MessageID=str(uuid.uuid4()),
+            MessageType=message_type,
+            Sender=self.system,
+            Destination="spolis",
             UserId=f"{self.system}.integrators.test",
         )
 
@@ -56,7 +59,9 @@ class Partner:
 
 def loads(system: str, batches: int, size: int, seed: int) -> list[etree._Element]:
     build = discover()[system].simulator.build
-    factory = RecordFactory(municipality=PLACE, record_prefix=system.upper(), decision_prefix="T", rng=random.Random(seed))
+    factory = RecordFactory(
+        municipality=PLACE, record_prefix=system.upper(), decision_prefix="T", rng=random.Random(seed)
+    )
     return [build(factory.batch(size), PLACE, f"LOAD-{seed}-{n}") for n in range(batches)]
 
 
@@ -95,7 +100,9 @@ def test_every_zeep_submitted_record_reaches_spolis_exactly_once(start_hub, amqp
 def test_an_invalid_record_fails_the_whole_load_with_a_fault_naming_it(start_hub, amqp_url, spolis, system):
     hub = start_hub(amqp_url)
     body = loads(system, batches=1, size=20, seed=9)[0]
-    victim = next(e for e in body.iter() if e.get("personCode") or e.get("pk") or etree.QName(e).localname == "PersonasKods")
+    victim = next(
+        e for e in body.iter() if e.get("personCode") or e.get("pk") or etree.QName(e).localname == "PersonasKods"
+    )
     attribute = "personCode" if victim.get("personCode") else "pk" if victim.get("pk") else None
     if attribute:
         victim.set(attribute, with_wrong_check_digit(victim.get(attribute)))
