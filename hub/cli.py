@@ -36,9 +36,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from hub.runtime import open_database
     from hub.store.status import StatusStore
 
-    store = StatusStore(get_settings().store_url)
+    store = StatusStore(open_database(get_settings()))
     status = store.receipt_status(args.id) or store.message_status(args.id)
     if status is None:
         print(f"no receipt or record {args.id}", file=sys.stderr)
@@ -78,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what became of a receipt or a record")
     status.add_argument("id", help="receipt id (the request's MessageID) or a record's message id")
     status.set_defaults(func=_status)
+
+    from hub.operator_cli import add_commands
+
+    add_commands(commands)
     return parser
 
 

@@ -3,7 +3,7 @@ another unbounded value: labels are system names, canonical types, rule names, e
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # Receipt-to-target latency spans milliseconds (healthy) to hours (target outage, replays).
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
@@ -39,3 +39,17 @@ gateway_request_duration = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 delivery_attempts = Counter("hub_delivery_attempts_total", "Calls to targets by outcome", ["target", "outcome"])
+circuit_state = Gauge(
+    "hub_target_circuit_state", "Circuit breaker per target: 0 closed, 1 half-open, 2 open", ["target"]
+)
+circuit_opened = Counter("hub_target_circuit_opened_total", "Times the circuit to a target opened", ["target"])
+retries_scheduled = Counter(
+    "hub_retries_scheduled_total", "Messages sent back to the broker for a delayed retry", ["target", "delay"]
+)
+replays = Counter("hub_replays_total", "Failed messages replayed by operators", ["target"])
+failed_stored = Counter(
+    "hub_failed_stored_total", "Messages put into the failed-message store", ["target", "error_class"]
+)
+deduplicated = Counter(
+    "hub_deduplicated_total", "Redelivered messages the hub had already delivered, not sent again", ["target"]
+)

@@ -1,4 +1,5 @@
-"""Which target gets which canonical type from which source: configuration, checked at start."""
+"""Routes as configuration: which target gets which canonical type from which source, and how
+each route retries; circuit breaker settings per target. Checked when the hub starts."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from hub.canonical import RECORD_TYPES
+from hub.circuit import BreakerSettings
 from hub.errors import Unroutable
+from hub.retry import RetryPolicy
 from hub.systems import SystemAdapter
 
 
@@ -17,8 +22,15 @@ class RoutingConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Route:
+    target: str
+    policy: RetryPolicy
+
+
+@dataclass(frozen=True)
 class Router:
-    routes: Mapping[tuple[str, str], str]
+    routes: Mapping[tuple[str, str], Route]
+    breakers: Mapping[str, BreakerSettings]
 
     @classmethod
     def load(cls, path: Path, systems: Mapping[str, SystemAdapter]) -> Router:
@@ -26,12 +38,23 @@ class Router:
             config = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise RoutingConfigError(f"cannot read routes from {path}: {exc}") from exc
-        routes: dict[tuple[str, str], str] = {}
+        try:
+            policies = {
+                name: RetryPolicy(name=name, **values) for name, values in config.get("retry_policies", {}).items()
+            }
+            policies.setdefault("default", RetryPolicy())
+            breakers = {name: BreakerSettings(**values) for name, values in config.get("breakers", {}).items()}
+        except ValidationError as exc:
+            raise RoutingConfigError(f"{path.name}: {exc}") from exc
+        routes: dict[tuple[str, str], Route] = {}
         for number, route in enumerate(config.get("routes", []), start=1):
             where = f"{path.name}: route {number}"
             target = route.get("target")
             if target not in systems or systems[target].target is None:
                 raise RoutingConfigError(f"{where}: target {target!r} is not a system the hub can deliver to")
+            policy_name = route.get("retry_policy", "default")
+            if policy_name not in policies:
+                raise RoutingConfigError(f"{where}: no retry policy {policy_name!r}")
             for source in route.get("sources", []):
                 if source not in systems or not systems[source].operations:
                     raise RoutingConfigError(f"{where}: source {source!r} is not a system that submits to the hub")
@@ -40,17 +63,30 @@ class Router:
                         raise RoutingConfigError(f"{where}: unknown message type {type_!r}")
                     if (source, type_) in routes:
                         raise RoutingConfigError(f"{where}: {source} -> {type_} is routed twice")
-                    routes[(source, type_)] = target
+                    routes[(source, type_)] = Route(target, policies[policy_name])
         if not routes:
             raise RoutingConfigError(f"{path}: no routes")
-        return cls(routes)
+        unknown = set(breakers) - {r.target for r in routes.values()}
+        if unknown:
+            raise RoutingConfigError(f"{path.name}: breakers for targets without routes: {sorted(unknown)}")
+        return cls(routes, breakers)
 
-    def target_for(self, source: str, type_: str) -> str:
+    def route(self, source: str, type_: str) -> Route:
         try:
             return self.routes[(source, type_)]
         except KeyError:
             raise Unroutable(f"no route for {type_} from {source}") from None
 
+    def target_for(self, source: str, type_: str) -> str:
+        return self.route(source, type_).target
+
+    def breaker_for(self, target: str) -> BreakerSettings:
+        return self.breakers.get(target, BreakerSettings())
+
+    def delays_for(self, target: str) -> tuple[float, ...]:
+        """Every retry delay a route to `target` may use: one delay queue each."""
+        return tuple(sorted({d for r in self.routes.values() if r.target == target for d in r.policy.delays_seconds}))
+
     @property
     def targets(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.routes.values())))
+        return tuple(sorted({r.target for r in self.routes.values()}))

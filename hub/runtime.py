@@ -1,4 +1,4 @@
-"""Assembles the hub from settings: topology, publisher, store, gateway, delivery workers.
+"""Assembles the hub from settings: topology, publisher, stores, gateway, delivery workers.
 
 `hub serve` and `hub demo` both run this; the demo adds simulators around it.
 """
@@ -13,17 +13,26 @@ from collections.abc import Mapping
 from kombu import Connection
 from starlette.applications import Starlette
 
-from hub.broker.consumer import ConsumerLoop
+from hub.broker.consumer import BatchHandler, ConsumerLoop
+from hub.broker.delay import create_delayer
 from hub.broker.publisher import Publisher, create_publisher
 from hub.broker.topology import Topology
+from hub.circuit import CircuitBreaker
+from hub.deadletter import DeadLetterMover
 from hub.errors import BrokerUnavailable
-from hub.gateway.app import Gateway, operations_routes
+from hub.gateway.admin import AdminApi
+from hub.gateway.app import Gateway, Readiness, operations_routes
 from hub.gateway.ingest import Ingest
 from hub.http_server import ServerThread
+from hub.operators import FailedMessages
 from hub.routing import Router
 from hub.settings import Settings
+from hub.store.audit import AuditLog
+from hub.store.crypto import Sealer
+from hub.store.db import Database
+from hub.store.failed import FailedStore
 from hub.store.status import StatusStore
-from hub.systems import SystemAdapter, TargetSettings, discover
+from hub.systems import SystemAdapter, Target, TargetSettings, discover
 from hub.worker import DeliveryWorker
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
@@ -65,14 +74,33 @@ def build_ingest(
     )
 
 
+def build_topology(settings: Settings, router: Router) -> Topology:
+    return Topology(
+        settings.broker_prefix,
+        router.targets,
+        {target: router.delays_for(target) for target in router.targets},
+        settings.delivery_limit,
+    )
+
+
+def open_database(settings: Settings) -> Database:
+    keys = settings.store_keys.get_secret_value() if settings.store_keys else None
+    return Database(settings.store_url, Sealer.from_config(keys, settings.store_key_file))
+
+
 class Hub:
     def __init__(self, settings: Settings, systems: Mapping[str, SystemAdapter] | None = None) -> None:
         self.settings = settings
         self.systems = dict(systems or discover())
         self.router = Router.load(settings.routes_file, self.systems)
-        self.topology = Topology(settings.broker_prefix, self.router.targets)
-        self.store = StatusStore(settings.store_url)
+        self.topology = build_topology(settings, self.router)
+        self.db = open_database(settings)
+        self.store = StatusStore(self.db)
+        self.failed = FailedStore(self.db)
+        self.audit = AuditLog(self.db)
         self.publisher: Publisher = create_publisher(settings.broker_url, self.topology)
+        self.delayer = create_delayer(settings.broker_url, self.publisher, self.topology)
+        self.breakers = {t: CircuitBreaker(t, self.router.breaker_for(t)) for t in self.router.targets}
         self.stop_event = threading.Event()
         self.consumers: list[ConsumerLoop] = []
         self._threads: list[threading.Thread] = []
@@ -108,13 +136,18 @@ class Hub:
             max_request_bytes=settings.max_request_bytes,
             publish_timeout=settings.publish_timeout_seconds,
             readiness=self.readiness,
+            admin=AdminApi(self.operators(), settings.admin_token.get_secret_value()) if settings.admin_token else None,
         )
 
-    def readiness(self) -> dict[str, bool]:
+    def operators(self) -> FailedMessages:
+        return FailedMessages(self.failed, self.audit, self.topology, self.publisher)
+
+    def readiness(self) -> Readiness:
         checks = {"topology_declared": self._topology_declared, "broker_connected": self.publisher.connected}
         if self.consumers:
-            checks["workers_consuming"] = all(c.consuming.is_set() for c in self.consumers)
-        return checks
+            checks["workers_connected"] = all(c.connected.is_set() for c in self.consumers)
+        circuits = {target: breaker.state.name.lower() for target, breaker in self.breakers.items()}
+        return {"checks": checks, "circuits": circuits}
 
     def _start_workers(self) -> None:
         settings = self.settings
@@ -129,35 +162,55 @@ class Hub:
                 worker = DeliveryWorker(
                     target_name=target_name,
                     target=target,
-                    publisher=self.publisher,
+                    router=self.router,
+                    breaker=self.breakers[target_name],
+                    delayer=self.delayer,
                     topology=self.topology,
-                    store=self.store,
+                    status=self.store,
+                    failed=self.failed,
                     stop=self.stop_event,
                 )
-                loop = ConsumerLoop(
-                    settings.broker_url,
+                self._consume(
                     self.topology.delivery_queue(target_name),
                     worker.handle,
-                    prefetch=settings.prefetch_count,
-                    batch_size=settings.delivery_batch_size,
-                    flush_seconds=settings.delivery_flush_seconds,
-                    name=f"worker-{target_name}-{number}",
+                    f"worker-{target_name}-{number}",
+                    pause=worker.pause_seconds,
+                    closing=target,
                 )
-                thread = threading.Thread(target=self._run_worker, args=(loop, target), name=loop.name, daemon=True)
-                self.consumers.append(loop)
-                self._threads.append(thread)
-                thread.start()
+        mover = DeadLetterMover(self.failed, self.settings.broker_prefix)
+        self._consume(self.topology.dead_queue, mover.handle, "dead-letters")
 
-    def _run_worker(self, loop: ConsumerLoop, target) -> None:  # type: ignore[no-untyped-def]
-        try:
-            loop.run(self.stop_event)
-        finally:
-            target.close()
+    def _consume(
+        self, queue: str, handler: BatchHandler, name: str, *, pause=None, closing: Target | None = None
+    ) -> None:  # type: ignore[no-untyped-def]
+        settings = self.settings
+        loop = ConsumerLoop(
+            settings.broker_url,
+            queue,
+            handler,
+            prefetch=settings.prefetch_count,
+            batch_size=settings.delivery_batch_size,
+            flush_seconds=settings.delivery_flush_seconds,
+            name=name,
+            **({"pause": pause} if pause else {}),
+        )
+
+        def run() -> None:
+            try:
+                loop.run(self.stop_event)
+            finally:
+                if closing is not None:
+                    closing.close()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        self.consumers.append(loop)
+        self._threads.append(thread)
+        thread.start()
 
     def wait_until_consuming(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         for consumer in self.consumers:
-            if not consumer.consuming.wait(max(deadline - time.monotonic(), 0.01)):
+            if not consumer.connected.wait(max(deadline - time.monotonic(), 0.01)):
                 raise BrokerUnavailable(f"{consumer.name} is not consuming")
 
     def stop(self) -> None:
@@ -167,5 +220,6 @@ class Hub:
         self.stop_event.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        self.delayer.close()
         self.publisher.close()
-        self.store.close()
+        self.db.close()

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     broker_prefix: str = Field("hub", description="prefix of every exchange and queue name")
     http_host: str = "127.0.0.1"
     http_port: int = 8080
-    store_url: str = Field("sqlite:///var/hub.sqlite3", description="receipts and message status")
+    store_url: str = Field("sqlite:///var/hub.sqlite3", description="receipts, record status, failed messages, audit")
+    store_keys: SecretStr | None = Field(None, description="Fernet keys sealing stored payloads, newest first")
+    store_key_file: Path = Path("var/store.key")
     routes_file: Path = PROJECT_ROOT / "config" / "routes.toml"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     endpoints: dict[str, str] = Field(
@@ -31,11 +33,13 @@ class Settings(BaseSettings):
     delivery_batch_size: int = Field(100, ge=1, le=1000)
     delivery_flush_seconds: float = Field(0.05, gt=0)
     prefetch_count: int = Field(200, ge=1, le=2000)
+    delivery_limit: int = Field(5, ge=2, description="deliveries without an ack before a message is poison")
     publish_timeout_seconds: float = Field(10.0, gt=0)
     target_timeout_seconds: float = Field(10.0, gt=0)
     max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_records: int = Field(1000, ge=1)
     xml_max_depth: int = Field(32, ge=4, le=200)
+    admin_token: SecretStr | None = Field(None, description="enables the JSON admin API at /admin")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

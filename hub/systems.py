@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from lxml import etree
 
-from hub.canonical import CanonicalRecord
+from hub.canonical.mapping import Parsed
 from hub.envelope import Envelope
 
 
@@ -29,8 +29,9 @@ class InboundOperation:
 
     name: str
     element: str  # the request's body element, Clark notation {namespace}Name
-    to_canonical: Callable[[etree._Element], list[CanonicalRecord]]
-    """Maps a schema-valid body element to records; raises ValidationFailed naming every bad field."""
+    to_canonical: Callable[[etree._Element], list[Parsed]]
+    """Maps a schema-valid body element to records, each with its source element; raises
+    ValidationFailed naming every bad field."""
 
 
 @dataclass(frozen=True, slots=True)

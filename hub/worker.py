@@ -1,29 +1,66 @@
-"""Delivery to one target: a batch from the queue in, the target's confirmation, then acks.
+"""Delivery to one target: a batch from the queue in, each message settled by its outcome.
 
-A message is acked only after its effect is done: delivered (the target confirmed), or parked
-with its reason on the broker's parked queue (confirmed there). A target that is down gets the
-batch back in the queue after a pause, so nothing is lost and the worker does not spin.
+Every message is acked only after its effect is done:
+
+- delivered: the target confirmed it (or the hub already had it delivered: its own dedupe);
+- retry: the target failed in a way that may pass (timeout, 5xx, Server fault) after the quick
+  in-process retries; the message waits out the route's next delay outside the worker;
+- failed for good: refused by the target, not valid, or out of attempts or age; it is in the
+  failed-message store with its reason and history.
+
+An open circuit sends messages back to wait and pauses consuming, so nobody calls a target that
+is down. If settling fails (broker or database gone), nothing is acked and the broker hands the
+messages out again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from hub import metrics
 from hub.broker.consumer import Received
+from hub.broker.delay import Delayer
 from hub.broker.message import OutgoingMessage
-from hub.broker.publisher import Publisher
-from hub.broker.topology import PARKED_KEY, Topology
+from hub.broker.topology import Topology
+from hub.circuit import CircuitBreaker, State
 from hub.envelope import Envelope, utcnow
-from hub.errors import MalformedMessage, TargetRejected, classify
+from hub.errors import MalformedMessage, TargetRejected, TargetUnavailable, classify
+from hub.retry import RetryPolicy
+from hub.routing import Router
+from hub.store.failed import Attempt, FailedStore, Failure
 from hub.store.status import StatusStore
 from hub.systems import Target
 
 log = logging.getLogger(__name__)
 
-PARK_TIMEOUT_SECONDS = 30.0
+SETTLE_TIMEOUT_SECONDS = 30.0
+ATTEMPT = "hub-attempt"
+HISTORY = "hub-history"
+HISTORY_KEPT = 10
+
+
+@dataclass
+class Item:
+    received: Received
+    envelope: Envelope
+    attempt: int
+    history: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, received: Received, envelope: Envelope) -> Item:
+        try:
+            history = json.loads(str(received.headers.get(HISTORY) or "[]"))
+        except ValueError:
+            history = []
+        return cls(received, envelope, int(received.headers.get(ATTEMPT) or 0), history)
+
+    def attempts(self) -> tuple[Attempt, ...]:
+        return tuple(Attempt.from_json(a) for a in self.history)
 
 
 class DeliveryWorker:
@@ -32,160 +69,213 @@ class DeliveryWorker:
         *,
         target_name: str,
         target: Target,
-        publisher: Publisher,
+        router: Router,
+        breaker: CircuitBreaker,
+        delayer: Delayer,
         topology: Topology,
-        store: StatusStore,
+        status: StatusStore,
+        failed: FailedStore,
         stop: threading.Event,
-        max_pause_seconds: float = 10.0,
     ) -> None:
         self.target_name = target_name
         self.target = target
-        self.publisher = publisher
+        self.router = router
+        self.breaker = breaker
+        self.delayer = delayer
         self.topology = topology
-        self.store = store
+        self.status = status
+        self.failed = failed
         self.stop = stop
-        self.max_pause_seconds = max_pause_seconds
-        self._consecutive_failures = 0
+        self.park_delay = min(router.delays_for(target_name))
+
+    def pause_seconds(self) -> float:
+        """For the consumer loop: how long to stop consuming (an open circuit)."""
+        return self.breaker.seconds_until_probe()
 
     def handle(self, batch: list[Received]) -> None:
-        decoded: list[tuple[Received, Envelope]] = []
+        items: list[Item] = []
+        malformed: list[Failure] = []
         for received in batch:
             try:
-                decoded.append((received, Envelope.from_json(received.body)))
+                items.append(Item.of(received, Envelope.from_json(received.body)))
             except ValueError as exc:
-                self._park([(received, None, MalformedMessage(f"not a hub envelope: {exc}"))])
-        if decoded:
-            self._deliver(decoded)
+                error = MalformedMessage(f"not a hub envelope: {str(exc)[:300]}")
+                malformed.append(Failure(None, received.body, self.target_name, error.error_class, str(error), ()))
+        if malformed:
+            self._store_failures(malformed, [r for r in batch if not self._is_item(r, items)])
+        if items:
+            self._deliver(items)
 
-    def _deliver(self, batch: list[tuple[Received, Envelope]]) -> None:
-        envelopes = [envelope for _, envelope in batch]
+    @staticmethod
+    def _is_item(received: Received, items: Sequence[Item]) -> bool:
+        return any(item.received is received for item in items)
+
+    def _deliver(self, items: list[Item]) -> None:
+        already = self.status.delivered_among(str(i.envelope.message_id) for i in items)
+        if already:
+            metrics.deduplicated.labels(self.target_name).inc(len(already))
+            for item in items:
+                if str(item.envelope.message_id) in already:
+                    item.received.ack()
+            items = [i for i in items if str(i.envelope.message_id) not in already]
+            if not items:
+                return
+        if not self._may_call():
+            self._park(items)
+            return
+
+        policy = self._policy(items[0])
         try:
-            results = self.target.deliver(envelopes)
+            results = policy.quick(lambda: self.target.deliver([i.envelope for i in items]))
         except Exception as exc:
             error_class, permanent = classify(exc)
             metrics.delivery_attempts.labels(self.target_name, error_class).inc()
             if permanent:
+                if isinstance(exc, TargetRejected):
+                    self.breaker.success()  # the target answered: it is up
                 log.error(
-                    "target refused the whole batch",
-                    extra={"target": self.target_name, "error_class": error_class, "messages": len(batch)},
+                    "delivery failed for good",
+                    extra={"target": self.target_name, "error_class": error_class, "messages": len(items)},
+                    exc_info=error_class == "internal",
                 )
-                self._park([(received, envelope, exc) for received, envelope in batch])
+                self._fail(items, exc)
             else:
-                self._pause_and_requeue(batch, exc)
+                self.breaker.failure()
+                self._retry(items, exc)
             return
+        self.breaker.success()
         metrics.delivery_attempts.labels(self.target_name, "ok").inc()
-        self._consecutive_failures = 0
 
         by_id = {result.message_id: result for result in results}
-        done: list[tuple[Received, Envelope]] = []
-        rejected: list[tuple[Received, Envelope | None, BaseException]] = []
-        unanswered: list[tuple[Received, Envelope]] = []
-        for received, envelope in batch:
-            result = by_id.get(envelope.message_id)
+        done, rejected, unanswered = [], [], []
+        for item in items:
+            result = by_id.get(item.envelope.message_id)
             if result is None:
-                unanswered.append((received, envelope))
+                unanswered.append(item)
             elif result.outcome == "rejected":
-                rejected.append((received, envelope, TargetRejected(result.reason or "rejected by the target")))
+                rejected.append((item, TargetRejected(result.reason or "rejected by the target")))
             else:
                 if result.outcome == "duplicate":
                     metrics.target_duplicates.labels(self.target_name).inc()
-                done.append((received, envelope))
+                done.append(item)
+        self._delivered(done)
+        for item, error in rejected:
+            self._fail([item], error)
+        if unanswered:
+            self._retry(unanswered, TargetUnavailable(f"{self.target_name} did not answer for these records"))
 
+    def _may_call(self) -> bool:
+        """Closed: yes. Open: no. Half-open: the first asker probes, the others wait for its answer."""
+        deadline = time.monotonic() + 60
+        while not self.stop.is_set():
+            if self.breaker.allow():
+                return True
+            if self.breaker.state is not State.HALF_OPEN or time.monotonic() > deadline:
+                return False
+            self.stop.wait(0.1)
+        return False
+
+    def _policy(self, item: Item) -> RetryPolicy:
+        return self.router.route(item.envelope.source, item.envelope.type).policy
+
+    # -- settling ---------------------------------------------------------------------------------
+
+    def _delivered(self, items: Sequence[Item]) -> None:
+        if not items:
+            return
         now = utcnow()
-        self.store.mark_delivered([str(envelope.message_id) for _, envelope in done], now)
-        for received, envelope in done:
-            received.ack()
+        ids = [str(i.envelope.message_id) for i in items]
+        self.status.mark_delivered(ids, now)
+        if any(i.received.headers.get("hub-replay-count") for i in items):
+            self.failed.resolve(ids, now)
+        for item in items:
+            item.received.ack()
+            envelope = item.envelope
             metrics.messages_delivered.labels(envelope.source, self.target_name, envelope.type).inc()
             metrics.delivery_latency.labels(self.target_name, envelope.type).observe(
                 max((now - envelope.created_at).total_seconds(), 0.0)
             )
-        if rejected:
-            self._park(rejected)
-        if unanswered:
-            log.warning("target left records unanswered", extra={"target": self.target_name, "count": len(unanswered)})
-            for received, _ in unanswered:
-                received.requeue()
 
-    def _pause_and_requeue(self, batch: Sequence[tuple[Received, Envelope]], exc: BaseException) -> None:
-        self._consecutive_failures += 1
-        pause = min(2.0 ** (self._consecutive_failures - 1), self.max_pause_seconds)
-        log.warning(
-            "target unavailable, batch goes back to the queue",
-            extra={
-                "target": self.target_name,
-                "error_class": classify(exc)[0],
-                "error": str(exc)[:300],
-                "pause_s": pause,
-                "messages": len(batch),
-            },
-        )
-        self.stop.wait(pause)
-        for received, _ in batch:
-            received.requeue()
-
-    def _park(self, failures: Sequence[tuple[Received, Envelope | None, BaseException]]) -> None:
-        """Move failed messages to the parked queue with their reason, then ack them; if the broker
-        will not take them, they stay in their queue (requeued), never dropped."""
+    def _retry(self, items: Sequence[Item], error: BaseException) -> None:
+        """Each message to its route's next delay, or to the store when its attempts or age ran out."""
         now = utcnow()
-        messages = []
-        for received, envelope, exc in failures:
-            error_class, _ = classify(exc)
-            reason = str(exc)[:2000]
-            headers: dict[str, str | int] = {
-                "hub-error-class": error_class,
-                "hub-reason": reason,
-                "hub-failed-at": now.isoformat(),
-                "hub-target": self.target_name,
-            }
-            if envelope is not None:
-                messages.append(
-                    OutgoingMessage.from_envelope(envelope, self.topology.parked_exchange, PARKED_KEY, headers)
-                )
-            else:
-                messages.append(
-                    OutgoingMessage(
-                        exchange=self.topology.parked_exchange,
-                        routing_key=PARKED_KEY,
-                        body=received.body,
-                        message_id="",
-                        correlation_id="",
-                        type="",
-                        timestamp=int(now.timestamp()),
-                        headers=headers,
-                    )
-                )
-        try:
-            self.publisher.publish(messages).result(timeout=PARK_TIMEOUT_SECONDS)
-        except Exception as exc:
-            log.error(
-                "could not park failed messages; they stay queued",
-                extra={"target": self.target_name, "error": str(exc)[:300], "messages": len(failures)},
+        error_class = classify(error)[0]
+        exhausted: list[Item] = []
+        by_delay: dict[float, list[OutgoingMessage]] = {}
+        for item in items:
+            attempt = item.attempt + 1
+            item.history = [*item.history, Attempt(now, error_class, str(error)).to_json()][-HISTORY_KEPT:]
+            policy = self._policy(item)
+            if policy.exhausted(attempt, item.envelope.created_at, now):
+                exhausted.append(item)
+                continue
+            headers = {**_carried(item.received.headers), ATTEMPT: attempt, HISTORY: json.dumps(item.history)}
+            by_delay.setdefault(policy.delay_for(attempt), []).append(
+                OutgoingMessage.from_envelope(item.envelope, "", "", headers)
             )
-            self.stop.wait(1.0)
-            for received, _, _ in failures:
-                received.requeue()
-            return
-        self.store.mark_failed(
-            [
-                (str(envelope.message_id), classify(exc)[0], str(exc))
-                for _, envelope, exc in failures
-                if envelope is not None
-            ],
-            now,
-        )
-        for received, envelope, exc in failures:
-            received.ack()
-            error_class = classify(exc)[0]
-            if envelope is not None:
-                metrics.messages_failed.labels(envelope.source, self.target_name, envelope.type, error_class).inc()
-                log.warning(
-                    "message failed for good and was parked",
-                    extra={
-                        "message_id": str(envelope.message_id),
-                        "correlation_id": str(envelope.correlation_id),
-                        "target": self.target_name,
-                        "error_class": error_class,
-                    },
+        for delay, messages in by_delay.items():
+            self.delayer.schedule(self.target_name, delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
+            metrics.retries_scheduled.labels(self.target_name, f"{delay:g}s").inc(len(messages))
+        for item in items:
+            if item not in exhausted:
+                item.received.ack()
+        if by_delay:
+            log.warning(
+                "delivery will be retried",
+                extra={"target": self.target_name, "error_class": error_class, "messages": len(items) - len(exhausted)},
+            )
+        if exhausted:
+            self._fail(exhausted, error, note=f"gave up after {exhausted[0].attempt + 1} attempts: ", counted=True)
+
+    def _park(self, items: Sequence[Item]) -> None:
+        """The circuit is open: back to wait, without spending an attempt."""
+        messages = [OutgoingMessage.from_envelope(i.envelope, "", "", _carried(i.received.headers)) for i in items]
+        self.delayer.schedule(self.target_name, self.park_delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
+        for item in items:
+            item.received.ack()
+
+    def _fail(self, items: Sequence[Item], error: BaseException, note: str = "", counted: bool = False) -> None:
+        """`counted`: this last failure is already in each item's history."""
+        error_class = classify(error)[0]
+        now = utcnow()
+        failures = []
+        for item in items:
+            if not counted:
+                item.history = [*item.history, Attempt(now, error_class, str(error)).to_json()][-HISTORY_KEPT:]
+            failures.append(
+                Failure(
+                    item.envelope,
+                    item.received.body,
+                    self.target_name,
+                    error_class,
+                    f"{note}{error}",
+                    item.attempts(),
                 )
-            else:
-                metrics.messages_failed.labels("unknown", self.target_name, "unknown", error_class).inc()
+            )
+        self._store_failures(failures, [i.received for i in items])
+        for item in items:
+            envelope = item.envelope
+            metrics.messages_failed.labels(envelope.source, self.target_name, envelope.type, error_class).inc()
+            log.warning(
+                "message failed for good",
+                extra={
+                    "message_id": str(envelope.message_id),
+                    "correlation_id": str(envelope.correlation_id),
+                    "target": self.target_name,
+                    "error_class": error_class,
+                },
+            )
+
+    def _store_failures(self, failures: Sequence[Failure], received: Sequence[Received]) -> None:
+        self.failed.put(failures, utcnow())
+        for failure in failures:
+            metrics.failed_stored.labels(self.target_name, failure.error_class).inc()
+            if failure.envelope is None:
+                metrics.messages_failed.labels("unknown", self.target_name, "unknown", failure.error_class).inc()
+        for r in received:
+            r.ack()
+
+
+def _carried(headers: dict[str, object]) -> dict[str, str | int]:
+    """The hub's own headers travel on; the broker's x- headers do not."""
+    return {k: v for k, v in headers.items() if k.startswith("hub-") and isinstance(v, str | int)}

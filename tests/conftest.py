@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from hub.settings import PROJECT_ROOT, Settings
 
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 SCHEMAS = PROJECT_ROOT / "schemas"
+FAST_ROUTES = Path(__file__).parent / "routes_fast.toml"
 
 
 def _broker_answers(url: str) -> bool:
@@ -50,12 +52,26 @@ def broker_prefix(request) -> Iterator[str]:
     prefix = f"hubtest-{uuid.uuid4().hex[:8]}"
     yield prefix
     if "amqp_url" in request.fixturenames:
-        with Connection(AMQP_URL) as connection:
-            channel = connection.channel()
-            for queue in (f"{prefix}.deliver.spolis", f"{prefix}.parked"):
-                channel.queue_delete(queue)
-            for exchange in (f"{prefix}.deliver", f"{prefix}.parked"):
-                channel.exchange_delete(exchange)
+        delete_broker_objects(prefix)
+
+
+def delete_broker_objects(prefix: str) -> None:
+    """Delete a test's queues and exchanges (rabbitmqctl lists them; AMQP cannot)."""
+    names = {}
+    for kind in ("queues", "exchanges"):
+        try:
+            listed = subprocess.run(
+                ["rabbitmqctl", "-q", f"list_{kind}", "name"], capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return
+        names[kind] = [n for n in listed.stdout.split() if n.startswith(prefix + ".")]
+    with Connection(AMQP_URL) as connection:
+        channel = connection.channel()
+        for queue in names["queues"]:
+            channel.queue_delete(queue)
+        for exchange in names["exchanges"]:
+            channel.exchange_delete(exchange)
 
 
 @pytest.fixture(params=["memory", "rabbitmq"])
@@ -108,14 +124,18 @@ def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator
     hubs: list[Hub] = []
 
     def start(broker_url: str = "memory://", *, gateway: bool = True, **overrides) -> Hub:
-        settings = Settings(
-            broker_url=broker_url,
-            broker_prefix=broker_prefix,
-            http_port=0,
-            store_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
-            endpoints={"spolis": spolis.endpoint},
+        values = {
+            "broker_url": broker_url,
+            "broker_prefix": broker_prefix,
+            "http_port": 0,
+            "store_url": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+            "store_key_file": tmp_path / "store.key",
+            "routes_file": FAST_ROUTES,
+            "endpoints": {"spolis": spolis.endpoint},
+            "target_timeout_seconds": 2.0,
             **overrides,
-        )
+        }
+        settings = Settings(**values)
         hub = Hub(settings).start(gateway=gateway)
         hubs.append(hub)
         hub.wait_until_consuming()

@@ -18,7 +18,7 @@ from hub.canonical import (
     Municipality,
     SocialServiceProvided,
 )
-from hub.canonical.mapping import RecordCollector
+from hub.canonical.mapping import Parsed, RecordCollector
 from hub.xml.read import child_texts, indexed_children
 
 NS = "urn:lv:lm:gvs:eksports:v1"
@@ -89,7 +89,7 @@ def _common(item: etree._Element, person_code: str | None, municipality: dict[st
     }
 
 
-def to_canonical(export: etree._Element) -> list[CanonicalRecord]:
+def to_canonical(export: etree._Element) -> list[Parsed]:
     office = export.find(f"{{{NS}}}Iestade")
     municipality = {"atvk": office.get("atvk"), "name": office.get("pasvaldiba")}
     records = RecordCollector()
@@ -110,7 +110,7 @@ def to_canonical(export: etree._Element) -> list[CanonicalRecord]:
                 },
                 at=at,
                 fields={**BENEFIT_FIELDS, **person},
-                line=item.sourceline,
+                source=item,
             )
         for at, item in indexed_children(client, NS, "Statuss", client_at):
             v = child_texts(item, NS)
@@ -126,7 +126,7 @@ def to_canonical(export: etree._Element) -> list[CanonicalRecord]:
                 },
                 at=at,
                 fields={**STATUS_FIELDS, **person},
-                line=item.sourceline,
+                source=item,
             )
         for at, item in indexed_children(client, NS, "Pakalpojums", client_at):
             v = child_texts(item, NS)
@@ -145,7 +145,7 @@ def to_canonical(export: etree._Element) -> list[CanonicalRecord]:
                 },
                 at=at,
                 fields={**SERVICE_FIELDS, **person},
-                line=item.sourceline,
+                source=item,
             )
     return records.result()
 

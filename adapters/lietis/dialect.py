@@ -17,7 +17,7 @@ from hub.canonical import (
     Municipality,
     SocialServiceProvided,
 )
-from hub.canonical.mapping import RecordCollector
+from hub.canonical.mapping import Parsed, RecordCollector
 
 NS = "urn:lv:daugavpils:lietis:exchange:v1"
 DATA_LOAD = f"{{{NS}}}DataLoad"
@@ -81,7 +81,7 @@ def _text(element: etree._Element | None) -> str | None:
     return (element.text or "").strip() if element is not None else None
 
 
-def to_canonical(load: etree._Element) -> list[CanonicalRecord]:
+def to_canonical(load: etree._Element) -> list[Parsed]:
     municipality = {"atvk": load.get("municipalityCode"), "name": load.get("municipalityName")}
     records = RecordCollector()
     counts: dict[str, int] = {}
@@ -104,7 +104,7 @@ def to_canonical(load: etree._Element) -> list[CanonicalRecord]:
                 "period_to": period.get("to"),
                 "amount": _text(parts.get("Amount")),
             }
-            records.add(BenefitGranted, values, at=at, fields=BENEFIT_FIELDS, line=item.sourceline)
+            records.add(BenefitGranted, values, at=at, fields=BENEFIT_FIELDS, source=item)
         elif item.tag == _STATUS:
             validity = parts["Validity"]
             values = {
@@ -115,7 +115,7 @@ def to_canonical(load: etree._Element) -> list[CanonicalRecord]:
                 "valid_to": validity.get("to"),
                 "income_per_member": _text(parts.get("IncomePerMember")),
             }
-            records.add(HouseholdStatusDecision, values, at=at, fields=STATUS_FIELDS, line=item.sourceline)
+            records.add(HouseholdStatusDecision, values, at=at, fields=STATUS_FIELDS, source=item)
         else:
             period, provider = parts["Period"], parts["Provider"]
             values = {
@@ -128,7 +128,7 @@ def to_canonical(load: etree._Element) -> list[CanonicalRecord]:
                 "period_to": period.get("to"),
                 "cost": _text(parts.get("Cost")),
             }
-            records.add(SocialServiceProvided, values, at=at, fields=SERVICE_FIELDS, line=item.sourceline)
+            records.add(SocialServiceProvided, values, at=at, fields=SERVICE_FIELDS, source=item)
     return records.result()
 
 

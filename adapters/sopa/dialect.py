@@ -18,7 +18,7 @@ from hub.canonical import (
     Municipality,
     SocialServiceProvided,
 )
-from hub.canonical.mapping import RecordCollector
+from hub.canonical.mapping import Parsed, RecordCollector
 from hub.xml.read import child, child_texts, indexed_children, sub
 
 NS = "urn:lv:riga:sopa:spolis:v1"
@@ -86,7 +86,7 @@ def _common(item: etree._Element, values: dict[str, str], municipality: dict[str
     }
 
 
-def to_canonical(package: etree._Element) -> list[CanonicalRecord]:
+def to_canonical(package: etree._Element) -> list[Parsed]:
     """`package` is schema-valid; what the schema cannot say (check digits, periods) is checked here."""
     place = child_texts(child(package, NS, "Pasvaldiba"), NS)
     municipality = {"atvk": place.get("AtvkKods"), "name": place.get("Nosaukums")}
@@ -108,7 +108,7 @@ def to_canonical(package: etree._Element) -> list[CanonicalRecord]:
                 },
                 at=at,
                 fields=BENEFIT_FIELDS,
-                line=item.sourceline,
+                source=item,
             )
     if (group := child(package, NS, "Statusi")) is not None:
         for at, item in indexed_children(group, NS, "Statuss", f"{root}/Statusi"):
@@ -125,7 +125,7 @@ def to_canonical(package: etree._Element) -> list[CanonicalRecord]:
                 },
                 at=at,
                 fields=STATUS_FIELDS,
-                line=item.sourceline,
+                source=item,
             )
     if (group := child(package, NS, "Pakalpojumi")) is not None:
         for at, item in indexed_children(group, NS, "Pakalpojums", f"{root}/Pakalpojumi"):
@@ -145,7 +145,7 @@ def to_canonical(package: etree._Element) -> list[CanonicalRecord]:
                 },
                 at=at,
                 fields=SERVICE_FIELDS,
-                line=item.sourceline,
+                source=item,
             )
     return records.result()
 

@@ -1,20 +1,26 @@
 """A stand-in for SPOLIS's data load service: a real SOAP server over HTTP that validates what it
 gets against SPOLIS's XSD, applies SPOLIS's business rules and stores each record once.
 
-Knobs for fault tests: latency and a share of calls answered with a SOAP Server fault (HTTP 500),
-settable at start or while running through `POST /_sim/config`.
+Each record is stored once per ZinojumaId (a resend is answered DUBLIKATS and counted). For each
+source record SPOLIS keeps the latest decision as current, by the decision's own time: an older
+version arriving later is kept in history but never replaces a newer one.
+
+Knobs for fault tests, settable at start or while running through `POST /_sim/config`: latency,
+a share of calls answered with a SOAP Server fault (HTTP 500), a share of calls that store the
+records and then answer too late (a client timeout), and providers added to the register.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import random
 import signal
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
@@ -54,6 +60,10 @@ class SpolisStore:
             " kind TEXT, person_code TEXT, decided_at TEXT, xml BLOB, received_at TEXT DEFAULT CURRENT_TIMESTAMP)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS current (source TEXT, source_record_id TEXT, message_id TEXT,"
+            " decided_at TEXT, PRIMARY KEY (source, source_record_id))"
+        )
         self._lock = threading.Lock()
 
     def store(self, rows: list[tuple[str, str, str, str, str, str, bytes]]) -> list[bool]:
@@ -62,6 +72,7 @@ class SpolisStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                stale = 0
                 for row in rows:
                     cursor = self._db.execute(
                         "INSERT OR IGNORE INTO records (message_id, source, source_record_id, kind, person_code,"
@@ -69,12 +80,34 @@ class SpolisStore:
                         row,
                     )
                     fresh.append(cursor.rowcount == 1)
+                    if cursor.rowcount == 1:
+                        stale += self._keep_latest(row[1], row[2], row[0], row[5])
                 self._count("duplicates", fresh.count(False))
+                self._count("stale_versions", stale)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         return fresh
+
+    def _keep_latest(self, source: str, record_id: str, message_id: str, decided_at: str) -> int:
+        """Make this version current unless a later decision is; 1 when it arrived stale."""
+        when = dt.datetime.fromisoformat(decided_at).astimezone(dt.UTC).isoformat()
+        cursor = self._db.execute(
+            "INSERT INTO current (source, source_record_id, message_id, decided_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(source, source_record_id) DO UPDATE SET message_id = excluded.message_id,"
+            " decided_at = excluded.decided_at WHERE excluded.decided_at > current.decided_at",
+            (source, record_id, message_id, when),
+        )
+        return 1 if cursor.rowcount == 0 else 0
+
+    def current(self, source: str, record_id: str) -> str | None:
+        """The message id of the version SPOLIS holds as current for a source record."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT message_id FROM current WHERE source = ? AND source_record_id = ?", (source, record_id)
+            ).fetchone()
+        return row[0] if row else None
 
     def _count(self, name: str, by: int) -> None:
         if by:
@@ -92,13 +125,8 @@ class SpolisStore:
         with self._lock:
             records = self._db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
             counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
-        return {
-            "records": records,
-            "duplicates": counters.get("duplicates", 0),
-            "rejected": counters.get("rejected", 0),
-            "calls": counters.get("calls", 0),
-            "faults_injected": counters.get("faults_injected", 0),
-        }
+        names = ("duplicates", "rejected", "calls", "faults_injected", "timeouts_injected", "stale_versions")
+        return {"records": records, **{name: counters.get(name, 0) for name in names}}
 
     def message_ids(self) -> list[str]:
         with self._lock:
@@ -112,6 +140,9 @@ class SpolisStore:
 class Knobs:
     latency_ms: float = 0.0
     fault_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_seconds: float = 30.0
+    extra_providers: list[str] = field(default_factory=list)
 
 
 class SpolisService:
@@ -146,12 +177,16 @@ class SpolisService:
         header = None
         try:
             self.store.count("calls")
-            if self.knobs.fault_rate and self.rng.random() < self.knobs.fault_rate:
+            draw = self.rng.random()
+            if draw < self.knobs.fault_rate:
                 self.store.count("faults_injected")
                 raise Fault("Server", "SPOLIS is temporarily overloaded", "target_unavailable", True)
             message = parse_envelope(self.parser.parse(body))
             header = message.header() if message.header_element is not None else None
             answer = await run_in_threadpool(self._submit, message.body)
+            if draw < self.knobs.fault_rate + self.knobs.timeout_rate:
+                self.store.count("timeouts_injected")
+                await asyncio.sleep(self.knobs.timeout_seconds)  # stored, but the answer comes too late
             return Response(build_envelope(answer, header), media_type="text/xml; charset=utf-8")
         except Exception as exc:
             fault = fault_from_error(exc)
@@ -173,7 +208,7 @@ class SpolisService:
             kind = _KINDS[content.tag]
             if kind == "social_service":
                 register_no = content.find(f"{{{NS}}}Sniedzejs").get("registraNr")
-                if register_no not in self.known_providers:
+                if register_no not in self.known_providers and register_no not in self.knobs.extra_providers:
                     rejected.append(
                         (message_id, "NEZINAMS_SNIEDZEJS", f"provider {register_no} is not in the register")
                     )
@@ -220,9 +255,11 @@ class SpolisService:
 
     async def configure(self, request: Request) -> Response:
         values = json.loads(await request.body() or b"{}")
-        for name in ("latency_ms", "fault_rate"):
+        for name in ("latency_ms", "fault_rate", "timeout_rate", "timeout_seconds"):
             if name in values:
                 setattr(self.knobs, name, float(values[name]))
+        if "extra_providers" in values:
+            self.knobs.extra_providers = [str(p) for p in values["extra_providers"]]
         return JSONResponse(vars(self.knobs))
 
 
@@ -233,10 +270,11 @@ class SpolisSimulator:
         parser.add_argument("--db", type=Path, default=Path("var/spolis.sqlite3"), help="the simulator's store")
         parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
         parser.add_argument("--fault-rate", type=float, default=0.0, help="share of calls answered with a Server fault")
+        parser.add_argument("--timeout-rate", type=float, default=0.0, help="share of calls answered too late")
 
     def run(self, args: argparse.Namespace) -> int:
         store = SpolisStore(args.db)
-        service = SpolisService(store, Knobs(args.latency_ms, args.fault_rate))
+        service = SpolisService(store, Knobs(args.latency_ms, args.fault_rate, args.timeout_rate))
         server = ServerThread(service.app(), args.host, args.port, name="spolis").start()
         print(f"SPOLIS simulator on {server.url}/soap/spolis (WSDL at ?wsdl), store {args.db}", flush=True)
         stop = threading.Event()

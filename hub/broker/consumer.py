@@ -1,8 +1,9 @@
 """The hub's one consumer loop: kombu, manual acks, messages handed over in batches.
 
-The loop never acks by itself; the handler acks or requeues each message once its effect is
-done. Messages unacked when a connection drops go back to the queue (at-least-once), which is
-why every target is called with an idempotency key.
+The loop never acks by itself; the handler acks each message once its effect is done (or
+moves it elsewhere first). Messages unacked when a connection drops go back to the queue
+(at-least-once), which is why every target is called with an idempotency key. While `pause`
+says so (an open circuit), the loop stops consuming and messages wait in the broker.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Received:
 
     body: bytes
     headers: dict[str, object]
+    properties: dict[str, object]
     redelivered: bool
     _message: Message
 
@@ -38,6 +40,10 @@ class Received:
 BatchHandler = Callable[[list[Received]], None]
 
 
+def _never_pause() -> float:
+    return 0.0
+
+
 class ConsumerLoop:
     def __init__(
         self,
@@ -49,6 +55,7 @@ class ConsumerLoop:
         batch_size: int,
         flush_seconds: float,
         name: str,
+        pause: Callable[[], float] = _never_pause,
     ) -> None:
         self.url = url
         self.queue = queue
@@ -57,7 +64,8 @@ class ConsumerLoop:
         self.batch_size = batch_size
         self.flush_seconds = flush_seconds
         self.name = name
-        self.consuming = threading.Event()
+        self.pause = pause
+        self.connected = threading.Event()
         self._buffer: list[Received] = []
         self._oldest = 0.0
 
@@ -68,7 +76,7 @@ class ConsumerLoop:
                 self._consume(stop)
                 delay = 0.5
             except Exception as exc:
-                self.consuming.clear()
+                self.connected.clear()
                 self._buffer.clear()  # unacked: the broker hands them out again
                 if stop.is_set():
                     break
@@ -78,7 +86,7 @@ class ConsumerLoop:
                 )
                 stop.wait(delay)
                 delay = min(delay * 2, 10.0)
-        self.consuming.clear()
+        self.connected.clear()
 
     def _consume(self, stop: threading.Event) -> None:
         options = {"polling_interval": 0.01} if self.url.startswith("memory://") else {}
@@ -86,10 +94,21 @@ class ConsumerLoop:
             connection.ensure_connection(max_retries=1)
             channel = connection.channel()
             channel.basic_qos(0, self.prefetch, False)
-            queue = Queue(self.queue, no_declare=True)
-            with Consumer(channel, queues=[queue], on_message=self._on_message, no_ack=False):
-                self.consuming.set()
+            consumer = Consumer(channel, queues=[Queue(self.queue, no_declare=True)], on_message=self._on_message)
+            consumer.consume()
+            consuming = True
+            self.connected.set()
+            try:
                 while not stop.is_set():
+                    paused = self.pause() > 0
+                    if paused and consuming:
+                        consumer.cancel()
+                        consuming = False
+                        log.warning("consumer paused", extra={"queue": self.queue})
+                    elif not paused and not consuming:
+                        consumer.consume()
+                        consuming = True
+                        log.info("consumer resumed", extra={"queue": self.queue})
                     try:
                         connection.drain_events(timeout=self.flush_seconds)
                     except TimeoutError:
@@ -100,6 +119,9 @@ class ConsumerLoop:
                     ):
                         self._flush()
                 self._flush()
+            finally:
+                if consuming:
+                    consumer.cancel()
 
     def _on_message(self, message: Message) -> None:
         if not self._buffer:
@@ -108,6 +130,7 @@ class ConsumerLoop:
             Received(
                 body=message.body,
                 headers=message.headers or {},
+                properties=message.properties or {},
                 redelivered=bool(message.delivery_info.get("redelivered")),
                 _message=message,
             )

@@ -1,54 +1,122 @@
 """Names and declarations of every exchange and queue the hub uses.
 
 Declared by the hub at start on both transports, so the embedded broker and RabbitMQ route
-alike; on RabbitMQ the queues are durable quorum queues.
+alike. On RabbitMQ every queue is a durable quorum queue:
+
+- `<p>.deliver.<target>`: messages waiting for a target. A message delivered more than
+  `delivery_limit` times without an ack (a worker that keeps crashing on it) is dead-lettered.
+- `<p>.retry.<target>.<delay>`: messages waiting out a retry delay; when the delay (the queue's
+  message TTL) has passed, RabbitMQ dead-letters them back to `<p>.deliver`.
+- `<p>.dead`: dead-lettered messages, which the hub moves into the failed-message store.
+
+Dead-lettering is at-least-once (quorum queues, `overflow: reject-publish`), so no message is
+lost between queues. kombu's memory transport ignores these arguments; on the embedded broker
+the hub delays in-process and has no delivery limit (a crash loses the broker anyway).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from kombu import Connection, Exchange, Queue
 
-PARKED_KEY = "parked"
+from hub.retry import delay_queue_suffix
+
+DEAD_KEY = "dead"
 
 
 @dataclass(frozen=True)
 class Topology:
     prefix: str
     targets: tuple[str, ...]
+    delays: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per target, seconds
+    delivery_limit: int = 5
 
     @property
     def delivery_exchange(self) -> str:
         return f"{self.prefix}.deliver"
 
     @property
-    def parked_exchange(self) -> str:
-        return f"{self.prefix}.parked"
+    def retry_exchange(self) -> str:
+        return f"{self.prefix}.retry"
+
+    @property
+    def dead_exchange(self) -> str:
+        return f"{self.prefix}.dead"
 
     def delivery_queue(self, target: str) -> str:
         return f"{self.prefix}.deliver.{target}"
 
+    def retry_key(self, target: str, delay: float) -> str:
+        return f"{target}.{delay_queue_suffix(delay)}"
+
+    def retry_queue(self, target: str, delay: float) -> str:
+        return f"{self.prefix}.retry.{self.retry_key(target, delay)}"
+
     @property
-    def parked_queue(self) -> str:
-        """Messages that failed for good, with their reason, until the failed-message store takes them."""
-        return f"{self.prefix}.parked"
+    def dead_queue(self) -> str:
+        return f"{self.prefix}.dead"
 
     def queues(self, connection: Connection) -> list[Queue]:
-        quorum = {"x-queue-type": "quorum"} if connection.transport.driver_type == "amqp" else {}
+        amqp = connection.transport.driver_type == "amqp"
+
+        def arguments(**extra: object) -> dict[str, object]:
+            if not amqp:
+                return {}
+            return {"x-queue-type": "quorum", **extra}
+
+        at_least_once = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
         deliver = Exchange(self.delivery_exchange, type="direct", durable=True)
-        parked = Exchange(self.parked_exchange, type="direct", durable=True)
-        queues = [
-            Queue(self.delivery_queue(target), deliver, routing_key=target, durable=True, queue_arguments=quorum)
-            for target in self.targets
-        ]
-        queues.append(Queue(self.parked_queue, parked, routing_key=PARKED_KEY, durable=True, queue_arguments=quorum))
+        retry = Exchange(self.retry_exchange, type="direct", durable=True)
+        dead = Exchange(self.dead_exchange, type="direct", durable=True)
+        queues = []
+        for target in self.targets:
+            queues.append(
+                Queue(
+                    self.delivery_queue(target),
+                    deliver,
+                    routing_key=target,
+                    durable=True,
+                    queue_arguments=arguments(
+                        **{
+                            "x-delivery-limit": self.delivery_limit,
+                            "x-dead-letter-exchange": self.dead_exchange,
+                            "x-dead-letter-routing-key": DEAD_KEY,
+                        },
+                        **at_least_once,
+                    ),
+                )
+            )
+            for delay in self.delays.get(target, ()):
+                queues.append(
+                    Queue(
+                        self.retry_queue(target, delay),
+                        retry,
+                        routing_key=self.retry_key(target, delay),
+                        durable=True,
+                        queue_arguments=arguments(
+                            **{
+                                "x-message-ttl": round(delay * 1000),
+                                "x-dead-letter-exchange": self.delivery_exchange,
+                                "x-dead-letter-routing-key": target,
+                            },
+                            **at_least_once,
+                        ),
+                    )
+                )
+        queues.append(Queue(self.dead_queue, dead, routing_key=DEAD_KEY, durable=True, queue_arguments=arguments()))
         return queues
 
     def bound_routes(self) -> set[tuple[str, str]]:
         """(exchange, routing key) pairs that reach a queue; the in-memory publisher checks against them."""
         routes = {(self.delivery_exchange, target) for target in self.targets}
-        routes.add((self.parked_exchange, PARKED_KEY))
+        routes |= {
+            (self.retry_exchange, self.retry_key(target, delay))
+            for target in self.targets
+            for delay in self.delays.get(target, ())
+        }
+        routes.add((self.dead_exchange, DEAD_KEY))
         return routes
 
     def declare(self, connection: Connection) -> None:
@@ -59,3 +127,8 @@ class Topology:
                 queue.bind(channel).declare()
         finally:
             channel.close()
+
+    def all_queue_names(self) -> list[str]:
+        names = [self.delivery_queue(t) for t in self.targets]
+        names += [self.retry_queue(t, d) for t in self.targets for d in self.delays.get(t, ())]
+        return [*names, self.dead_queue]

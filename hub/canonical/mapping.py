@@ -8,8 +8,9 @@ its own paths and every error comes back in the partner's words.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from lxml import etree
 from pydantic import ValidationError
 
 from hub.canonical.records import CanonicalRecord
@@ -35,11 +36,18 @@ _RULE_BY_PYDANTIC_TYPE = {
 }
 
 
+class Parsed(NamedTuple):
+    """A canonical record and the element of the sender's XML it came from."""
+
+    record: CanonicalRecord
+    source: etree._Element
+
+
 class RecordCollector:
     """Builds the records of one batch, collecting every field error instead of stopping at the first."""
 
     def __init__(self, *, max_errors: int = 100) -> None:
-        self.records: list[CanonicalRecord] = []
+        self.parsed: list[Parsed] = []
         self.errors: list[FieldError] = []
         self.max_errors = max_errors
 
@@ -50,38 +58,36 @@ class RecordCollector:
         *,
         at: str,
         fields: Mapping[str, str],
-        line: int | None = None,
+        source: etree._Element,
     ) -> None:
         """`at` is the record's path in the dialect, `fields` maps canonical field names
-        (dotted for nested ones) to paths below it, or from the document's top when they start with '/'."""
+        (dotted for nested ones) to paths below it, or from the document's top when they start with '/';
+        `source` is the record's element, kept as the original XML of the record."""
         try:
-            self.records.append(cls.model_validate(values))
+            self.parsed.append(Parsed(cls.model_validate(values), source))
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 if len(self.errors) < self.max_errors:
-                    self.errors.append(self._field_error(error, at=at, fields=fields, line=line))
+                    self.errors.append(field_error(error, at=at, fields=fields, line=source.sourceline))
 
-    def fail(self, error: FieldError) -> None:
-        if len(self.errors) < self.max_errors:
-            self.errors.append(error)
-
-    def result(self) -> list[CanonicalRecord]:
+    def result(self) -> list[Parsed]:
         if self.errors:
             raise ValidationFailed(self.errors)
-        return self.records
+        return self.parsed
 
-    @staticmethod
-    def _field_error(error: Mapping[str, Any], *, at: str, fields: Mapping[str, str], line: int | None) -> FieldError:
-        cause = (error.get("ctx") or {}).get("error")
-        name = ".".join(str(part) for part in error["loc"])
-        if isinstance(cause, RuleViolation):
-            if cause.field:
-                name = cause.field
-            rule, message = cause.rule, str(cause)
-        else:
-            rule = _RULE_BY_PYDANTIC_TYPE.get(error["type"], error["type"])
-            message = error["msg"]
-        path = fields.get(name, name) if name else ""
-        if path.startswith("/"):
-            return FieldError(path[1:], rule, message, line)
-        return FieldError(f"{at}/{path}" if path else at, rule, message, line)
+
+def field_error(error: Mapping[str, Any], *, at: str, fields: Mapping[str, str], line: int | None) -> FieldError:
+    """One pydantic error as a field error in the dialect's (or the payload's) words."""
+    cause = (error.get("ctx") or {}).get("error")
+    name = ".".join(str(part) for part in error["loc"])
+    if isinstance(cause, RuleViolation):
+        if cause.field:
+            name = cause.field
+        rule, message = cause.rule, str(cause)
+    else:
+        rule = _RULE_BY_PYDANTIC_TYPE.get(error["type"], error["type"])
+        message = error["msg"]
+    path = fields.get(name, name) if name else ""
+    if path.startswith("/"):
+        return FieldError(path[1:], rule, message, line)
+    return FieldError(f"{at}/{path}" if path else at, rule, message, line)

@@ -25,6 +25,7 @@ from hub import metrics
 from hub.broker.publisher import Publisher
 from hub.envelope import utcnow
 from hub.errors import BrokerUnavailable, ValidationFailed
+from hub.gateway.admin import AdminApi
 from hub.gateway.ingest import Ingest, StatusQuery, Submission
 from hub.gateway.responses import receipt_element, status_element
 from hub.soap import MessageHeader, build_envelope, fault_from_error
@@ -32,6 +33,10 @@ from hub.store.status import Receipt, StatusStore
 from hub.systems import SystemAdapter
 
 log = logging.getLogger(__name__)
+
+Readiness = dict[str, dict[str, object]]
+"""{"checks": {name: bool}, and any detail, e.g. "circuits": {target: state}}; ready when every check holds."""
+
 
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 _SCHEMA_LOCATION = re.compile(rb'schemaLocation="(?!https?:)([^"]+)"')
@@ -49,7 +54,8 @@ class Gateway:
         schemas_dir: Path,
         max_request_bytes: int,
         publish_timeout: float,
-        readiness: Callable[[], dict[str, bool]],
+        readiness: Callable[[], Readiness],
+        admin: AdminApi | None = None,
     ) -> None:
         self.systems = {name: s for name, s in systems.items() if s.operations}
         self.ingest = ingest
@@ -59,6 +65,7 @@ class Gateway:
         self.max_request_bytes = max_request_bytes
         self.publish_timeout = publish_timeout
         self.readiness = readiness
+        self.admin = admin
 
     def app(self) -> Starlette:
         return Starlette(
@@ -66,6 +73,7 @@ class Gateway:
                 Route("/soap/{system}", self.soap, methods=["GET", "POST"]),
                 Route("/schemas/{path:path}", self.schema_file, methods=["GET"]),
                 *operations_routes(self.readiness),
+                *(self.admin.routes() if self.admin else []),
             ]
         )
 
@@ -212,7 +220,7 @@ class Gateway:
         return Response(path.read_bytes(), media_type="text/xml; charset=utf-8")
 
 
-def operations_routes(readiness: Callable[[], dict[str, bool]]) -> list[Route]:
+def operations_routes(readiness: Callable[[], Readiness]) -> list[Route]:
     """/metrics, /healthz and /readyz: every hub process serves them, with or without the gateway."""
 
     async def metrics(request: Request) -> Response:
@@ -222,9 +230,9 @@ def operations_routes(readiness: Callable[[], dict[str, bool]]) -> list[Route]:
         return JSONResponse({"status": "alive"})
 
     async def readyz(request: Request) -> Response:
-        checks = readiness()
-        ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        report = readiness()
+        ready = all(report["checks"].values())
+        return JSONResponse({"ready": ready, **report}, status_code=200 if ready else 503)
 
     return [
         Route("/metrics", metrics, methods=["GET"]),

@@ -16,6 +16,7 @@ from lxml import etree
 
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
+from hub.canonical.mapping import Parsed
 from hub.envelope import Envelope, utcnow
 from hub.errors import FieldError, HubError, ValidationFailed
 from hub.routing import Router
@@ -164,14 +165,19 @@ class Ingest:
         )
 
     def _submission(
-        self, source: str, header: MessageHeader, operation: InboundOperation, body: etree._Element, records: list
+        self,
+        source: str,
+        header: MessageHeader,
+        operation: InboundOperation,
+        body: etree._Element,
+        records: list[Parsed],
     ) -> Submission:
         receipt_id = header.message_id
         now = utcnow()
         envelopes: list[Envelope] = []
         messages: list[OutgoingMessage] = []
         rows: list[RecordRow] = []
-        for index, record in enumerate(records, start=1):
+        for index, (record, source_element) in enumerate(records, start=1):
             target = self.router.target_for(source, record.TYPE)
             if target != header.destination:
                 raise ValidationFailed.single(
@@ -191,6 +197,15 @@ class Ingest:
             )
             envelopes.append(envelope)
             messages.append(OutgoingMessage.from_envelope(envelope, self.topology.delivery_exchange, target))
-            rows.append(RecordRow(str(envelope.message_id), index, record.record_id, target, record.TYPE))
+            rows.append(
+                RecordRow(
+                    str(envelope.message_id),
+                    index,
+                    record.record_id,
+                    target,
+                    record.TYPE,
+                    etree.tostring(source_element, encoding="UTF-8"),
+                )
+            )
         digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()
         return Submission(header, operation, digest, envelopes, messages, rows)

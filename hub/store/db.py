@@ -1,19 +1,27 @@
-"""One SQLAlchemy engine per store URL: SQLite by default (WAL, safe across processes), PostgreSQL by URL."""
+"""The hub's database: SQLite by default (WAL, safe across processes), PostgreSQL by URL.
+
+Receipts, record status, failed messages and the audit trail share one database, so a failure
+is recorded in the status and in the failed-message store in one transaction.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
+
+from hub.store.crypto import Sealer
+
+metadata = MetaData()
 
 
 def create_store_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :].split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
@@ -28,11 +36,19 @@ def create_store_engine(url: str) -> Engine:
     return engine
 
 
-def insert_ignoring_duplicates(engine: Engine, table) -> Insert:  # type: ignore[no-untyped-def]
-    """INSERT … ON CONFLICT DO NOTHING in the engine's dialect."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing()
+class Database:
+    def __init__(self, url: str, sealer: Sealer) -> None:
+        # The tables register themselves on `metadata` when their modules load.
+        from hub.store import audit, failed, status  # noqa: F401
 
+        self.engine = create_store_engine(url)
+        self.sealer = sealer
+        metadata.create_all(self.engine, checkfirst=True)
 
-def create_all(engine: Engine, metadata: MetaData) -> None:
-    metadata.create_all(engine, checkfirst=True)
+    def insert_ignoring_duplicates(self, table: Table) -> Insert:
+        """INSERT … ON CONFLICT DO NOTHING in the engine's dialect."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import (
     Column,
     DateTime,
-    Engine,
     Integer,
-    MetaData,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -27,9 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from hub.store.db import create_all, create_store_engine, insert_ignoring_duplicates
-
-metadata = MetaData()
+from hub.store.db import Database, metadata
 
 receipts = Table(
     "receipts",
@@ -56,6 +53,7 @@ message_status = Table(
     Column("status", String(16), nullable=False),
     Column("error_class", String(64)),
     Column("reason", Text),
+    Column("source_xml", LargeBinary),  # the record as the sender wrote it, sealed
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -68,6 +66,7 @@ class RecordRow:
     record_id: str
     target: str
     type: str
+    source_xml: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +102,10 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 class StatusStore:
-    def __init__(self, url: str) -> None:
-        self.engine: Engine = create_store_engine(url)
-        create_all(self.engine, metadata)
-        self._insert_status = insert_ignoring_duplicates(self.engine, message_status)
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.engine = db.engine
+        self._insert_status = db.insert_ignoring_duplicates(message_status)
 
     def find_receipt(self, receipt_id: str) -> Receipt | None:
         with self.engine.connect() as conn:
@@ -149,6 +148,7 @@ class StatusStore:
                         "target": r.target,
                         "type": r.type,
                         "status": "accepted",
+                        "source_xml": self.db.sealer.seal(r.source_xml) if r.source_xml else None,
                         "accepted_at": at,
                         "updated_at": at,
                     }
@@ -170,7 +170,7 @@ class StatusStore:
     def add_receipt(self, receipt: Receipt, user_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                insert_ignoring_duplicates(self.engine, receipts),
+                self.db.insert_ignoring_duplicates(receipts),
                 {
                     "receipt_id": receipt.receipt_id,
                     "source": receipt.source,
@@ -251,5 +251,22 @@ class StatusStore:
             rows = conn.execute(select(message_status.c.status, func.count()).group_by(message_status.c.status)).all()
         return {status: count for status, count in rows}
 
-    def close(self) -> None:
-        self.engine.dispose()
+    def delivered_among(self, message_ids: Iterable[str]) -> set[str]:
+        """Those of `message_ids` already delivered: the hub's own dedupe before calling a target."""
+        ids = list(message_ids)
+        if not ids:
+            return set()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(message_status.c.message_id).where(
+                    message_status.c.message_id.in_(ids), message_status.c.status == "delivered"
+                )
+            )
+            return {row.message_id for row in rows}
+
+    def source_xml(self, message_id: str) -> bytes | None:
+        with self.engine.connect() as conn:
+            sealed = conn.execute(
+                select(message_status.c.source_xml).where(message_status.c.message_id == message_id)
+            ).scalar()
+        return self.db.sealer.open(sealed) if sealed else None

@@ -167,6 +167,6 @@ def test_health_readiness_and_metrics(start_hub, broker_url, spolis):
 
 def test_a_worker_only_process_serves_metrics_and_health_but_no_soap(start_hub, spolis):
     hub = start_hub(gateway=False)
-    assert httpx.get(f"{hub.gateway_url}/readyz").json()["checks"]["workers_consuming"] is True
+    assert httpx.get(f"{hub.gateway_url}/readyz").json()["checks"]["workers_connected"] is True
     assert "hub_delivery_latency_seconds" in httpx.get(f"{hub.gateway_url}/metrics").text
     assert post(hub, "sopa", sample("sopa", "benefits")).status_code == 404

@@ -1,18 +1,21 @@
-"""Delivery workers: an ack only after SPOLIS confirmed or the message was parked with its reason;
-a SPOLIS that fails or is down delays records but loses none and duplicates none."""
+"""Delivery workers, on the embedded broker and on RabbitMQ: an ack only after SPOLIS confirmed,
+or after the message waits for a retry outside the worker, or after it is in the failed-message
+store with its reason. SPOLIS failing, slow or down delays records but loses and doubles none."""
 
 from __future__ import annotations
 
 import random
 import time
 
-from kombu import Connection, Queue
+import httpx
 
 from adapters.sopa.dialect import from_canonical
 from hub.broker.message import OutgoingMessage
 from hub.canonical import Municipality
+from hub.envelope import Envelope, utcnow
 from hub.simulation.client import HubClient
 from hub.simulation.records import RecordFactory
+from hub.store.failed import Filter
 from tests.hub.test_gateway import metric, wait_for
 
 RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
@@ -21,9 +24,8 @@ RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 def submit(hub, records) -> dict[str, str]:
     """Message id by record id, as the receipt told."""
     client = HubClient(hub.gateway_url, sender="sopa", retries=0)
-    submitted = client.submit(
-        from_canonical(records, RIGA, "P-1"), destination="spolis", user_id="u.1", records=len(records)
-    )
+    body = from_canonical(records, RIGA, "P-1")
+    submitted = client.submit(body, destination="spolis", user_id="u.1", records=len(records))
     client.close()
     assert submitted.accepted, submitted.fault
     status = hub.store.receipt_status(submitted.receipt_id)
@@ -35,16 +37,7 @@ def factory(seed: int) -> RecordFactory:
     return RecordFactory(municipality=RIGA, record_prefix="W", decision_prefix="W", rng=random.Random(seed))
 
 
-def parked(url: str, queue: str) -> list:
-    with Connection(url, transport_options={"polling_interval": 0.01}) as connection:
-        channel = connection.channel()
-        found = []
-        while (message := Queue(queue, no_declare=True).bind(channel).get(no_ack=True)) is not None:
-            found.append(message)
-        return found
-
-
-def test_a_record_spolis_refuses_is_parked_with_its_reason(start_hub, broker_url, spolis):
+def test_a_record_spolis_refuses_goes_to_the_failed_store_with_its_reason(start_hub, broker_url, spolis):
     hub = start_hub(broker_url)
     f = factory(1)
     unknown = f.social_service().model_copy(update={"provider_register_no": "S99999"})
@@ -57,10 +50,12 @@ def test_a_record_spolis_refuses_is_parked_with_its_reason(start_hub, broker_url
     record = hub.store.message_status(refused).records[0]
     assert (record.status, record.error_class) == ("failed", "target_rejected")
     assert "NEZINAMS_SNIEDZEJS" in record.reason
-    messages = wait_for(lambda: parked(broker_url, hub.topology.parked_queue))
-    assert len(messages) == 1
-    assert messages[0].properties["message_id"] == refused
-    assert messages[0].headers["hub-error-class"] == "target_rejected"
+    (stored,) = hub.failed.find(Filter())
+    assert (stored.message_id, stored.error_class, stored.target) == (refused, "target_rejected", "spolis")
+    assert stored.attempts and stored.attempts[-1].error_class == "target_rejected"
+    envelope, _ = hub.failed.envelope(stored.id)
+    assert envelope.payload["provider_register_no"] == "S99999"
+    assert unknown.record_id.encode() in hub.failed.source_xml(stored.id)
     assert metric(hub, "hub_messages_failed_total", labels) == before + 1
 
 
@@ -73,24 +68,112 @@ def test_spolis_failing_a_third_of_its_calls_delays_but_loses_and_doubles_nothin
     assert spolis.store.stats()["faults_injected"] > 0
     assert spolis.store.stats()["duplicates"] == 0
     wait_for(lambda: hub.store.counts().get("delivered") == 200)
+    assert not hub.failed.find(Filter())
 
 
-def test_spolis_down_then_back_gets_every_record(start_hub, broker_url, spolis):
+def test_answers_that_come_too_late_are_retried_and_spolis_keeps_each_record_once(start_hub, broker_url, spolis):
+    spolis.knobs.timeout_rate, spolis.knobs.timeout_seconds = 0.3, 3.0
+    hub = start_hub(broker_url, delivery_batch_size=25, target_timeout_seconds=1.0)
+    ids = submit(hub, factory(6).batch(100))
+    wait_for(lambda: hub.store.counts().get("delivered") == 100, timeout=120)
+    assert sorted(spolis.store.message_ids()) == sorted(ids.values())
+    assert spolis.store.stats()["timeouts_injected"] > 0
+
+
+def test_spolis_down_opens_the_circuit_then_every_record_arrives_once(start_hub, broker_url, spolis):
     hub = start_hub(broker_url)
     spolis.stop()
     ids = submit(hub, factory(3).batch(150))
-    time.sleep(1.5)
+    wait_for(lambda: httpx.get(f"{hub.gateway_url}/readyz").json()["circuits"]["spolis"] == "open", timeout=30)
+    assert metric(hub, "hub_target_circuit_state", {"target": "spolis"}) == 2
+    assert metric(hub, "hub_retries_scheduled_total", {"target": "spolis", "delay": "0.3s"}) > 0
     assert hub.store.counts().get("delivered", 0) == 0
     spolis.start()
     wait_for(lambda: spolis.store.stats()["records"] == 150, timeout=90)
     assert sorted(spolis.store.message_ids()) == sorted(ids.values())
     assert spolis.store.stats()["duplicates"] == 0
+    wait_for(lambda: httpx.get(f"{hub.gateway_url}/readyz").json()["circuits"]["spolis"] == "closed")
 
 
-def test_a_message_that_is_not_an_envelope_is_parked_not_dropped(start_hub, broker_url):
+def routes(tmp_path, *, max_attempts: int = 50, failures: int = 1000, open_seconds: float = 1) -> str:
+    path = tmp_path / "routes.toml"
+    path.write_text(
+        f"""
+[retry_policies.bulk]
+quick_attempts = 1
+delays_seconds = [0.2]
+max_attempts = {max_attempts}
+
+[breakers.spolis]
+failures = {failures}
+open_seconds = {open_seconds}
+
+[[routes]]
+sources = ["sopa"]
+types = ["social_assistance.benefit.v1", "social_assistance.household_status.v1", "social_assistance.social_service.v1"]
+target = "spolis"
+retry_policy = "bulk"
+""",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def test_while_the_circuit_is_open_spolis_is_not_called(start_hub, spolis, tmp_path):
+    spolis.knobs.fault_rate = 1.0
+    hub = start_hub(routes_file=routes(tmp_path, failures=2, open_seconds=30))
+    submit(hub, factory(4).batch(40))
+    wait_for(lambda: hub.breakers["spolis"].state.name == "OPEN", timeout=30)
+    calls = spolis.store.stats()["calls"]
+    time.sleep(2.0)
+    assert spolis.store.stats()["calls"] == calls, "an open circuit must not call the target"
+    assert hub.store.counts().get("failed", 0) == 0, "waiting on an open circuit spends no attempts"
+
+
+def test_out_of_attempts_ends_in_the_store_with_the_history(start_hub, broker_url, spolis, tmp_path):
+    spolis.knobs.fault_rate = 1.0
+    hub = start_hub(broker_url, routes_file=routes(tmp_path, max_attempts=2))
+    ids = submit(hub, factory(5).batch(3))
+    wait_for(lambda: hub.store.counts().get("failed") == 3, timeout=60)
+    stored = hub.failed.find(Filter())
+    assert sorted(s.message_id for s in stored) == sorted(ids.values())
+    for s in stored:
+        assert s.error_class == "target_unavailable"
+        assert s.error_message.startswith("gave up after 3 attempts")
+        assert len(s.attempts) == 3
+    assert spolis.store.stats()["records"] == 0
+
+
+def test_a_redelivered_message_the_hub_already_delivered_is_not_sent_again(start_hub, broker_url, spolis):
+    hub = start_hub(broker_url)
+    record = factory(7).benefit()
+    message_id = submit(hub, [record])[record.record_id]
+    wait_for(lambda: hub.store.counts().get("delivered") == 1)
+    calls = spolis.store.stats()["calls"]
+    before = metric(hub, "hub_deduplicated_total", {"target": "spolis"})
+    again = Envelope(
+        message_id=message_id,
+        correlation_id=hub.store.message_status(message_id).receipt_id,
+        type=record.TYPE,
+        source="sopa",
+        target="spolis",
+        created_at=utcnow(),
+        user_id="u.1",
+        payload=record.model_dump(mode="json"),
+    )
+    hub.publisher.publish([OutgoingMessage.from_envelope(again, hub.topology.delivery_exchange, "spolis")]).result(
+        timeout=10
+    )
+    wait_for(lambda: metric(hub, "hub_deduplicated_total", {"target": "spolis"}) == before + 1)
+    assert spolis.store.stats()["calls"] == calls
+    assert spolis.store.stats()["duplicates"] == 0
+
+
+def test_a_message_that_is_not_an_envelope_is_stored_not_dropped(start_hub, broker_url):
     hub = start_hub(broker_url)
     garbage = OutgoingMessage(hub.topology.delivery_exchange, "spolis", b"{not json", "m-1", "c-1", "x", 0)
     hub.publisher.publish([garbage]).result(timeout=10)
-    messages = wait_for(lambda: parked(broker_url, hub.topology.parked_queue))
-    assert messages[0].body == b"{not json"
-    assert messages[0].headers["hub-error-class"] == "malformed_message"
+    (stored,) = wait_for(lambda: hub.failed.find(Filter()))
+    assert stored.error_class == "malformed_message"
+    envelope, raw = hub.failed.envelope(stored.id)
+    assert envelope is None and raw == b"{not json"

@@ -1,0 +1,213 @@
+"""What operators do with failed messages: find, inspect, fix, replay, discard. The `hub failed`
+commands and the JSON admin API are two faces of this one module; every action is audited.
+
+A replay republishes the stored envelope with its own message id, so a target that already
+has it cannot take it twice; the message leaves the failed list only after the broker confirmed
+the republished copy. A message replayed `max_replays` times is quarantined: it is replayed
+again only when forced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub import metrics
+from hub.broker.message import OutgoingMessage
+from hub.broker.publisher import Publisher
+from hub.broker.topology import Topology
+from hub.canonical import record_from_payload
+from hub.canonical.mapping import field_error
+from hub.envelope import Envelope, utcnow
+from hub.errors import ValidationFailed
+from hub.store.audit import AuditEntry, AuditLog
+from hub.store.failed import FailedGroup, FailedMessage, FailedStore, Filter
+
+REPLAY_CHUNK = 500
+CONFIRM_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Detail:
+    message: FailedMessage
+    envelope: dict[str, Any] | None
+    raw: str | None
+    source_xml: str | None
+
+
+@dataclass
+class ReplayOutcome:
+    replayed: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+class NotFound(LookupError):
+    pass
+
+
+class FailedMessages:
+    def __init__(
+        self,
+        failed: FailedStore,
+        audit: AuditLog,
+        topology: Topology,
+        publisher: Publisher | None,
+        *,
+        max_replays: int = 5,
+    ) -> None:
+        self.failed = failed
+        self.audit = audit
+        self.topology = topology
+        self.publisher = publisher
+        self.max_replays = max_replays
+
+    def groups(self, where: Filter) -> list[FailedGroup]:
+        return self.failed.groups(where)
+
+    def find(self, where: Filter, limit: int = 1000) -> list[FailedMessage]:
+        return self.failed.find(where, limit=limit)
+
+    def show(self, failed_id: int) -> Detail:
+        found = self.failed.get([failed_id])
+        if not found:
+            raise NotFound(f"no failed message {failed_id}")
+        envelope, raw = self.failed.envelope(failed_id)
+        xml = self.failed.source_xml(failed_id)
+        return Detail(
+            found[0],
+            envelope.model_dump(mode="json") if envelope else None,
+            None if envelope else raw.decode("utf-8", "replace"),
+            xml.decode("utf-8") if xml else None,
+        )
+
+    def select(self, ids: Sequence[int] = (), where: Filter | None = None) -> list[FailedMessage]:
+        if ids:
+            found = self.failed.get(ids)
+            missing = set(ids) - {m.id for m in found}
+            if missing:
+                raise NotFound(f"no failed message {', '.join(map(str, sorted(missing)))}")
+            return found
+        if where is None:
+            raise ValueError("say which messages: ids, a group or a filter")
+        return self.failed.find(where, limit=1_000_000)
+
+    def replay(
+        self,
+        messages: Sequence[FailedMessage],
+        *,
+        operator: str,
+        reason: str,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> ReplayOutcome:
+        outcome = ReplayOutcome(dry_run=dry_run)
+        ready: list[tuple[FailedMessage, Envelope]] = []
+        for message in messages:
+            if message.state != "failed":
+                outcome.skipped[message.id] = f"it is {message.state}, not failed"
+                continue
+            if message.replay_count >= self.max_replays and not force:
+                outcome.skipped[message.id] = f"quarantined after {message.replay_count} replays; force to replay"
+                continue
+            envelope, _ = self.failed.envelope(message.id)
+            if envelope is None:
+                outcome.skipped[message.id] = "not a hub envelope; it can only be discarded"
+                continue
+            ready.append((message, envelope))
+        if dry_run:
+            outcome.replayed = [m.id for m, _ in ready]
+            return outcome
+        if ready and self.publisher is None:
+            raise RuntimeError("replaying needs the broker; no publisher is configured")
+        for start in range(0, len(ready), REPLAY_CHUNK):
+            chunk = ready[start : start + REPLAY_CHUNK]
+            outgoing = [
+                OutgoingMessage.from_envelope(
+                    envelope,
+                    self.topology.delivery_exchange,
+                    envelope.target,
+                    {"hub-replay-count": message.replay_count + 1},
+                )
+                for message, envelope in chunk
+            ]
+            assert self.publisher is not None
+            self.publisher.publish(outgoing).result(timeout=CONFIRM_TIMEOUT_SECONDS)
+            ids = [m.id for m, _ in chunk]
+            self.failed.mark_replayed(ids, utcnow())
+            outcome.replayed += ids
+            for message, _ in chunk:
+                metrics.replays.labels(message.target).inc()
+        if outcome.replayed:
+            self.audit.record(
+                operator=operator,
+                action="replay",
+                subject=_subject(outcome.replayed),
+                reason=reason,
+                details={"ids": outcome.replayed, "skipped": outcome.skipped, "forced": force},
+            )
+        return outcome
+
+    def edit(
+        self, failed_id: int, payload: dict[str, Any], *, operator: str, reason: str, replay: bool = True
+    ) -> ReplayOutcome:
+        """Replace a failed message's payload after checking it against its canonical type again."""
+        message = self.show(failed_id).message
+        envelope, _ = self.failed.envelope(failed_id)
+        if envelope is None:
+            raise ValidationFailed.single("envelope", "not-an-envelope", "this message has no payload to edit")
+        try:
+            record = record_from_payload(envelope.type, payload)
+        except ValidationError as exc:
+            raise ValidationFailed(
+                [field_error(e, at="payload", fields={}, line=None) for e in exc.errors(include_url=False)]
+            ) from None
+        edited = envelope.model_copy(update={"payload": record.model_dump(mode="json")})
+        self.failed.replace_envelope(failed_id, edited, utcnow())
+        changed = sorted(k for k in set(payload) | set(envelope.payload) if payload.get(k) != envelope.payload.get(k))
+        self.audit.record(
+            operator=operator,
+            action="edit",
+            subject=str(failed_id),
+            reason=reason,
+            details={"message_id": message.message_id, "fields_changed": changed},
+        )
+        if not replay:
+            return ReplayOutcome()
+        return self.replay(self.failed.get([failed_id]), operator=operator, reason=f"after edit: {reason}")
+
+    def discard(self, messages: Sequence[FailedMessage], *, operator: str, reason: str) -> list[int]:
+        if not reason.strip():
+            raise ValueError("a discard needs a reason")
+        ids = [m.id for m in messages if m.state == "failed"]
+        if ids:
+            self.failed.mark_discarded(ids, utcnow())
+            self.audit.record(
+                operator=operator, action="discard", subject=_subject(ids), reason=reason, details={"ids": ids}
+            )
+        return ids
+
+    def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
+        return self.audit.entries(limit)
+
+
+def _subject(ids: Sequence[int]) -> str:
+    text = ",".join(map(str, ids[:50]))
+    return text + (f",… ({len(ids)} in all)" if len(ids) > 50 else "")
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """ISO 8601, date or date-time; naive means UTC."""
+    if not value:
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
