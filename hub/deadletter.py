@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from hub import metrics
 from hub.broker.consumer import Received
-from hub.envelope import Envelope, utcnow
+from hub.envelope import Envelope
 from hub.store.failed import FailedStore, Failure
+from hub.worker import store_failures
 
 log = logging.getLogger(__name__)
 
@@ -20,17 +20,9 @@ class DeadLetterMover:
 
     def handle(self, batch: list[Received]) -> None:
         failures = [self._failure(received) for received in batch]
-        self.failed.put(failures, utcnow())
-        for received, failure in zip(batch, failures, strict=True):
-            received.ack()
-            metrics.failed_stored.labels(failure.target, failure.error_class).inc()
+        store_failures(self.failed, failures, batch)
+        for failure in failures:
             envelope = failure.envelope
-            metrics.messages_failed.labels(
-                envelope.source if envelope else "unknown",
-                failure.target,
-                envelope.type if envelope else "unknown",
-                failure.error_class,
-            ).inc()
             log.error(
                 "poison message moved to the failed-message store",
                 extra={"message_id": str(envelope.message_id) if envelope else None, "target": failure.target},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +20,7 @@ from tqdm import tqdm
 
 from adapters.spolis.simulator import SpolisService, SpolisStore
 from hub.http_server import ServerThread
-from hub.runtime import Hub
+from hub.runtime import Hub, delete_queues
 from hub.settings import Settings
 from hub.simulation.municipal import LoadResult, MunicipalSimulator
 from hub.systems import SystemAdapter, discover
@@ -36,7 +37,9 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
         settings = settings.model_copy(
             update={
                 "http_port": 0,
+                "broker_prefix": f"{settings.broker_prefix}-demo-{uuid.uuid4().hex[:6]}",
                 "store_url": f"sqlite:///{work / 'hub.sqlite3'}",
+                "store_key_file": work / "store.key",
                 "endpoints": {**settings.endpoints, "spolis": f"{spolis.url}/soap/spolis"},
             }
         )
@@ -59,6 +62,7 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
             stats = spolis_store.stats()
         finally:
             hub.stop()
+            delete_queues(settings.broker_url, hub.topology)
             spolis.stop()
             spolis_store.close()
     refused = sent - accepted

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Mapping
 
+from amqp.exceptions import PreconditionFailed
 from kombu import Connection
 from starlette.applications import Starlette
 
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def declare_topology(url: str, topology: Topology, *, timeout: float = 30.0) -> None:
+    """Declare every exchange and queue, waiting up to `timeout` for the broker to answer."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -48,10 +50,25 @@ def declare_topology(url: str, topology: Topology, *, timeout: float = 30.0) -> 
                 connection.ensure_connection(max_retries=1)
                 topology.declare(connection)
                 return
+        except PreconditionFailed as exc:
+            raise BrokerUnavailable(
+                f"{exc}: a queue of that name exists with other arguments (an older hub version or another "
+                "deployment); drain and delete it, or choose another HUB_BROKER_PREFIX"
+            ) from None
         except Exception as exc:
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(f"cannot declare the broker topology: {exc}") from exc
             time.sleep(1.0)
+
+
+def delete_queues(url: str, topology: Topology) -> None:
+    """Remove a topology's queues and exchanges (the demo's own, after it ran)."""
+    with Connection(url, connect_timeout=5) as connection:
+        channel = connection.channel()
+        for name in topology.all_queue_names():
+            channel.queue_delete(name)
+        for name in (topology.delivery_exchange, topology.retry_exchange, topology.dead_exchange):
+            channel.exchange_delete(name)
 
 
 def build_ingest(

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(None, description="enables the JSON admin API at /admin")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
+
+    @field_validator("store_keys", "admin_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (docker-compose's `${X:-}`) means unset, never an empty secret."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def embedded_broker(self) -> bool:

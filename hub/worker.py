@@ -188,13 +188,14 @@ class DeliveryWorker:
         self.status.mark_delivered(ids, now)
         if any(i.received.headers.get("hub-replay-count") for i in items):
             self.failed.resolve(ids, now)
-        for item in items:
-            item.received.ack()
+        for item in items:  # counted once the effect is done, even if the ack is lost with the connection
             envelope = item.envelope
             metrics.messages_delivered.labels(envelope.source, self.target_name, envelope.type).inc()
             metrics.delivery_latency.labels(self.target_name, envelope.type).observe(
                 max((now - envelope.created_at).total_seconds(), 0.0)
             )
+        for item in items:
+            item.received.ack()
 
     def _retry(self, items: Sequence[Item], error: BaseException) -> None:
         """Each message to its route's next delay, or to the store when its attempts or age ran out."""
@@ -255,7 +256,6 @@ class DeliveryWorker:
         self._store_failures(failures, [i.received for i in items])
         for item in items:
             envelope = item.envelope
-            metrics.messages_failed.labels(envelope.source, self.target_name, envelope.type, error_class).inc()
             log.warning(
                 "message failed for good",
                 extra={
@@ -267,13 +267,23 @@ class DeliveryWorker:
             )
 
     def _store_failures(self, failures: Sequence[Failure], received: Sequence[Received]) -> None:
-        self.failed.put(failures, utcnow())
-        for failure in failures:
-            metrics.failed_stored.labels(self.target_name, failure.error_class).inc()
-            if failure.envelope is None:
-                metrics.messages_failed.labels("unknown", self.target_name, "unknown", failure.error_class).inc()
-        for r in received:
-            r.ack()
+        store_failures(self.failed, failures, received)
+
+
+def store_failures(failed: FailedStore, failures: Sequence[Failure], received: Sequence[Received]) -> None:
+    """Into the failed-message store, counted, then acked: the one way a message leaves for good."""
+    failed.put(failures, utcnow())
+    for failure in failures:
+        envelope = failure.envelope
+        metrics.failed_stored.labels(failure.target, failure.error_class).inc()
+        metrics.messages_failed.labels(
+            envelope.source if envelope else "unknown",
+            failure.target,
+            envelope.type if envelope else "unknown",
+            failure.error_class,
+        ).inc()
+    for r in received:
+        r.ack()
 
 
 def _carried(headers: dict[str, object]) -> dict[str, str | int]:

@@ -12,12 +12,16 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from cryptography.fernet import Fernet
 from kombu import Connection
+from sqlalchemy import create_engine, text
 
 from adapters.spolis.simulator import Knobs, SpolisService, SpolisStore
 from hub.http_server import ServerThread
 from hub.runtime import Hub
 from hub.settings import PROJECT_ROOT, Settings
+from hub.store.crypto import Sealer
+from hub.store.db import Database
 
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 SCHEMAS = PROJECT_ROOT / "schemas"
@@ -123,7 +127,7 @@ def spolis(tmp_path: Path) -> Iterator[SpolisSim]:
 def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator[Callable[..., Hub]]:
     hubs: list[Hub] = []
 
-    def start(broker_url: str = "memory://", *, gateway: bool = True, **overrides) -> Hub:
+    def start(broker_url: str = "memory://", *, gateway: bool = True, workers: bool = True, **overrides) -> Hub:
         values = {
             "broker_url": broker_url,
             "broker_prefix": broker_prefix,
@@ -136,7 +140,7 @@ def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator
             **overrides,
         }
         settings = Settings(**values)
-        hub = Hub(settings).start(gateway=gateway)
+        hub = Hub(settings).start(gateway=gateway, workers=workers)
         hubs.append(hub)
         hub.wait_until_consuming()
         return hub
@@ -144,3 +148,30 @@ def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator
     yield start
     for hub in hubs:
         hub.stop()
+
+
+PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path: Path) -> Iterator[Database]:
+    """The hub's database on SQLite (the default) and on PostgreSQL, each fresh."""
+    sealer = Sealer([Fernet.generate_key()])
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}", sealer)
+        yield db
+        db.close()
+        return
+    schema = f"hubtest_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    db = Database(f"{PG_URL}?options=-csearch_path%3D{schema}", sealer)
+    yield db
+    db.close()
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()

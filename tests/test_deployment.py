@@ -51,3 +51,10 @@ def test_the_readme_documents_every_setting():
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     for name in Settings.model_fields:
         assert f"`HUB_{name.upper()}" in readme, f"HUB_{name.upper()} is missing from the README"
+
+
+def test_an_empty_secret_variable_means_unset(monkeypatch):
+    monkeypatch.setenv("HUB_ADMIN_TOKEN", "")
+    monkeypatch.setenv("HUB_STORE_KEYS", " ")
+    settings = Settings()
+    assert settings.admin_token is None and settings.store_keys is None

@@ -48,7 +48,9 @@ class MunicipalSimulator:
     users: tuple[str, ...]
     destination: str = "spolis"
 
-    def loads(self, records: int, batch_size: int, rng: random.Random) -> Iterator[tuple[etree._Element, int]]:
+    def loads(
+        self, records: int, batch_size: int, rng: random.Random, unregistered_share: float = 0.0
+    ) -> Iterator[tuple[etree._Element, int]]:
         factories = [
             RecordFactory(
                 municipality=m, record_prefix=self.record_prefix, decision_prefix=self.decision_prefix, rng=rng
@@ -60,7 +62,7 @@ class MunicipalSimulator:
             size = min(batch_size, remaining)
             factory = factories[number % len(factories)]
             number += 1
-            batch = factory.batch(size)
+            batch = factory.batch(size, unregistered_share=unregistered_share)
             yield self.build(batch, factory.municipality, f"{self.record_prefix}-{factory.run_tag}-{number:05d}"), size
             remaining -= size
 
@@ -73,7 +75,11 @@ class MunicipalSimulator:
         concurrency: int = 2,
         seed: int | None = None,
         progress: Callable[[Submitted], None] | None = None,
+        retries: int = 5,
+        unregistered_share: float = 0.0,
     ) -> LoadResult:
+        """Send `records` in batches; a Fault that says "retry" is answered by resending the same
+        message (same MessageID) up to `retries` times with a growing pause."""
         rng = random.Random(seed)
         result = LoadResult(self.system)
         lock = threading.Lock()
@@ -82,7 +88,7 @@ class MunicipalSimulator:
 
         def client() -> HubClient:
             if not hasattr(local, "client"):
-                local.client = HubClient(url, sender=self.system)
+                local.client = HubClient(url, sender=self.system, retries=retries)
                 with lock:
                     clients.append(local.client)
             return local.client
@@ -97,7 +103,8 @@ class MunicipalSimulator:
 
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"sim-{self.system}") as pool:
             for future in [
-                pool.submit(submit, load, rng.choice(self.users)) for load in self.loads(records, batch_size, rng)
+                pool.submit(submit, load, rng.choice(self.users))
+                for load in self.loads(records, batch_size, rng, unregistered_share)
             ]:
                 future.result()
         for c in clients:

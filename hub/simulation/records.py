@@ -124,9 +124,12 @@ class RecordFactory:
             income_per_member=_money(self.rng, 0, 109) if status == "needy" else _money(self.rng, 110, 327),
         )
 
-    def social_service(self) -> SocialServiceProvided:
+    def social_service(self, *, unregistered: bool = False) -> SocialServiceProvided:
+        """`unregistered`: the provider is missing from SPOLIS's register, so SPOLIS refuses the record."""
         common = self._common("PAK")
         provider = self.rng.choice(providers())
+        if unregistered:
+            provider = Provider(f"S9{self.rng.randrange(10000):04d}", provider.name, provider.service_code, "")
         start = common["decision_date"]
         ongoing = self.rng.random() < 0.3
         return SocialServiceProvided(
@@ -140,6 +143,12 @@ class RecordFactory:
             cost=_money(self.rng, 40, 2500) if self.rng.random() < 0.7 else None,
         )
 
-    def batch(self, size: int) -> list[CanonicalRecord]:
+    def batch(self, size: int, *, unregistered_share: float = 0.0) -> list[CanonicalRecord]:
+        """A realistic mix; `unregistered_share` of the records name a provider SPOLIS does not know."""
         makers = (self.benefit, self.household_status, self.social_service)
-        return [self.rng.choices(makers, weights=(2, 1, 1))[0]() for _ in range(size)]
+        return [
+            self.social_service(unregistered=True)
+            if self.rng.random() < unregistered_share
+            else self.rng.choices(makers, weights=(2, 1, 1))[0]()
+            for _ in range(size)
+        ]

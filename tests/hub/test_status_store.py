@@ -8,10 +8,8 @@ import uuid
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
 
 from hub.store.crypto import Sealer
-from hub.store.db import Database
 from hub.store.status import Receipt, RecordRow, StatusStore
 
 SEALER = Sealer([Fernet.generate_key()])
@@ -19,26 +17,9 @@ SEALER = Sealer([Fernet.generate_key()])
 PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'status.sqlite3'}", SEALER)
-        yield StatusStore(db)
-        db.close()
-        return
-    schema = f"hubtest_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    db = Database(f"{PG_URL}?options=-csearch_path%3D{schema}", SEALER)
-    yield StatusStore(db)
-    db.close()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+@pytest.fixture
+def store(database):
+    return StatusStore(database)
 
 
 def rows(n: int) -> list[RecordRow]:

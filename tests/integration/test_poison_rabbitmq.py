@@ -1,0 +1,70 @@
+"""A message a worker keeps crashing on stops after the queue's delivery limit: RabbitMQ dead-letters
+it and the hub moves it into the failed-message store, instead of it looping forever."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from kombu import Connection, Queue
+
+from hub.broker.consumer import ConsumerLoop
+from hub.broker.message import OutgoingMessage
+from hub.deadletter import DeadLetterMover
+from hub.envelope import Envelope, utcnow
+from hub.store.failed import Filter
+from tests.hub.test_gateway import wait_for
+from tests.hub.test_worker import factory
+
+pytestmark = pytest.mark.rabbitmq
+
+
+def crash_on(url: str, queue: str) -> bool:
+    """Take one message and die without acking it, as a killed worker does; False when none came."""
+    with Connection(url) as connection:
+        message = Queue(queue, no_declare=True).bind(connection.channel()).get(no_ack=False)
+        return message is not None
+
+
+def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, amqp_url, spolis):
+    hub = start_hub(amqp_url, gateway=False, workers=False, delivery_limit=3)
+    record = factory(21).benefit()
+    envelope = Envelope(
+        message_id="5b0c2e1a-9a53-4f8e-8c43-0e4f5b1d2c3a",
+        correlation_id="0e5b6c1a-9a53-4f8e-8c43-0e4f5b1d2c3a",
+        type=record.TYPE,
+        source="sopa",
+        target="spolis",
+        created_at=utcnow(),
+        user_id="u.1",
+        payload=record.model_dump(mode="json"),
+    )
+    hub.publisher.publish([OutgoingMessage.from_envelope(envelope, hub.topology.delivery_exchange, "spolis")]).result(
+        timeout=10
+    )
+    crashes = 0
+    while crash_on(amqp_url, hub.topology.delivery_queue("spolis")):
+        crashes += 1
+        assert crashes <= 10, "the delivery limit did not stop the message"
+    assert crashes == 4, "delivered once, then returned three times (the limit), then dead-lettered"
+
+    stop = threading.Event()
+    mover = ConsumerLoop(
+        amqp_url,
+        hub.topology.dead_queue,
+        DeadLetterMover(hub.failed, hub.settings.broker_prefix).handle,
+        prefetch=10,
+        batch_size=10,
+        flush_seconds=0.05,
+        name="dead-letters-test",
+    )
+    thread = threading.Thread(target=mover.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        (stored,) = wait_for(lambda: hub.failed.find(Filter()), timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert (stored.message_id, stored.error_class, stored.target) == (str(envelope.message_id), "poison", "spolis")
+    assert "delivery_limit" in stored.error_message or "dead-lettered" in stored.error_message
+    assert hub.failed.envelope(stored.id)[0] == envelope
