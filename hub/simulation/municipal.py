@@ -119,10 +119,21 @@ class MunicipalSimulator:
         parser.add_argument("--batch-size", type=int, default=100, help="records per SOAP request (max 1000)")
         parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--unregistered-share",
+            type=float,
+            default=0.0,
+            help="share of records naming a provider SPOLIS does not know (SPOLIS refuses them)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         result = self.send(
-            args.url, records=args.records, batch_size=args.batch_size, concurrency=args.concurrency, seed=args.seed
+            args.url,
+            records=args.records,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            seed=args.seed,
+            unregistered_share=args.unregistered_share,
         )
         for submitted in result.submitted:
             if not submitted.accepted:
