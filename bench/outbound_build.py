@@ -17,7 +17,7 @@ from lxml import etree
 
 from adapters.spolis.outbound import from_envelope, submission
 from hub.canonical import Municipality
-from hub.envelope import Envelope, utcnow
+from hub.envelope import Envelope
 from hub.settings import PROJECT_ROOT
 from hub.simulation.records import RecordFactory
 from hub.soap import MessageHeader, build_envelope
@@ -31,16 +31,7 @@ def envelopes(count: int) -> list[Envelope]:
     factory = RecordFactory(municipality=place, record_prefix="B", decision_prefix="B", rng=random.Random(1))
     receipt = uuid.uuid4()
     return [
-        Envelope(
-            message_id=uuid.uuid4(),
-            correlation_id=receipt,
-            type=r.TYPE,
-            source="sopa",
-            target="spolis",
-            created_at=utcnow(),
-            user_id="bench",
-            payload=r.model_dump(mode="json"),
-        )
+        Envelope.of(r, source="sopa", target="spolis", user_id="bench", correlation_id=receipt)
         for r in factory.batch(count)
     ]
 

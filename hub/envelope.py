@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from hub.canonical import CanonicalRecord
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -28,6 +30,30 @@ class Envelope(BaseModel):
     created_at: AwareDatetime = Field(description="when the gateway accepted it; delivery latency starts here")
     user_id: str = Field(description="the end user on whose behalf it was sent")
     payload: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls,
+        record: CanonicalRecord,
+        *,
+        source: str,
+        target: str,
+        user_id: str,
+        correlation_id: uuid.UUID,
+        message_id: uuid.UUID | None = None,
+        created_at: dt.datetime | None = None,
+    ) -> Envelope:
+        """The envelope carrying one canonical record."""
+        return cls(
+            message_id=message_id or uuid.uuid4(),
+            correlation_id=correlation_id,
+            type=record.TYPE,
+            source=source,
+            target=target,
+            created_at=created_at or utcnow(),
+            user_id=user_id,
+            payload=record.model_dump(mode="json"),
+        )
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

@@ -15,15 +15,13 @@ from pathlib import Path
 
 from hub.broker.publisher import create_publisher
 from hub.errors import ValidationFailed
-from hub.operators import FailedMessages, NotFound, parse_time, to_json
+from hub.operators import STATES, FailedMessages, NotFound, make_filter, to_json
 from hub.routing import Router
 from hub.runtime import build_topology, open_database
 from hub.settings import get_settings
 from hub.store.audit import AuditLog
 from hub.store.failed import FailedStore, Filter
 from hub.systems import discover
-
-STATES = ("failed", "replayed", "discarded", "resolved")
 
 
 def _operator(args: argparse.Namespace) -> str:
@@ -47,16 +45,15 @@ def _service(*, publishing: bool = False) -> FailedMessages:
 
 
 def _filter(args: argparse.Namespace) -> Filter:
-    states = STATES if getattr(args, "state", "failed") == "all" else (getattr(args, "state", "failed"),)
-    return Filter(
+    return make_filter(
         system=args.system,
         target=args.target,
         type=args.type,
         error_class=args.error_class,
-        group_id=args.group,
-        since=parse_time(args.since),
-        until=parse_time(args.until),
-        states=states,
+        group=args.group,
+        since=args.since,
+        until=args.until,
+        state=getattr(args, "state", "failed"),
     )
 
 

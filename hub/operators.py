@@ -201,6 +201,35 @@ def _subject(ids: Sequence[int]) -> str:
     return text + (f",… ({len(ids)} in all)" if len(ids) > 50 else "")
 
 
+STATES = ("failed", "replayed", "discarded", "resolved")
+
+
+def make_filter(
+    *,
+    system: str | None = None,
+    target: str | None = None,
+    type: str | None = None,
+    error_class: str | None = None,
+    group: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    state: str = "failed",
+) -> Filter:
+    """A filter from what operators type: times as ISO 8601, `state` one of STATES or "all"."""
+    if state != "all" and state not in STATES:
+        raise ValueError(f"state must be one of {', '.join(STATES)} or all")
+    return Filter(
+        system=system,
+        target=target,
+        type=type,
+        error_class=error_class,
+        group_id=group,
+        since=parse_time(since),
+        until=parse_time(until),
+        states=STATES if state == "all" else (state,),
+    )
+
+
 def parse_time(value: str | None) -> dt.datetime | None:
     """ISO 8601, date or date-time; naive means UTC."""
     if not value:

@@ -150,6 +150,20 @@ def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator
         hub.stop()
 
 
+def same_hub_environment(hub: Hub) -> dict[str, str]:
+    """Environment for a `hub` command in another process that works on the same broker, store and routes."""
+    settings = hub.settings
+    return {
+        **os.environ,
+        "HUB_BROKER_URL": settings.broker_url,
+        "HUB_BROKER_PREFIX": settings.broker_prefix,
+        "HUB_STORE_URL": settings.store_url,
+        "HUB_STORE_KEY_FILE": str(settings.store_key_file),
+        "HUB_ROUTES_FILE": str(settings.routes_file),
+        **{f"HUB_ENDPOINTS__{name.upper()}": url for name, url in settings.endpoints.items()},
+    }
+
+
 PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -17,10 +17,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.errors import ValidationFailed
-from hub.operators import FailedMessages, NotFound, parse_time, to_json
+from hub.operators import FailedMessages, NotFound, make_filter, to_json
 from hub.store.failed import Filter
-
-STATES = ("failed", "replayed", "discarded", "resolved")
 
 
 class FilterModel(BaseModel):
@@ -34,17 +32,7 @@ class FilterModel(BaseModel):
     state: str = "failed"
 
     def to_filter(self) -> Filter:
-        states = STATES if self.state == "all" else (self.state,)
-        return Filter(
-            system=self.system,
-            target=self.target,
-            type=self.type,
-            error_class=self.error_class,
-            group_id=self.group,
-            since=parse_time(self.since),
-            until=parse_time(self.until),
-            states=states,
-        )
+        return make_filter(**self.model_dump())
 
 
 class ReplayRequest(BaseModel):

@@ -185,15 +185,14 @@ class Ingest:
                     "destination",
                     f"{record.TYPE} from {source} goes to {target}, but the header names {header.destination}",
                 )
-            envelope = Envelope(
-                message_id=record_message_id(receipt_id, index),
-                correlation_id=receipt_id,
-                type=record.TYPE,
+            envelope = Envelope.of(
+                record,
                 source=source,
                 target=target,
-                created_at=now,
                 user_id=header.user_id,
-                payload=record.model_dump(mode="json"),
+                correlation_id=receipt_id,
+                message_id=record_message_id(receipt_id, index),
+                created_at=now,
             )
             envelopes.append(envelope)
             messages.append(OutgoingMessage.from_envelope(envelope, self.topology.delivery_exchange, target))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 
 from adapters.spolis.client import SpolisTarget
 from hub.canonical import Municipality
-from hub.envelope import Envelope, utcnow
+from hub.envelope import Envelope
 from hub.settings import PROJECT_ROOT
 from hub.simulation.records import RecordFactory
 from hub.systems import TargetSettings
@@ -16,15 +17,8 @@ RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 
 
 def envelope(record, message_id: str) -> Envelope:  # type: ignore[no-untyped-def]
-    return Envelope(
-        message_id=message_id,
-        correlation_id="00000000-0000-4000-8000-000000000001",
-        type=record.TYPE,
-        source="sopa",
-        target="spolis",
-        created_at=utcnow(),
-        user_id="u.1",
-        payload=record.model_dump(mode="json"),
+    return Envelope.of(
+        record, source="sopa", target="spolis", user_id="u.1", correlation_id=uuid.uuid4(), message_id=message_id
     )
 
 

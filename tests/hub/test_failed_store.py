@@ -17,15 +17,8 @@ NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 def envelope(source: str = "sopa") -> Envelope:
     record = factory(random.randrange(1000)).benefit()
-    return Envelope(
-        message_id=uuid.uuid4(),
-        correlation_id=uuid.uuid4(),
-        type=record.TYPE,
-        source=source,
-        target="spolis",
-        created_at=NOW,
-        user_id="u.1",
-        payload=record.model_dump(mode="json"),
+    return Envelope.of(
+        record, source=source, target="spolis", user_id="u.1", correlation_id=uuid.uuid4(), created_at=NOW
     )
 
 

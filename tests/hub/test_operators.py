@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
 
 from hub.errors import ValidationFailed
-from hub.settings import PROJECT_ROOT
 from hub.store.crypto import KeyUnavailable, Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedStore, Filter
+from tests.conftest import same_hub_environment
+from tests.hub.test_cli import hub as hub_cli
 from tests.hub.test_gateway import wait_for
 from tests.hub.test_worker import factory, submit
 
@@ -97,30 +96,11 @@ def test_discard_needs_a_reason_and_quarantine_stops_endless_replays(start_hub, 
     assert service.replay([again], operator="ops", reason="forced", force=True).replayed == [again.id]
 
 
-def hub_cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env},
-        input=stdin,
-    )
-
-
 @pytest.mark.rabbitmq
-def test_the_operator_commands_as_an_operator_runs_them(start_hub, amqp_url, broker_prefix, spolis, tmp_path):
+def test_the_operator_commands_as_an_operator_runs_them(start_hub, amqp_url, spolis, tmp_path):
     hub = start_hub(amqp_url)
     ids, refused = refused_load(hub, spolis, count=3)
-    env = {
-        "HUB_BROKER_URL": amqp_url,
-        "HUB_BROKER_PREFIX": broker_prefix,
-        "HUB_STORE_URL": hub.settings.store_url,
-        "HUB_STORE_KEY_FILE": str(hub.settings.store_key_file),
-        "HUB_ROUTES_FILE": str(hub.settings.routes_file),
-        "HUB_OPERATOR": "ops.janis",
-    }
+    env = {**same_hub_environment(hub), "HUB_OPERATOR": "ops.janis"}
     listing = hub_cli("failed", "list", env=env)
     assert listing.returncode == 0, listing.stderr
     group = listing.stdout.splitlines()[1].split()[0]

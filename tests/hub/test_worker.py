@@ -12,7 +12,7 @@ import httpx
 from adapters.sopa.dialect import from_canonical
 from hub.broker.message import OutgoingMessage
 from hub.canonical import Municipality
-from hub.envelope import Envelope, utcnow
+from hub.envelope import Envelope
 from hub.simulation.client import HubClient
 from hub.simulation.records import RecordFactory
 from hub.store.failed import Filter
@@ -151,15 +151,13 @@ def test_a_redelivered_message_the_hub_already_delivered_is_not_sent_again(start
     wait_for(lambda: hub.store.counts().get("delivered") == 1)
     calls = spolis.store.stats()["calls"]
     before = metric(hub, "hub_deduplicated_total", {"target": "spolis"})
-    again = Envelope(
-        message_id=message_id,
-        correlation_id=hub.store.message_status(message_id).receipt_id,
-        type=record.TYPE,
+    again = Envelope.of(
+        record,
         source="sopa",
         target="spolis",
-        created_at=utcnow(),
         user_id="u.1",
-        payload=record.model_dump(mode="json"),
+        correlation_id=hub.store.message_status(message_id).receipt_id,
+        message_id=message_id,
     )
     hub.publisher.publish([OutgoingMessage.from_envelope(again, hub.topology.delivery_exchange, "spolis")]).result(
         timeout=10

@@ -4,7 +4,6 @@ promised, none twice, and the hub's status store and metrics agreeing."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from hub.settings import PROJECT_ROOT
 from hub.simulation.municipal import LoadResult
 from hub.store.failed import Filter
 from hub.systems import discover
+from tests.conftest import same_hub_environment
 from tests.hub.test_gateway import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
@@ -81,19 +81,9 @@ def assert_exactly_once(hub, spolis, ids: set[str]) -> None:  # type: ignore[no-
     assert set(stored) == ids
 
 
-def test_worker_killed_mid_stream_and_started_again(start_hub, amqp_url, broker_prefix, spolis, tmp_path):
+def test_worker_killed_mid_stream_and_started_again(start_hub, amqp_url, spolis):
     hub = start_hub(amqp_url, workers=False)
-    env = {
-        **os.environ,
-        "HUB_BROKER_URL": amqp_url,
-        "HUB_BROKER_PREFIX": broker_prefix,
-        "HUB_STORE_URL": hub.settings.store_url,
-        "HUB_STORE_KEY_FILE": str(hub.settings.store_key_file),
-        "HUB_ROUTES_FILE": str(hub.settings.routes_file),
-        "HUB_ENDPOINTS__SPOLIS": spolis.endpoint,
-        "HUB_HTTP_PORT": "0",
-        "HUB_LOG_LEVEL": "WARNING",
-    }
+    env = {**same_hub_environment(hub), "HUB_HTTP_PORT": "0", "HUB_LOG_LEVEL": "WARNING"}
 
     def worker() -> subprocess.Popen[bytes]:
         return subprocess.Popen(

@@ -4,6 +4,7 @@ it and the hub moves it into the failed-message store, instead of it looping for
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from kombu import Connection, Queue
@@ -11,7 +12,7 @@ from kombu import Connection, Queue
 from hub.broker.consumer import ConsumerLoop
 from hub.broker.message import OutgoingMessage
 from hub.deadletter import DeadLetterMover
-from hub.envelope import Envelope, utcnow
+from hub.envelope import Envelope
 from hub.store.failed import Filter
 from tests.hub.test_gateway import wait_for
 from tests.hub.test_worker import factory
@@ -29,16 +30,7 @@ def crash_on(url: str, queue: str) -> bool:
 def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, amqp_url, spolis):
     hub = start_hub(amqp_url, gateway=False, workers=False, delivery_limit=3)
     record = factory(21).benefit()
-    envelope = Envelope(
-        message_id="5b0c2e1a-9a53-4f8e-8c43-0e4f5b1d2c3a",
-        correlation_id="0e5b6c1a-9a53-4f8e-8c43-0e4f5b1d2c3a",
-        type=record.TYPE,
-        source="sopa",
-        target="spolis",
-        created_at=utcnow(),
-        user_id="u.1",
-        payload=record.model_dump(mode="json"),
-    )
+    envelope = Envelope.of(record, source="sopa", target="spolis", user_id="u.1", correlation_id=uuid.uuid4())
     hub.publisher.publish([OutgoingMessage.from_envelope(envelope, hub.topology.delivery_exchange, "spolis")]).result(
         timeout=10
     )
