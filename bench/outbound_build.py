@@ -60,7 +60,7 @@ def lxml_builder() -> Callable[[list[Envelope]], bytes]:
 
 
 def zeep_builder() -> Callable[[list[Envelope]], bytes]:
-    client = zeep.Client(str(SPOLIS / "spolis-v1.wsdl"))
+    client = zeep.Client(str(SPOLIS / "spolis-service-v1.wsdl"))
     request_type = client.get_element("{urn:lv:lm:spolis:ielade:v1}IesniegtIerakstus")
     header_type = client.get_element("{urn:lv:welfare-hub:viss-header:v1}MessageHeader")
 

@@ -40,6 +40,7 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
                 "broker_prefix": f"{settings.broker_prefix}-demo-{uuid.uuid4().hex[:6]}",
                 "store_url": f"sqlite:///{work / 'hub.sqlite3'}",
                 "store_key_file": work / "store.key",
+                "pseudonym_key_file": work / "pseudonym.key",
                 "endpoints": {**settings.endpoints, "spolis": f"{spolis.url}/soap/spolis"},
             }
         )

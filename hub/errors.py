@@ -79,6 +79,22 @@ class MalformedMessage(HubError):
     error_class = "malformed_message"
 
 
+class DeadlineExceeded(HubError):
+    """A per-person query got no answer within its deadline; asking again may succeed."""
+
+    error_class = "deadline_exceeded"
+    permanent = False
+
+
+class RemoteError(HubError):
+    """An error another hub process reported (a query worker's answer), with its class kept."""
+
+    def __init__(self, message: str, *, error_class: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.error_class = error_class  # type: ignore[misc]
+        self.permanent = permanent  # type: ignore[misc]
+
+
 def classify(exc: BaseException) -> tuple[str, bool]:
     """Return `(error_class, permanent)` for any exception; unknown ones are internal and permanent."""
     if isinstance(exc, HubError):

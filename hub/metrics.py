@@ -53,3 +53,13 @@ failed_stored = Counter(
 deduplicated = Counter(
     "hub_deduplicated_total", "Redelivered messages the hub had already delivered, not sent again", ["target"]
 )
+query_duration = Histogram(
+    "hub_query_duration_seconds",
+    "Per-person queries, from the request to the answer (or the Fault)",
+    ["source", "target", "type", "outcome"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+query_late_replies = Counter("hub_query_late_replies_total", "Answers that came after their caller's deadline")
+query_expired = Counter(
+    "hub_query_expired_total", "Queries whose caller had stopped waiting before a worker took them", ["target"]
+)

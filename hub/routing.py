@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from hub.canonical import RECORD_TYPES
+from hub.canonical import QUERY_TYPES, RECORD_TYPES
 from hub.circuit import BreakerSettings
 from hub.errors import Unroutable
 from hub.retry import RetryPolicy
@@ -25,6 +25,8 @@ class RoutingConfigError(ValueError):
 class Route:
     target: str
     policy: RetryPolicy
+    kind: str = "record"  # or "query": request-reply, the caller waits up to `deadline_seconds`
+    deadline_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,18 +57,27 @@ class Router:
             policy_name = route.get("retry_policy", "default")
             if policy_name not in policies:
                 raise RoutingConfigError(f"{where}: no retry policy {policy_name!r}")
+            deadline = float(route.get("deadline_seconds", 10.0))
             for source in route.get("sources", []):
-                if source not in systems or not systems[source].operations:
-                    raise RoutingConfigError(f"{where}: source {source!r} is not a system that submits to the hub")
+                if source not in systems or not systems[source].calls_hub:
+                    raise RoutingConfigError(f"{where}: source {source!r} is not a system that calls the hub")
                 for type_ in route.get("types", []):
-                    if type_ not in RECORD_TYPES:
+                    if type_ in QUERY_TYPES:
+                        kind = "query"
+                    elif type_ in RECORD_TYPES:
+                        kind = "record"
+                    else:
                         raise RoutingConfigError(f"{where}: unknown message type {type_!r}")
                     if (source, type_) in routes:
                         raise RoutingConfigError(f"{where}: {source} -> {type_} is routed twice")
-                    routes[(source, type_)] = Route(target, policies[policy_name])
+                    routes[(source, type_)] = Route(target, policies[policy_name], kind, deadline)
         if not routes:
             raise RoutingConfigError(f"{path}: no routes")
         unknown = set(breakers) - {r.target for r in routes.values()}
+        for (_, type_), route in routes.items():
+            system = systems[route.target]
+            if route.kind == "query" and not any(s.kind == "query" for s in system.services):
+                raise RoutingConfigError(f"{path.name}: {route.target} answers no queries, yet {type_} goes there")
         if unknown:
             raise RoutingConfigError(f"{path.name}: breakers for targets without routes: {sorted(unknown)}")
         return cls(routes, breakers)
@@ -84,9 +95,21 @@ class Router:
         return self.breakers.get(target, BreakerSettings())
 
     def delays_for(self, target: str) -> tuple[float, ...]:
-        """Every retry delay a route to `target` may use: one delay queue each."""
-        return tuple(sorted({d for r in self.routes.values() if r.target == target for d in r.policy.delays_seconds}))
+        """Every retry delay a record route to `target` may use: one delay queue each."""
+        delays = {
+            d
+            for r in self.routes.values()
+            if r.target == target and r.kind == "record"
+            for d in r.policy.delays_seconds
+        }
+        return tuple(sorted(delays))
 
     @property
     def targets(self) -> tuple[str, ...]:
-        return tuple(sorted({r.target for r in self.routes.values()}))
+        """Targets records are delivered to."""
+        return tuple(sorted({r.target for r in self.routes.values() if r.kind == "record"}))
+
+    @property
+    def query_targets(self) -> tuple[str, ...]:
+        """Targets that answer per-person queries."""
+        return tuple(sorted({r.target for r in self.routes.values() if r.kind == "query"}))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection
@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from hub.broker.consumer import BatchHandler, ConsumerLoop
 from hub.broker.delay import create_delayer
 from hub.broker.publisher import Publisher, create_publisher
+from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
 from hub.circuit import CircuitBreaker
 from hub.deadletter import DeadLetterMover
@@ -24,8 +25,11 @@ from hub.errors import BrokerUnavailable
 from hub.gateway.admin import AdminApi
 from hub.gateway.app import Gateway, Readiness, operations_routes
 from hub.gateway.ingest import Ingest
+from hub.gateway.queries import QueryDesk
 from hub.http_server import ServerThread
 from hub.operators import FailedMessages
+from hub.pseudonym import Pseudonymizer
+from hub.query_worker import QueryWorker
 from hub.routing import Router
 from hub.settings import Settings
 from hub.store.audit import AuditLog
@@ -64,11 +68,15 @@ def declare_topology(url: str, topology: Topology, *, timeout: float = 30.0) -> 
 def delete_queues(url: str, topology: Topology) -> None:
     """Remove a topology's queues and exchanges (the demo's own, after it ran)."""
     with Connection(url, connect_timeout=5) as connection:
-        channel = connection.channel()
-        for name in topology.all_queue_names():
-            channel.queue_delete(name)
-        for name in (topology.delivery_exchange, topology.retry_exchange, topology.dead_exchange):
-            channel.exchange_delete(name)
+        for delete, names in (("queue_delete", topology.all_queue_names()), ("exchange_delete", topology.exchanges)):
+            for name in names:
+                channel = connection.channel()
+                try:
+                    getattr(channel, delete)(name)
+                except Exception:  # never declared (no query targets), or already gone
+                    pass
+                finally:
+                    channel.close()
 
 
 def build_ingest(
@@ -97,6 +105,7 @@ def build_topology(settings: Settings, router: Router) -> Topology:
         router.targets,
         {target: router.delays_for(target) for target in router.targets},
         settings.delivery_limit,
+        router.query_targets,
     )
 
 
@@ -117,10 +126,15 @@ class Hub:
         self.audit = AuditLog(self.db)
         self.publisher: Publisher = create_publisher(settings.broker_url, self.topology)
         self.delayer = create_delayer(settings.broker_url, self.publisher, self.topology)
-        self.breakers = {t: CircuitBreaker(t, self.router.breaker_for(t)) for t in self.router.targets}
+        every_target = sorted({*self.router.targets, *self.router.query_targets})
+        self.breakers = {t: CircuitBreaker(t, self.router.breaker_for(t)) for t in every_target}
+        keys = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+        self.pseudonymize = Pseudonymizer.from_config(keys, settings.pseudonym_key_file)
+        self.replies = ReplyListener(settings.broker_url, settings.broker_prefix)
         self.stop_event = threading.Event()
         self.consumers: list[ConsumerLoop] = []
         self._threads: list[threading.Thread] = []
+        self._closing: list[Callable[[], None]] = []
         self._http: ServerThread | None = None
         self._topology_declared = False
 
@@ -130,6 +144,8 @@ class Hub:
         self.publisher.start(timeout=30)
         if workers:
             self._start_workers()
+        if gateway:
+            self._start_loop(self.replies.loop)
         app = self.gateway().app() if gateway else Starlette(routes=operations_routes(self.readiness))
         self._http = ServerThread(app, self.settings.http_host, self.settings.http_port, name="http").start()
         log.info("listening", extra={"url": self._http.url, "gateway": gateway})
@@ -153,6 +169,14 @@ class Hub:
             max_request_bytes=settings.max_request_bytes,
             publish_timeout=settings.publish_timeout_seconds,
             readiness=self.readiness,
+            queries=QueryDesk(
+                publisher=self.publisher,
+                replies=self.replies,
+                topology=self.topology,
+                audit=self.audit,
+                pseudonymize=self.pseudonymize,
+                publish_timeout=settings.publish_timeout_seconds,
+            ),
             admin=AdminApi(self.operators(), settings.admin_token.get_secret_value()) if settings.admin_token else None,
         )
 
@@ -166,16 +190,20 @@ class Hub:
         circuits = {target: breaker.state.name.lower() for target, breaker in self.breakers.items()}
         return {"checks": checks, "circuits": circuits}
 
+    def _target(self, name: str) -> Target:
+        settings = self.settings
+        system = self.systems[name]
+        assert system.target is not None
+        endpoint = settings.endpoints.get(name) or system.default_endpoint
+        if not endpoint:
+            raise ValueError(f"no endpoint for {name}: set HUB_ENDPOINTS__{name.upper()}")
+        return system.target(TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir))
+
     def _start_workers(self) -> None:
         settings = self.settings
         for target_name in self.router.targets:
-            system = self.systems[target_name]
-            assert system.target is not None
-            endpoint = settings.endpoints.get(target_name) or system.default_endpoint
-            if not endpoint:
-                raise ValueError(f"no endpoint for {target_name}: set HUB_ENDPOINTS__{target_name.upper()}")
             for number in range(settings.workers_per_target):
-                target = system.target(TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir))
+                target = self._target(target_name)
                 worker = DeliveryWorker(
                     target_name=target_name,
                     target=target,
@@ -194,32 +222,55 @@ class Hub:
                     pause=worker.pause_seconds,
                     closing=target,
                 )
+        for target_name in self.router.query_targets:
+            target = self._target(target_name)
+            asker = QueryWorker(
+                target_name=target_name,
+                target=target,
+                publisher=self.publisher,
+                breaker=self.breakers[target_name],
+                concurrency=settings.query_concurrency,
+            )
+            self._consume(
+                self.topology.query_queue(target_name),
+                asker.handle,
+                f"queries-{target_name}",
+                closing=target,
+                batch_size=1,
+                flush_seconds=0.002,
+            )
+            self._closing.append(asker.close)
         mover = DeadLetterMover(self.failed, self.settings.broker_prefix)
         self._consume(self.topology.dead_queue, mover.handle, "dead-letters")
 
     def _consume(
-        self, queue: str, handler: BatchHandler, name: str, *, pause=None, closing: Target | None = None
-    ) -> None:  # type: ignore[no-untyped-def]
+        self,
+        queue: str,
+        handler: BatchHandler,
+        name: str,
+        *,
+        pause=None,  # type: ignore[no-untyped-def]
+        closing: Target | None = None,
+        batch_size: int | None = None,
+        flush_seconds: float | None = None,
+    ) -> None:
         settings = self.settings
         loop = ConsumerLoop(
             settings.broker_url,
             queue,
             handler,
             prefetch=settings.prefetch_count,
-            batch_size=settings.delivery_batch_size,
-            flush_seconds=settings.delivery_flush_seconds,
+            batch_size=batch_size or settings.delivery_batch_size,
+            flush_seconds=flush_seconds or settings.delivery_flush_seconds,
             name=name,
             **({"pause": pause} if pause else {}),
         )
+        if closing is not None:
+            self._closing.append(closing.close)
+        self._start_loop(loop)
 
-        def run() -> None:
-            try:
-                loop.run(self.stop_event)
-            finally:
-                if closing is not None:
-                    closing.close()
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
+    def _start_loop(self, loop: ConsumerLoop) -> None:
+        thread = threading.Thread(target=loop.run, args=(self.stop_event,), name=loop.name, daemon=True)
         self.consumers.append(loop)
         self._threads.append(thread)
         thread.start()
@@ -237,6 +288,8 @@ class Hub:
         self.stop_event.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        for close in self._closing:
+            close()
         self.delayer.close()
         self.publisher.close()
         self.db.close()

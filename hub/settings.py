@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     store_url: str = Field("sqlite:///var/hub.sqlite3", description="receipts, record status, failed messages, audit")
     store_keys: SecretStr | None = Field(None, description="Fernet keys sealing stored payloads, newest first")
     store_key_file: Path = Path("var/store.key")
+    pseudonym_key: SecretStr | None = Field(None, description="HMAC key turning person codes into pseudonyms")
+    pseudonym_key_file: Path = Path("var/pseudonym.key")
     routes_file: Path = PROJECT_ROOT / "config" / "routes.toml"
+    rates_file: Path = PROJECT_ROOT / "config" / "rates.toml"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     endpoints: dict[str, str] = Field(
         default_factory=dict, description="target URLs, e.g. HUB_ENDPOINTS__SPOLIS=http://spolis:8091/soap/spolis"
@@ -36,6 +39,7 @@ class Settings(BaseSettings):
     delivery_limit: int = Field(5, ge=2, description="deliveries without an ack before a message is poison")
     publish_timeout_seconds: float = Field(10.0, gt=0)
     target_timeout_seconds: float = Field(10.0, gt=0)
+    query_concurrency: int = Field(16, ge=1, le=256, description="queries a process asks a target at once")
     max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_records: int = Field(1000, ge=1)
     xml_max_depth: int = Field(32, ge=4, le=200)
@@ -43,7 +47,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("store_keys", "admin_token", mode="before")
+    @field_validator("store_keys", "admin_token", "pseudonym_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (docker-compose's `${X:-}`) means unset, never an empty secret."""

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 from lxml import etree
 
 from hub.canonical.mapping import Parsed
+from hub.canonical.queries import Answer
 from hub.envelope import Envelope
 
 
@@ -35,6 +36,22 @@ class InboundOperation:
 
 
 @dataclass(frozen=True, slots=True)
+class Service:
+    """An operation a system offers other systems through the hub, in its own schema.
+
+    A `submission` carries records to the system (answered with the hub's receipt); a `query` asks
+    it about one person and the caller waits for the answer (request-reply through the broker).
+    """
+
+    name: str
+    element: str  # the request's body element, Clark notation
+    kind: Literal["submission", "query"]
+    to_canonical: Callable[[etree._Element], list[Parsed]]
+    answer_element: str | None = None  # queries: the answer's body element
+    answer_to_xml: Callable[[Answer], etree._Element] | None = None  # queries: canonical answer -> XML
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryResult:
     message_id: uuid.UUID
     outcome: Literal["delivered", "duplicate", "rejected"]
@@ -42,10 +59,12 @@ class DeliveryResult:
 
 
 class Target(Protocol):
-    """A system the hub delivers to. Raises TargetUnavailable / TargetTimeout when the whole call
-    failed and may succeed later, TargetRejected when the whole call was refused."""
+    """A system the hub delivers to (`deliver`) or asks (`answer`). Raises TargetUnavailable /
+    TargetTimeout when the call failed and may succeed later, TargetRejected when it was refused."""
 
     def deliver(self, envelopes: Sequence[Envelope]) -> list[DeliveryResult]: ...
+
+    def answer(self, envelope: Envelope) -> Answer: ...
 
     def close(self) -> None: ...
 
@@ -72,6 +91,8 @@ class SystemAdapter:
     xsd: str | None = None  # under schemas/<name>/: validates what the system sends or receives
     wsdl: str | None = None  # the hub-side WSDL the system calls, under schemas/<name>/
     operations: tuple[InboundOperation, ...] = ()
+    services: tuple[Service, ...] = ()
+    caller: bool = False  # calls other systems' services through the hub (e.g. SPOLIS asking VDEĀVK)
     target: Callable[[TargetSettings], Target] | None = None
     default_endpoint: str | None = None
     simulator: Simulator | None = None
@@ -83,6 +104,11 @@ class SystemAdapter:
 
     def operation_for(self, element: str) -> InboundOperation | None:
         return self._by_element.get(element)
+
+    @property
+    def calls_hub(self) -> bool:
+        """Does the system call the hub: its own operations, or other systems' services?"""
+        return bool(self.operations) or self.caller
 
     def schema_dir(self, schemas_root: Path) -> Path:
         return schemas_root / self.name

@@ -134,6 +134,7 @@ def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator
             "http_port": 0,
             "store_url": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
             "store_key_file": tmp_path / "store.key",
+            "pseudonym_key_file": tmp_path / "pseudonym.key",
             "routes_file": FAST_ROUTES,
             "endpoints": {"spolis": spolis.endpoint},
             "target_timeout_seconds": 2.0,

@@ -166,7 +166,7 @@ class SpolisService:
 
     async def soap(self, request: Request) -> Response:
         if request.method == "GET":
-            wsdl = (SCHEMAS / "spolis" / "spolis-v1.wsdl").read_text(encoding="utf-8")
+            wsdl = (SCHEMAS / "spolis" / "spolis-service-v1.wsdl").read_text(encoding="utf-8")
             base = str(request.base_url).rstrip("/")
             wsdl = wsdl.replace('schemaLocation="', f'schemaLocation="{base}/schemas/spolis/')
             wsdl = wsdl.replace("http://localhost:8091/soap/spolis", f"{base}/soap/spolis")

@@ -56,7 +56,10 @@ class ConsumerLoop:
         flush_seconds: float,
         name: str,
         pause: Callable[[], float] = _never_pause,
+        declare: Queue | None = None,
     ) -> None:
+        """`declare`: a queue this loop owns and declares on every connection (an exclusive reply
+        queue); otherwise the queue is the topology's and already exists."""
         self.url = url
         self.queue = queue
         self.handler = handler
@@ -65,6 +68,7 @@ class ConsumerLoop:
         self.flush_seconds = flush_seconds
         self.name = name
         self.pause = pause
+        self.declare = declare
         self.connected = threading.Event()
         self._buffer: list[Received] = []
         self._oldest = 0.0
@@ -94,7 +98,8 @@ class ConsumerLoop:
             connection.ensure_connection(max_retries=1)
             channel = connection.channel()
             channel.basic_qos(0, self.prefetch, False)
-            consumer = Consumer(channel, queues=[Queue(self.queue, no_declare=True)], on_message=self._on_message)
+            queue = self.declare if self.declare is not None else Queue(self.queue, no_declare=True)
+            consumer = Consumer(channel, queues=[queue], on_message=self._on_message)
             consumer.consume()
             consuming = True
             self.connected.set()

@@ -17,6 +17,8 @@ class OutgoingMessage:
     type: str
     timestamp: int
     headers: dict[str, str | int] = field(default_factory=dict)
+    reply_to: str | None = None  # a query: where the answer goes
+    expiration_ms: int | None = None  # a query: the broker drops it once the caller stopped waiting
 
     @classmethod
     def from_envelope(

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import pika
 from kombu import Connection, Producer
+from kombu.transport import memory
 from pika.adapters.select_connection import SelectConnection
 
 from hub.broker.message import OutgoingMessage
@@ -217,6 +218,8 @@ class AmqpPublisher:
                 timestamp=message.timestamp,
                 app_id="welfare-hub",
                 headers=message.headers,
+                reply_to=message.reply_to,
+                expiration=str(message.expiration_ms) if message.expiration_ms is not None else None,
             )
             try:
                 channel.basic_publish(message.exchange, message.routing_key, message.body, properties, mandatory=True)
@@ -306,12 +309,19 @@ class MemoryPublisher:
                         correlation_id=message.correlation_id,
                         type=message.type,
                         timestamp=message.timestamp,
+                        **({"reply_to": message.reply_to} if message.reply_to else {}),
+                        **({"expiration": message.expiration_ms / 1000} if message.expiration_ms else {}),
                     )
         except Exception as exc:
             future.set_exception(exc)
         else:
             future.set_result(None)
         return future
+
+    def _routable(self, message: OutgoingMessage) -> bool:
+        if message.exchange == "":  # the default exchange: straight to a queue by name (query replies)
+            return message.routing_key in memory.Channel.queues
+        return (message.exchange, message.routing_key) in self._routes
 
     def close(self) -> None:
         self._producer = None

@@ -8,6 +8,9 @@ alike. On RabbitMQ every queue is a durable quorum queue:
 - `<p>.retry.<target>.<delay>`: messages waiting out a retry delay; when the delay (the queue's
   message TTL) has passed, RabbitMQ dead-letters them back to `<p>.deliver`.
 - `<p>.dead`: dead-lettered messages, which the hub moves into the failed-message store.
+- `<p>.query.<target>`: per-person queries waiting for a target's query worker; each carries an
+  expiration, so the broker drops a query its caller stopped waiting for. Answers go to the asking
+  gateway's own exclusive reply queue.
 
 Dead-lettering is at-least-once (quorum queues, `overflow: reject-publish`), so no message is
 lost between queues. kombu's memory transport ignores these arguments; on the embedded broker
@@ -32,6 +35,7 @@ class Topology:
     targets: tuple[str, ...]
     delays: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # per target, seconds
     delivery_limit: int = 5
+    query_targets: tuple[str, ...] = ()
 
     @property
     def delivery_exchange(self) -> str:
@@ -44,6 +48,13 @@ class Topology:
     @property
     def dead_exchange(self) -> str:
         return f"{self.prefix}.dead"
+
+    @property
+    def query_exchange(self) -> str:
+        return f"{self.prefix}.query"
+
+    def query_queue(self, target: str) -> str:
+        return f"{self.prefix}.query.{target}"
 
     def delivery_queue(self, target: str) -> str:
         return f"{self.prefix}.deliver.{target}"
@@ -106,6 +117,11 @@ class Topology:
                     )
                 )
         queues.append(Queue(self.dead_queue, dead, routing_key=DEAD_KEY, durable=True, queue_arguments=arguments()))
+        query = Exchange(self.query_exchange, type="direct", durable=True)
+        for target in self.query_targets:
+            queues.append(
+                Queue(self.query_queue(target), query, routing_key=target, durable=True, queue_arguments=arguments())
+            )
         return queues
 
     def bound_routes(self) -> set[tuple[str, str]]:
@@ -117,6 +133,7 @@ class Topology:
             for delay in self.delays.get(target, ())
         }
         routes.add((self.dead_exchange, DEAD_KEY))
+        routes |= {(self.query_exchange, target) for target in self.query_targets}
         return routes
 
     def declare(self, connection: Connection) -> None:
@@ -131,4 +148,9 @@ class Topology:
     def all_queue_names(self) -> list[str]:
         names = [self.delivery_queue(t) for t in self.targets]
         names += [self.retry_queue(t, d) for t in self.targets for d in self.delays.get(t, ())]
+        names += [self.query_queue(t) for t in self.query_targets]
         return [*names, self.dead_queue]
+
+    @property
+    def exchanges(self) -> tuple[str, ...]:
+        return (self.delivery_exchange, self.retry_exchange, self.dead_exchange, self.query_exchange)

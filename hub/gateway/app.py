@@ -26,7 +26,9 @@ from hub.broker.publisher import Publisher
 from hub.envelope import utcnow
 from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.gateway.admin import AdminApi
-from hub.gateway.ingest import Ingest, StatusQuery, Submission
+from hub.gateway.corrections import note_corrections
+from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
+from hub.gateway.queries import QueryDesk
 from hub.gateway.responses import receipt_element, status_element
 from hub.soap import MessageHeader, build_envelope, fault_from_error
 from hub.store.status import Receipt, StatusStore
@@ -55,9 +57,11 @@ class Gateway:
         max_request_bytes: int,
         publish_timeout: float,
         readiness: Callable[[], Readiness],
+        queries: QueryDesk,
         admin: AdminApi | None = None,
     ) -> None:
-        self.systems = {name: s for name, s in systems.items() if s.operations}
+        self.systems = {name: s for name, s in systems.items() if s.calls_hub}
+        self.queries = queries
         self.ingest = ingest
         self.publisher = publisher
         self.store = store
@@ -98,8 +102,11 @@ class Gateway:
             if isinstance(prepared, StatusQuery):
                 operation = "GetStatus"
                 answer = await self._status(prepared)
+            elif isinstance(prepared, Query):
+                operation = prepared.handler.name
+                answer = await self.queries.ask(prepared)
             else:
-                operation = prepared.operation.name
+                operation = prepared.handler.name
                 answer = receipt_element(await self._submit(system, prepared))
             response = Response(build_envelope(answer, header), media_type=SOAP_CONTENT_TYPE)
             outcome = "ok"
@@ -160,6 +167,7 @@ class Gateway:
                 )
             return existing  # a resend: the hub already holds it
         now = utcnow()
+        submission, notices = await run_in_threadpool(note_corrections, self.store, system, submission)
         await run_in_threadpool(self.store.add_pending, submission.receipt_id, system, submission.rows, now)
         try:
             await asyncio.wait_for(
@@ -173,11 +181,12 @@ class Gateway:
         receipt = Receipt(
             receipt_id=submission.receipt_id,
             source=system,
-            operation=submission.operation.name,
+            operation=submission.handler.name,
             body_sha256=submission.body_sha256,
             record_count=len(submission.rows),
             accepted_at=now,
             records=tuple(submission.rows),
+            notices=tuple(notices),
         )
         await run_in_threadpool(self.store.add_receipt, receipt, submission.header.user_id)
         for envelope in submission.envelopes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
@@ -22,7 +22,7 @@ from hub.errors import FieldError, HubError, ValidationFailed
 from hub.routing import Router
 from hub.soap import HUB_NS, MessageHeader, parse_envelope
 from hub.store.status import RecordRow
-from hub.systems import InboundOperation, SystemAdapter
+from hub.systems import Service, SystemAdapter
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 
@@ -44,9 +44,37 @@ class StatusQuery:
 
 
 @dataclass(frozen=True)
+class Handler:
+    """What a body element is for its sender: one of its own operations, or a service another
+    system offers through the hub (validated by that system's schema)."""
+
+    name: str
+    owner: SystemAdapter
+    to_canonical: Callable[[etree._Element], list[Parsed]]
+    service: Service | None = None
+
+    @property
+    def is_query(self) -> bool:
+        return self.service is not None and self.service.kind == "query"
+
+
+@dataclass(frozen=True)
+class Query:
+    header: MessageHeader
+    handler: Handler
+    envelope: Envelope
+    deadline_seconds: float
+
+    @property
+    def service(self) -> Service:
+        assert self.handler.service is not None
+        return self.handler.service
+
+
+@dataclass(frozen=True)
 class Submission:
     header: MessageHeader
-    operation: InboundOperation
+    handler: Handler
     body_sha256: str
     envelopes: list[Envelope]
     messages: list[OutgoingMessage]
@@ -76,8 +104,13 @@ class Ingest:
         self.router = router
         self.topology = topology
         self.max_records = max_records
+        self._services = {
+            service.element: Handler(service.name, owner, service.to_canonical, service)
+            for owner in systems.values()
+            for service in owner.services
+        }
 
-    def prepare(self, system_name: str, data: bytes) -> Submission | StatusQuery:
+    def prepare(self, system_name: str, data: bytes) -> Submission | StatusQuery | Query:
         system = self.systems[system_name]
         message = parse_envelope(self.parser.parse(data))
         header = self._header(message.header_element, system_name)
@@ -87,20 +120,24 @@ class Ingest:
             exc.header = header
             raise
 
-    def _body(self, system: SystemAdapter, header: MessageHeader, body: etree._Element) -> Submission | StatusQuery:
+    def _body(
+        self, system: SystemAdapter, header: MessageHeader, body: etree._Element
+    ) -> Submission | StatusQuery | Query:
         if body.tag == STATUS_ELEMENT:
             return self._status_query(header, body)
-        operation = self._operation(system, body)
+        handler = self._handler(system, body)
         if header.message_type != MessageHeader.message_type_of(body):
             raise ValidationFailed.single(
                 f"{HEADER_PATH}/MessageType",
                 "message-type-mismatch",
                 f"MessageType must be {MessageHeader.message_type_of(body)} for this body",
             )
-        errors = self.schemas[system.name].errors(body)
+        errors = self.schemas[handler.owner.name].errors(body)
         if errors:
             raise ValidationFailed(errors)
-        records = operation.to_canonical(body)
+        records = handler.to_canonical(body)
+        if handler.is_query:
+            return self._query(system.name, header, handler, records)
         if not records:
             raise ValidationFailed.single(etree.QName(body).localname, "min-records", "the load holds no records")
         if len(records) > self.max_records:
@@ -109,7 +146,7 @@ class Ingest:
                 "max-records",
                 f"{len(records)} records in one request; the limit is {self.max_records}",
             )
-        return self._submission(system.name, header, operation, body, records)
+        return self._submission(system.name, header, handler, body, records)
 
     def _header(self, element: etree._Element | None, system_name: str) -> MessageHeader:
         if element is None:
@@ -128,23 +165,49 @@ class Ingest:
             )
         return header
 
-    def _operation(self, system: SystemAdapter, body: etree._Element) -> InboundOperation:
+    def _handler(self, system: SystemAdapter, body: etree._Element) -> Handler:
         operation = system.operation_for(body.tag)
         if operation is not None:
-            return operation
+            return Handler(operation.name, system, operation.to_canonical)
+        if body.tag in self._services:
+            return self._services[body.tag]
         qname = etree.QName(body)
-        for known in system.operations:
-            known_qname = etree.QName(known.element)
-            if known_qname.localname == qname.localname:
+        known = [etree.QName(op.element) for op in system.operations] + [etree.QName(e) for e in self._services]
+        for name in known:
+            if name.localname == qname.localname:
                 raise ValidationFailed.single(
                     qname.localname,
                     "namespace",
-                    f"{qname.localname} must be in namespace {known_qname.namespace}, not {qname.namespace}",
+                    f"{qname.localname} must be in namespace {name.namespace}, not {qname.namespace}",
                 )
-        expected = ", ".join(etree.QName(op.element).localname for op in system.operations)
+        expected = ", ".join(etree.QName(op.element).localname for op in system.operations) or "no data loads"
         raise ValidationFailed.single(
-            qname.localname, "unknown-operation", f"{system.name} may send {expected} or GetStatus here"
+            qname.localname,
+            "unknown-operation",
+            f"{system.name} may send {expected}, the services routed for it, or GetStatus here",
         )
+
+    def _query(self, source: str, header: MessageHeader, handler: Handler, parsed: list[Parsed]) -> Query:
+        if not header.purpose:
+            raise ValidationFailed.single(
+                f"{HEADER_PATH}/Purpose", "required", "a per-person query must say its purpose"
+            )
+        ((query, _),) = parsed
+        route = self.router.route(source, query.TYPE)
+        if route.target != header.destination:
+            raise ValidationFailed.single(
+                f"{HEADER_PATH}/Destination",
+                "destination",
+                f"{query.TYPE} is answered by {route.target}, but the header names {header.destination}",
+            )
+        envelope = Envelope.of(
+            query,
+            source=source,
+            target=route.target,
+            user_id=header.user_id,
+            correlation_id=header.message_id,
+        )
+        return Query(header, handler, envelope, route.deadline_seconds)
 
     @staticmethod
     def _status_query(header: MessageHeader, body: etree._Element) -> StatusQuery:
@@ -168,7 +231,7 @@ class Ingest:
         self,
         source: str,
         header: MessageHeader,
-        operation: InboundOperation,
+        handler: Handler,
         body: etree._Element,
         records: list[Parsed],
     ) -> Submission:
@@ -207,4 +270,4 @@ class Ingest:
                 )
             )
         digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()
-        return Submission(header, operation, digest, envelopes, messages, rows)
+        return Submission(header, handler, digest, envelopes, messages, rows)

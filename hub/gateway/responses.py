@@ -34,6 +34,8 @@ def receipt_element(receipt: Receipt) -> etree._Element:
             recordId=row.record_id,
             messageId=row.message_id,
         )
+    for index, text in receipt.notices:
+        etree.SubElement(root, f"{{{HUB_NS}}}Notice", index=str(index)).text = text
     return root
 
 

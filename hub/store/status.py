@@ -78,6 +78,7 @@ class Receipt:
     record_count: int
     accepted_at: dt.datetime
     records: tuple[RecordRow, ...] = ()
+    notices: tuple[tuple[int, str], ...] = ()  # (record index, what the sender should know)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +251,21 @@ class StatusStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(message_status.c.status, func.count()).group_by(message_status.c.status)).all()
         return {status: count for status, count in rows}
+
+    def versions_given(self, source: str, type_: str, record_ids: Iterable[str]) -> dict[str, int]:
+        """How many receipts were given for each record id of a type from a source."""
+        ids = list(record_ids)
+        if not ids:
+            return {}
+        c = message_status.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.record_id, func.count())
+                .select_from(message_status.join(receipts, receipts.c.receipt_id == c.receipt_id))
+                .where(c.source == source, c.type == type_, c.record_id.in_(ids))
+                .group_by(c.record_id)
+            )
+            return {record_id: count for record_id, count in rows}
 
     def delivered_among(self, message_ids: Iterable[str]) -> set[str]:
         """Those of `message_ids` already delivered: the hub's own dedupe before calling a target."""

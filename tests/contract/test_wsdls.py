@@ -9,10 +9,10 @@ from hub.settings import PROJECT_ROOT
 from hub.systems import discover
 
 WSDLS = {
-    "sopa": ("sopa/sopa-v1.wsdl", {"IesniegtDatuPaketi", "GetStatus"}),
-    "lietis": ("lietis/lietis-v1.wsdl", {"SubmitDataLoad", "GetStatus"}),
-    "gvs": ("gvs/gvs-v1.wsdl", {"IesniegtEksportu", "GetStatus"}),
-    "spolis": ("spolis/spolis-v1.wsdl", {"IesniegtIerakstus"}),
+    "sopa": ("sopa/sopa-hub-v1.wsdl", {"IesniegtDatuPaketi", "GetStatus"}),
+    "lietis": ("lietis/lietis-hub-v1.wsdl", {"SubmitDataLoad", "GetStatus"}),
+    "gvs": ("gvs/gvs-hub-v1.wsdl", {"IesniegtEksportu", "GetStatus"}),
+    "spolis": ("spolis/spolis-service-v1.wsdl", {"IesniegtIerakstus"}),
 }
 
 

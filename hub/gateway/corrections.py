@@ -1,0 +1,42 @@
+"""Records the sender may send again as corrections (monthly reports): the second one for the same
+record id is revision 2, and the receipt says so."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hub.canonical import RECORD_TYPES
+from hub.gateway.ingest import Submission
+from hub.store.status import StatusStore
+
+
+def note_corrections(
+    store: StatusStore, source: str, submission: Submission
+) -> tuple[Submission, list[tuple[int, str]]]:
+    noted = [
+        (index, envelope)
+        for index, envelope in enumerate(submission.envelopes)
+        if getattr(RECORD_TYPES.get(envelope.type), "CORRECTIONS_NOTED", False)
+    ]
+    if not noted:
+        return submission, []
+    envelopes, messages = list(submission.envelopes), list(submission.messages)
+    notices = []
+    for type_ in {e.type for _, e in noted}:
+        given = store.versions_given(source, type_, [e.payload["record_id"] for _, e in noted if e.type == type_])
+        for index, envelope in noted:
+            count = given.get(str(envelope.payload["record_id"]), 0)
+            if envelope.type != type_ or not count:
+                continue
+            revised = envelope.model_copy(update={"payload": {**envelope.payload, "revision": count + 1}})
+            envelopes[index] = revised
+            old = messages[index]
+            messages[index] = replace(old, body=revised.to_json())
+            notices.append(
+                (
+                    index + 1,
+                    f"{envelope.payload['record_id']} was received before: this is correction {count} "
+                    f"(revision {count + 1}); the target keeps the latest",
+                )
+            )
+    return replace(submission, envelopes=envelopes, messages=messages), notices

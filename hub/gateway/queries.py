@@ -1,0 +1,108 @@
+"""Per-person queries at the gateway: publish the query with a reply address and a deadline, wait
+for the answer, answer the caller in SOAP, and record who asked what about whom.
+
+The audit entry names the end user, the purpose, the systems, the service and the outcome; the
+person appears only as a pseudonym (keyed hash), as the law requires a record but not a copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import orjson
+from lxml import etree
+from starlette.concurrency import run_in_threadpool
+
+from hub import metrics
+from hub.broker.message import OutgoingMessage
+from hub.broker.publisher import Publisher
+from hub.broker.replies import ReplyListener
+from hub.broker.topology import Topology
+from hub.canonical import QUERY_TYPES
+from hub.errors import BrokerUnavailable, DeadlineExceeded, RemoteError, classify
+from hub.gateway.ingest import Query
+from hub.query_worker import DEADLINE
+from hub.store.audit import AuditLog
+
+
+class QueryDesk:
+    def __init__(
+        self,
+        *,
+        publisher: Publisher,
+        replies: ReplyListener,
+        topology: Topology,
+        audit: AuditLog,
+        pseudonymize: Callable[[str], str],
+        publish_timeout: float,
+    ) -> None:
+        self.publisher = publisher
+        self.replies = replies
+        self.topology = topology
+        self.audit = audit
+        self.pseudonymize = pseudonymize
+        self.publish_timeout = publish_timeout
+
+    async def ask(self, query: Query) -> etree._Element:
+        envelope = query.envelope
+        started = time.perf_counter()
+        deadline_at = time.time() + query.deadline_seconds
+        message = replace(
+            OutgoingMessage.from_envelope(
+                envelope, self.topology.query_exchange, envelope.target, {DEADLINE: int(deadline_at * 1000)}
+            ),
+            reply_to=self.replies.queue,
+            expiration_ms=int(query.deadline_seconds * 1000),
+        )
+        query_id = str(envelope.message_id)
+        waiting = self.replies.expect(query_id)
+        outcome = "answered"
+        try:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish([message])), self.publish_timeout)
+            except TimeoutError:
+                raise BrokerUnavailable("the broker did not take the query in time") from None
+            try:
+                body = await asyncio.wait_for(waiting, max(deadline_at - time.time(), 0.001))
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"{envelope.target} gave no answer within {query.deadline_seconds:g} s"
+                ) from None
+            reply = orjson.loads(body)
+            if not reply.get("ok"):
+                raise RemoteError(
+                    str(reply.get("message")),
+                    error_class=str(reply.get("error_class")),
+                    permanent=not reply.get("retry"),
+                )
+            answer = QUERY_TYPES[envelope.type].ANSWER.model_validate(reply["answer"])
+            assert query.service.answer_to_xml is not None
+            return query.service.answer_to_xml(answer)
+        except Exception as exc:
+            outcome = classify(exc)[0]
+            raise
+        finally:
+            self.replies.forget(query_id)
+            elapsed = time.perf_counter() - started
+            metrics.query_duration.labels(envelope.source, envelope.target, envelope.type, outcome).observe(elapsed)
+            await run_in_threadpool(self._record, query, outcome, elapsed)
+
+    def _record(self, query: Query, outcome: str, elapsed: float) -> None:
+        envelope, header = query.envelope, query.header
+        self.audit.record(
+            operator=header.user_id,
+            action="query",
+            subject=f"{envelope.source}->{envelope.target} {envelope.type}",
+            reason=header.purpose or "",
+            details={
+                "person": self.pseudonymize(str(envelope.payload["person_code"])),
+                "outcome": outcome,
+                "ms": round(elapsed * 1000, 1),
+                "query_id": str(envelope.message_id),
+                "request_id": str(header.message_id),
+                "issue": header.issue,
+            },
+        )

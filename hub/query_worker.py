@@ -1,0 +1,106 @@
+"""Answering per-person queries: a query from the queue, the state system asked, the answer sent to
+the caller's reply queue.
+
+Queries are at-most-once: each is acked when taken, because a caller that waited in vain has its
+deadline Fault and asks again; repeating a query after that would only ask the state system twice.
+A query whose deadline already passed is not asked at all. An open circuit answers at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+
+from hub import metrics
+from hub.broker.consumer import Received
+from hub.broker.message import OutgoingMessage
+from hub.broker.publisher import Publisher
+from hub.circuit import CircuitBreaker
+from hub.envelope import Envelope
+from hub.errors import TargetUnavailable, Unroutable, classify
+from hub.systems import Target
+
+log = logging.getLogger(__name__)
+
+DEADLINE = "hub-deadline"  # epoch milliseconds
+
+
+class QueryWorker:
+    def __init__(
+        self,
+        *,
+        target_name: str,
+        target: Target,
+        publisher: Publisher,
+        breaker: CircuitBreaker,
+        concurrency: int,
+    ) -> None:
+        self.target_name = target_name
+        self.target = target
+        self.publisher = publisher
+        self.breaker = breaker
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"query-{target_name}")
+
+    def handle(self, batch: list[Received]) -> None:
+        for received in batch:
+            received.ack()
+            deadline = int(received.headers.get(DEADLINE) or 0)
+            if deadline and deadline < time.time() * 1000:
+                metrics.query_expired.labels(self.target_name).inc()
+                continue
+            self._slots.acquire()  # blocks the consumer when every slot is busy: the broker holds the rest
+            self._pool.submit(self._answer, received)
+
+    def _answer(self, received: Received) -> None:
+        try:
+            reply_to = str(received.properties.get("reply_to") or "")
+            query_id = str(received.properties.get("message_id") or "")
+            if not reply_to:
+                return
+            self._reply(reply_to, query_id, self._ask(received.body))
+        except Exception:
+            log.exception("a query could not be answered", extra={"target": self.target_name})
+        finally:
+            self._slots.release()
+
+    def _ask(self, body: bytes) -> dict[str, object]:
+        try:
+            envelope = Envelope.from_json(body)
+            if not self.breaker.allow():
+                raise TargetUnavailable(f"{self.target_name} is not being called: its circuit is open")
+            try:
+                answer = self.target.answer(envelope)
+            except Exception as exc:
+                if not classify(exc)[1]:
+                    self.breaker.failure()
+                raise
+            self.breaker.success()
+            return {"ok": True, "answer": answer.model_dump(mode="json")}
+        except Exception as exc:
+            error_class, permanent = classify(exc)
+            if error_class == "internal":
+                log.exception("query failed", extra={"target": self.target_name})
+            return {"ok": False, "error_class": error_class, "message": str(exc)[:500], "retry": not permanent}
+
+    def _reply(self, reply_to: str, query_id: str, reply: dict[str, object]) -> None:
+        message = OutgoingMessage(
+            exchange="",
+            routing_key=reply_to,
+            body=orjson.dumps(reply),
+            message_id=query_id,
+            correlation_id=query_id,
+            type="hub.query.reply",
+            timestamp=int(time.time()),
+        )
+        try:
+            self.publisher.publish([message]).result(timeout=10)
+        except Unroutable:
+            metrics.query_late_replies.inc()  # the caller's gateway is gone
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
