@@ -80,9 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("id", help="receipt id (the request's MessageID) or a record's message id")
     status.set_defaults(func=_status)
 
-    from hub.operator_cli import add_commands
+    from hub.contracts.cli import add_commands as add_contract_commands
+    from hub.operator_cli import add_commands as add_operator_commands
 
-    add_commands(commands)
+    add_operator_commands(commands)
+    add_contract_commands(commands)
     return parser
 
 

@@ -5,9 +5,26 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 from starlette.types import ASGIApp
+
+
+def schema_files_route(schemas_dir: Path) -> Route:
+    """GET /schemas/<path>: the XSDs and WSDLs under `schemas_dir`, nothing outside it."""
+    root = schemas_dir.resolve()
+
+    async def schema_file(request: Request) -> Response:
+        path = (root / request.path_params["path"]).resolve()
+        if not path.is_relative_to(root) or path.suffix not in (".xsd", ".wsdl") or not path.is_file():
+            return PlainTextResponse("not found\n", status_code=404)
+        return Response(path.read_bytes(), media_type="text/xml; charset=utf-8")
+
+    return Route("/schemas/{path:path}", schema_file, methods=["GET"])
 
 
 class ServerThread:

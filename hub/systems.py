@@ -21,6 +21,7 @@ from lxml import etree
 
 from hub.canonical.mapping import Parsed
 from hub.canonical.queries import Answer
+from hub.contracts.wsdl import WsdlOperation
 from hub.envelope import Envelope
 
 
@@ -46,9 +47,20 @@ class Service:
     name: str
     element: str  # the request's body element, Clark notation
     kind: Literal["submission", "query"]
+    types: tuple[str, ...]  # the canonical types it yields: routes say who may use it
     to_canonical: Callable[[etree._Element], list[Parsed]]
     answer_element: str | None = None  # queries: the answer's body element
     answer_to_xml: Callable[[Answer], etree._Element] | None = None  # queries: canonical answer -> XML
+
+
+@dataclass(frozen=True, slots=True)
+class OwnService:
+    """The SOAP service a system itself offers, which the hub calls (its `-service-v1.wsdl`)."""
+
+    name: str
+    namespace: str
+    operations: tuple[WsdlOperation, ...]
+    documentation: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +100,12 @@ class Simulator(Protocol):
 class SystemAdapter:
     name: str
     title: str
-    xsd: str | None = None  # under schemas/<name>/: validates what the system sends or receives
-    wsdl: str | None = None  # the hub-side WSDL the system calls, under schemas/<name>/
+    xsd: str | None = None  # under schemas/<name>/: validates what the system sends or offers
     operations: tuple[InboundOperation, ...] = ()
     services: tuple[Service, ...] = ()
     caller: bool = False  # calls other systems' services through the hub (e.g. SPOLIS asking VDEĀVK)
     target: Callable[[TargetSettings], Target] | None = None
+    own_service: OwnService | None = None
     default_endpoint: str | None = None
     simulator: Simulator | None = None
     notes: str = ""
@@ -112,6 +124,16 @@ class SystemAdapter:
 
     def schema_dir(self, schemas_root: Path) -> Path:
         return schemas_root / self.name
+
+    @property
+    def hub_wsdl(self) -> str:
+        """Path under schemas/ of the WSDL of the hub's service for this system."""
+        return f"{self.name}/{self.name}-hub-v1.wsdl"
+
+    @property
+    def service_wsdl(self) -> str:
+        """Path under schemas/ of the WSDL of this system's own service."""
+        return f"{self.name}/{self.name}-service-v1.wsdl"
 
 
 @cache

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from kombu import Connection
 from sqlalchemy import create_engine, text
 
-from adapters.spolis.simulator import Knobs, SpolisService, SpolisStore
+from adapters.spolis.simulator import SpolisKnobs, SpolisService, SpolisStore
 from hub.http_server import ServerThread
 from hub.runtime import Hub
 from hub.settings import PROJECT_ROOT, Settings
@@ -107,7 +107,7 @@ class SpolisSim:
         return self.service.store
 
     @property
-    def knobs(self) -> Knobs:
+    def knobs(self) -> SpolisKnobs:
         return self.service.knobs
 
     @property

@@ -11,7 +11,6 @@ SYSTEM = SystemAdapter(
     name="gvs",
     title="GVS (LM sociālās palīdzības gadījumu vadības sistēma pašvaldībām)",
     xsd="gvs-v1.xsd",
-    wsdl="gvs-hub-v1.wsdl",
     operations=(InboundOperation("IesniegtEksportu", dialect.EXPORT, dialect.to_canonical),),
     simulator=SIMULATOR,
 )

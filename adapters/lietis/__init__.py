@@ -11,7 +11,6 @@ SYSTEM = SystemAdapter(
     name="lietis",
     title="LIETIS (Daugavpils pilsētas domes Sociālo lietu pārvaldes informācijas sistēma)",
     xsd="lietis-v1.xsd",
-    wsdl="lietis-hub-v1.wsdl",
     operations=(InboundOperation("SubmitDataLoad", dialect.DATA_LOAD, dialect.to_canonical),),
     simulator=SIMULATOR,
 )

@@ -11,7 +11,6 @@ SYSTEM = SystemAdapter(
     name="sopa",
     title="SOPA (Rīgas valstspilsētas pašvaldības vienotā informācijas sistēma, sociālo pakalpojumu daļa)",
     xsd="sopa-v1.xsd",
-    wsdl="sopa-hub-v1.wsdl",
     operations=(InboundOperation("IesniegtDatuPaketi", dialect.DATA_PACKAGE, dialect.to_canonical),),
     simulator=SIMULATOR,
 )

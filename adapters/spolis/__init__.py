@@ -4,14 +4,29 @@ Receives municipal data loads (F1) through its data load service, `IesniegtIerak
 """
 
 from adapters.spolis.client import SpolisTarget
+from adapters.spolis.outbound import ANSWER, SUBMIT
 from adapters.spolis.simulator import SIMULATOR
-from hub.systems import SystemAdapter
+from hub.contracts.wsdl import WsdlOperation
+from hub.systems import OwnService, SystemAdapter
 
 SYSTEM = SystemAdapter(
     name="spolis",
     title="SPOLIS (Valsts sociālās politikas monitoringa informācijas sistēma, LM)",
     xsd="spolis-v1.xsd",
     target=SpolisTarget,
+    own_service=OwnService(
+        name="SpolisIeladeService",
+        namespace="urn:lv:lm:spolis:ielade:service:v1",
+        operations=(
+            WsdlOperation(
+                "IesniegtIerakstus",
+                SUBMIT,
+                ANSWER,
+                "Store records; each is answered on its own and stored once per ZinojumaId.",
+            ),
+        ),
+        documentation="SPOLIS data load service, SOAP 1.1, version 1: what the hub calls to deliver records.",
+    ),
     default_endpoint="http://127.0.0.1:8091/soap/spolis",
     simulator=SIMULATOR,
 )

@@ -13,10 +13,7 @@ records and then answer too late (a client timeout), and providers added to the 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
-import json
-import random
 import signal
 import sqlite3
 import threading
@@ -25,22 +22,12 @@ from pathlib import Path
 
 from lxml import etree
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
 from adapters.spolis.outbound import ANSWER, NS, SUBMIT
-from hub.errors import ValidationFailed
 from hub.http_server import ServerThread
-from hub.settings import PROJECT_ROOT
 from hub.simulation.records import providers
-from hub.soap import build_envelope, fault_from_error, parse_envelope
-from hub.soap.faults import Fault
-from hub.xml.parser import HardenedParser
-from hub.xml.schema import Schema
+from hub.simulation.soap_server import Knobs, SoapServer
 
-SCHEMAS = PROJECT_ROOT / "schemas"
 _KINDS = {
     f"{{{NS}}}Pabalsts": "benefit",
     f"{{{NS}}}MajsaimniecibasStatuss": "household_status",
@@ -137,69 +124,30 @@ class SpolisStore:
 
 
 @dataclass
-class Knobs:
-    latency_ms: float = 0.0
-    fault_rate: float = 0.0
-    timeout_rate: float = 0.0
-    timeout_seconds: float = 30.0
-    extra_providers: list[str] = field(default_factory=list)
+class SpolisKnobs(Knobs):
+    extra_providers: list[str] = field(default_factory=list)  # registered while running (fixing the target)
 
 
 class SpolisService:
-    def __init__(self, store: SpolisStore, knobs: Knobs | None = None, *, seed: int | None = None) -> None:
+    def __init__(self, store: SpolisStore, knobs: SpolisKnobs | None = None, *, seed: int | None = None) -> None:
         self.store = store
-        self.knobs = knobs or Knobs()
-        self.schema = Schema(SCHEMAS / "spolis" / "spolis-v1.xsd")
-        self.parser = HardenedParser(max_bytes=32 * 1024 * 1024, max_depth=16)
+        self.knobs = knobs or SpolisKnobs()
         self.known_providers = {p.register_no for p in providers()}
-        self.rng = random.Random(seed)
-
-    def app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/soap/spolis", self.soap, methods=["GET", "POST"]),
-                Route("/schemas/{path:path}", self.schema_file, methods=["GET"]),
-                Route("/_sim/stats", self.stats, methods=["GET"]),
-                Route("/_sim/config", self.configure, methods=["POST"]),
-            ]
+        self.server = SoapServer(
+            system="spolis",
+            schema="spolis/spolis-v1.xsd",
+            wsdl="spolis/spolis-service-v1.wsdl",
+            handlers={SUBMIT: self._submit},
+            knobs=self.knobs,
+            seed=seed,
+            count=self.store.count,
+            stats=self.store.stats,
         )
 
-    async def soap(self, request: Request) -> Response:
-        if request.method == "GET":
-            wsdl = (SCHEMAS / "spolis" / "spolis-service-v1.wsdl").read_text(encoding="utf-8")
-            base = str(request.base_url).rstrip("/")
-            wsdl = wsdl.replace('schemaLocation="', f'schemaLocation="{base}/schemas/spolis/')
-            wsdl = wsdl.replace("http://localhost:8091/soap/spolis", f"{base}/soap/spolis")
-            return Response(wsdl, media_type="text/xml; charset=utf-8")
-        body = await request.body()
-        if self.knobs.latency_ms:
-            await asyncio.sleep(self.knobs.latency_ms / 1000)
-        header = None
-        try:
-            self.store.count("calls")
-            draw = self.rng.random()
-            if draw < self.knobs.fault_rate:
-                self.store.count("faults_injected")
-                raise Fault("Server", "SPOLIS is temporarily overloaded", "target_unavailable", True)
-            message = parse_envelope(self.parser.parse(body))
-            header = message.header() if message.header_element is not None else None
-            answer = await run_in_threadpool(self._submit, message.body)
-            if draw < self.knobs.fault_rate + self.knobs.timeout_rate:
-                self.store.count("timeouts_injected")
-                await asyncio.sleep(self.knobs.timeout_seconds)  # stored, but the answer comes too late
-            return Response(build_envelope(answer, header), media_type="text/xml; charset=utf-8")
-        except Exception as exc:
-            fault = fault_from_error(exc)
-            return Response(
-                build_envelope(fault.to_element(), header), status_code=500, media_type="text/xml; charset=utf-8"
-            )
+    def app(self) -> Starlette:
+        return self.server.app()
 
     def _submit(self, request: etree._Element) -> etree._Element:
-        if request.tag != SUBMIT:
-            raise ValidationFailed.single(etree.QName(request).localname, "unknown-operation", "only IesniegtIerakstus")
-        errors = self.schema.errors(request)
-        if errors:
-            raise ValidationFailed(errors)
         answer = etree.Element(ANSWER, nsmap={"sp": NS})
         rows, row_ids, rejected = [], [], []
         for item in request.iterfind(f"{{{NS}}}Ieraksts"):
@@ -244,24 +192,6 @@ class SpolisService:
             reason = etree.SubElement(result, f"{{{NS}}}Iemesls", kods=code)
             reason.text = text
 
-    async def schema_file(self, request: Request) -> Response:
-        path = (SCHEMAS / request.path_params["path"]).resolve()
-        if not path.is_relative_to(SCHEMAS.resolve()) or path.suffix != ".xsd" or not path.is_file():
-            return PlainTextResponse("not found\n", status_code=404)
-        return Response(path.read_bytes(), media_type="text/xml; charset=utf-8")
-
-    async def stats(self, request: Request) -> Response:
-        return JSONResponse(self.store.stats())
-
-    async def configure(self, request: Request) -> Response:
-        values = json.loads(await request.body() or b"{}")
-        for name in ("latency_ms", "fault_rate", "timeout_rate", "timeout_seconds"):
-            if name in values:
-                setattr(self.knobs, name, float(values[name]))
-        if "extra_providers" in values:
-            self.knobs.extra_providers = [str(p) for p in values["extra_providers"]]
-        return JSONResponse(vars(self.knobs))
-
 
 class SpolisSimulator:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -274,7 +204,7 @@ class SpolisSimulator:
 
     def run(self, args: argparse.Namespace) -> int:
         store = SpolisStore(args.db)
-        service = SpolisService(store, Knobs(args.latency_ms, args.fault_rate, args.timeout_rate))
+        service = SpolisService(store, SpolisKnobs(args.latency_ms, args.fault_rate, args.timeout_rate))
         server = ServerThread(service.app(), args.host, args.port, name="spolis").start()
         print(f"SPOLIS simulator on {server.url}/soap/spolis (WSDL at ?wsdl), store {args.db}", flush=True)
         stop = threading.Event()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from starlette.routing import Route
 
 from hub import metrics
 from hub.broker.publisher import Publisher
+from hub.contracts.wsdl import served_wsdl
 from hub.envelope import utcnow
 from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.gateway.admin import AdminApi
@@ -30,6 +30,7 @@ from hub.gateway.corrections import note_corrections
 from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
 from hub.gateway.queries import QueryDesk
 from hub.gateway.responses import receipt_element, status_element
+from hub.http_server import schema_files_route
 from hub.soap import MessageHeader, build_envelope, fault_from_error
 from hub.store.status import Receipt, StatusStore
 from hub.systems import SystemAdapter
@@ -41,8 +42,6 @@ Readiness = dict[str, dict[str, object]]
 
 
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
-_SCHEMA_LOCATION = re.compile(rb'schemaLocation="(?!https?:)([^"]+)"')
-_SOAP_ADDRESS = re.compile(rb'(<soap:address\s+location=")[^"]*(")')
 
 
 class Gateway:
@@ -75,7 +74,7 @@ class Gateway:
         return Starlette(
             routes=[
                 Route("/soap/{system}", self.soap, methods=["GET", "POST"]),
-                Route("/schemas/{path:path}", self.schema_file, methods=["GET"]),
+                schema_files_route(self.schemas_dir),
                 *operations_routes(self.readiness),
                 *(self.admin.routes() if self.admin else []),
             ]
@@ -211,22 +210,12 @@ class Gateway:
     # -- contracts -----------------------------------------------------------------------------
 
     def _wsdl(self, system: str, base_url: str) -> Response:
-        adapter = self.systems[system]
-        if adapter.wsdl is None:
+        location = self.systems[system].hub_wsdl
+        path = self.schemas_dir / location
+        if not path.is_file():
             return PlainTextResponse("no WSDL\n", status_code=404)
-        path = adapter.schema_dir(self.schemas_dir) / adapter.wsdl
-        text = path.read_bytes()
-        schema_base = f"{base_url}/schemas/{system}/".encode()
-        text = _SCHEMA_LOCATION.sub(lambda m: b'schemaLocation="' + schema_base + m.group(1) + b'"', text)
-        text = _SOAP_ADDRESS.sub(lambda m: m.group(1) + f"{base_url}/soap/{system}".encode() + m.group(2), text)
-        return Response(text, media_type="text/xml; charset=utf-8")
-
-    async def schema_file(self, request: Request) -> Response:
-        relative = request.path_params["path"]
-        path = (self.schemas_dir / relative).resolve()
-        if not path.is_relative_to(self.schemas_dir) or path.suffix not in (".xsd", ".wsdl") or not path.is_file():
-            return PlainTextResponse("not found\n", status_code=404)
-        return Response(path.read_bytes(), media_type="text/xml; charset=utf-8")
+        document = served_wsdl(path.read_bytes(), location, base_url, f"{base_url}/soap/{system}")
+        return Response(document, media_type="text/xml; charset=utf-8")
 
 
 def operations_routes(readiness: Callable[[], Readiness]) -> list[Route]:

@@ -1,0 +1,1 @@
+"""Contracts for partners: WSDLs generated from the adapters, and the offline contract kit."""
