@@ -86,7 +86,7 @@ def build_ingest(
     schemas = {
         name: Schema(system.schema_dir(settings.schemas_dir) / system.xsd)
         for name, system in systems.items()
-        if system.operations and system.xsd
+        if (system.operations or system.services) and system.xsd
     }
     return Ingest(
         systems=systems,

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -16,7 +17,8 @@ from cryptography.fernet import Fernet
 from kombu import Connection
 from sqlalchemy import create_engine, text
 
-from adapters.spolis.simulator import SpolisKnobs, SpolisService, SpolisStore
+from adapters.spolis.simulator import SpolisService, SpolisStore
+from adapters.vsaa.simulator import VsaaService
 from hub.http_server import ServerThread
 from hub.runtime import Hub
 from hub.settings import PROJECT_ROOT, Settings
@@ -85,15 +87,16 @@ def broker_url(request) -> str:
 
 
 @dataclass
-class SpolisSim:
-    """The SPOLIS simulator on a fixed port, so a test can take it down and bring it back."""
+class Simulated:
+    """A system's simulator on a fixed port, so a test can take it down and bring it back."""
 
-    service: SpolisService
+    system: str
+    service: Any  # has .app() and .server (a SoapServer) with .knobs
     server: ServerThread | None = None
     port: int = 0
 
-    def start(self) -> SpolisSim:
-        self.server = ServerThread(self.service.app(), "127.0.0.1", self.port, name="spolis-test").start()
+    def start(self) -> Simulated:
+        self.server = ServerThread(self.service.app(), "127.0.0.1", self.port, name=f"{self.system}-test").start()
         self.port = self.server.port
         return self
 
@@ -103,29 +106,43 @@ class SpolisSim:
             self.server = None
 
     @property
-    def store(self) -> SpolisStore:
+    def knobs(self) -> Any:
+        return self.service.server.knobs
+
+    @property
+    def store(self) -> Any:
         return self.service.store
 
     @property
-    def knobs(self) -> SpolisKnobs:
-        return self.service.knobs
-
-    @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/soap/spolis"
+        return f"http://127.0.0.1:{self.port}/soap/{self.system}"
 
 
 @pytest.fixture
-def spolis(tmp_path: Path) -> Iterator[SpolisSim]:
-    sim = SpolisSim(SpolisService(SpolisStore(tmp_path / "spolis.sqlite3"), seed=7)).start()
+def spolis(tmp_path: Path) -> Iterator[Simulated]:
+    sim = Simulated("spolis", SpolisService(SpolisStore(tmp_path / "spolis.sqlite3"), seed=7)).start()
     yield sim
     sim.stop()
     sim.store.close()
 
 
 @pytest.fixture
-def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator[Callable[..., Hub]]:
+def vsaa() -> Iterator[Simulated]:
+    sim = Simulated("vsaa", VsaaService(seed=7)).start()
+    yield sim
+    sim.stop()
+
+
+SIMULATED = ("vsaa",)  # started only for tests that ask for them; SPOLIS always runs
+
+
+@pytest.fixture
+def start_hub(request, tmp_path: Path, spolis: Simulated, broker_prefix: str) -> Iterator[Callable[..., Hub]]:
     hubs: list[Hub] = []
+    endpoints = {"spolis": spolis.endpoint}
+    for name in SIMULATED:
+        if name in request.fixturenames:
+            endpoints[name] = request.getfixturevalue(name).endpoint
 
     def start(broker_url: str = "memory://", *, gateway: bool = True, workers: bool = True, **overrides) -> Hub:
         values = {
@@ -136,7 +153,7 @@ def start_hub(tmp_path: Path, spolis: SpolisSim, broker_prefix: str) -> Iterator
             "store_key_file": tmp_path / "store.key",
             "pseudonym_key_file": tmp_path / "pseudonym.key",
             "routes_file": FAST_ROUTES,
-            "endpoints": {"spolis": spolis.endpoint},
+            "endpoints": endpoints,
             "target_timeout_seconds": 2.0,
             **overrides,
         }

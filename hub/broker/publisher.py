@@ -290,7 +290,7 @@ class MemoryPublisher:
         future: Future[None] = Future()
         try:
             for message in messages:
-                if (message.exchange, message.routing_key) not in self._routes:
+                if not self._routable(message):
                     raise Unroutable(f"unroutable: exchange {message.exchange!r} routing key {message.routing_key!r}")
             with self._lock:
                 producer = self._producer

@@ -29,6 +29,7 @@ class CanonicalQuery(BaseModel):
     ANSWER: ClassVar[type[Answer]]
 
     person_code: PersonCode
+    purpose: Text | None = Field(None, description="why the end user asks; set from the request header")
 
 
 class PeriodQuery(CanonicalQuery):

@@ -201,7 +201,7 @@ class Ingest:
                 f"{query.TYPE} is answered by {route.target}, but the header names {header.destination}",
             )
         envelope = Envelope.of(
-            query,
+            query.model_copy(update={"purpose": header.purpose}),
             source=source,
             target=route.target,
             user_id=header.user_id,

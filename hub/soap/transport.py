@@ -36,7 +36,9 @@ class SoapTransport:
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
         )
 
-    def call(self, body: etree._Element, *, soap_action: str, user_id: str = "welfare-hub") -> etree._Element:
+    def call(
+        self, body: etree._Element, *, soap_action: str, user_id: str = "welfare-hub", purpose: str | None = None
+    ) -> etree._Element:
         """POST `body` with a fresh VISS header; return the answer's body element or raise by the table."""
         header = MessageHeader(
             message_id=uuid.uuid4(),
@@ -44,6 +46,7 @@ class SoapTransport:
             sender="hub",
             destination=self.system,
             user_id=user_id,
+            purpose=purpose,
         )
         try:
             response = self.http.post(
