@@ -18,11 +18,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from adapters.spolis.simulator import SpolisService, SpolisStore
+from adapters.spolis.simulator import SpolisService
 from hub.http_server import ServerThread
 from hub.runtime import Hub, delete_queues
 from hub.settings import Settings
 from hub.simulation.municipal import LoadResult, MunicipalSimulator
+from hub.simulation.record_store import RecordStore
 from hub.systems import SystemAdapter, discover
 
 SOURCES = ("sopa", "lietis", "gvs")
@@ -32,7 +33,7 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
     systems = discover()
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as tmp:
         work = workdir or Path(tmp)
-        spolis_store = SpolisStore(work / "spolis.sqlite3")
+        spolis_store = RecordStore(work / "spolis.sqlite3")
         spolis = ServerThread(SpolisService(spolis_store).app(), name="spolis").start()
         settings = settings.model_copy(
             update={

@@ -17,11 +17,12 @@ from cryptography.fernet import Fernet
 from kombu import Connection
 from sqlalchemy import create_engine, text
 
-from adapters.spolis.simulator import SpolisService, SpolisStore
+from adapters.spolis.simulator import SpolisService
 from adapters.vsaa.simulator import VsaaService
 from hub.http_server import ServerThread
 from hub.runtime import Hub
 from hub.settings import PROJECT_ROOT, Settings
+from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 
@@ -120,7 +121,7 @@ class Simulated:
 
 @pytest.fixture
 def spolis(tmp_path: Path) -> Iterator[Simulated]:
-    sim = Simulated("spolis", SpolisService(SpolisStore(tmp_path / "spolis.sqlite3"), seed=7)).start()
+    sim = Simulated("spolis", SpolisService(RecordStore(tmp_path / "spolis.sqlite3"), seed=7)).start()
     yield sim
     sim.stop()
     sim.store.close()
