@@ -1,18 +1,39 @@
 """SPOLIS (VSPMIS): the Ministry of Welfare's social policy monitoring system, the central target.
 
-Receives municipal data loads (F1) through its data load service, `IesniegtIerakstus`.
+Receives municipal data loads (F1), assistant service (F2), VDEĀVK's opinions (F3) and monthly
+reports (F8) through its data load service, `IesniegtIerakstus`. Defines the formats in which
+municipalities send assistant service and monthly reports, and asks VDEĀVK about a person (F4).
 """
 
+from adapters.spolis import services
 from adapters.spolis.client import SpolisTarget
 from adapters.spolis.outbound import ANSWER, SUBMIT
 from adapters.spolis.simulator import SIMULATOR
+from hub.canonical import AssistantService, MonthlyReport
 from hub.contracts.wsdl import WsdlOperation
-from hub.systems import OwnService, SystemAdapter
+from hub.systems import OwnService, Service, SystemAdapter
 
 SYSTEM = SystemAdapter(
     name="spolis",
     title="SPOLIS (Valsts sociālās politikas monitoringa informācijas sistēma, LM)",
     xsd="spolis-v1.xsd",
+    services=(
+        Service(
+            "IesniegtAsistentaPakalpojumus",
+            services.ASSISTANCE,
+            "submission",
+            (AssistantService.TYPE,),
+            services.assistance_to_canonical,
+        ),
+        Service(
+            "IesniegtMenesaParskatu",
+            services.REPORT,
+            "submission",
+            (MonthlyReport.TYPE,),
+            services.report_to_canonical,
+        ),
+    ),
+    caller=True,
     target=SpolisTarget,
     own_service=OwnService(
         name="SpolisIeladeService",

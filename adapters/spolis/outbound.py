@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from lxml import etree
 
 from hub.canonical import (
+    AssistantOpinion,
+    AssistantService,
     BenefitGranted,
     CanonicalRecord,
     HouseholdStatusDecision,
+    MonthlyReport,
     SocialServiceProvided,
     record_from_payload,
 )
@@ -76,9 +79,58 @@ def record_element(record: CanonicalRecord, *, message_id: uuid.UUID, source: st
         sub(body, NS, "Finansejums", record.funding)
         if record.cost is not None:
             sub(body, NS, "IzmaksasEUR", _money(record.cost))
+    elif isinstance(record, AssistantService):
+        body = sub(item, NS, "AsistentaPakalpojums")
+        etree.SubElement(
+            body, f"{{{NS}}}Ligums", numurs=record.contract_number, datums=record.contract_date.isoformat()
+        )
+        _period(body, "Periods", record.period_from, record.period_to)
+        sub(body, NS, "Stundas", f"{record.hours:.2f}")
+        sub(body, NS, "StundasLikmeEUR", _money(record.hourly_rate))
+        sub(body, NS, "ValstsFinansejumsEUR", _money(record.state_funding))
+        sub(body, NS, "VdeavkAtzinumaId", record.vdeavk_opinion_id)
+    elif isinstance(record, AssistantOpinion):
+        body = sub(item, NS, "VdeavkAtzinums")
+        sub(body, NS, "AsistentsNepieciesams", "true" if record.needed else "false")
+        if record.hours_per_week is not None:
+            sub(body, NS, "StundasNedela", record.hours_per_week)
+        _period(body, "Derigums", record.valid_from, record.valid_to)
+        if record.disability_group:
+            sub(body, NS, "InvaliditatesGrupa", record.disability_group)
+    elif isinstance(record, MonthlyReport):
+        body = sub(item, NS, "MenesaParskats")
+        body.set("versija", str(record.revision))
+        sub(body, NS, "Gads", record.year)
+        sub(body, NS, "Menesis", record.month)
+        sub(body, NS, "Sagatavots", record.decided_at.isoformat())
+        for tag, value in report_figures(record):
+            sub(body, NS, tag, value)
     else:
         raise TypeError(f"SPOLIS takes no {type(record).__name__}")
     return item
+
+
+REPORT_FIELDS = (
+    ("TrucigasMajsaimniecibas", "needy_households"),
+    ("TrucigasPersonas", "needy_persons"),
+    ("MaznodrosinatasMajsaimniecibas", "low_income_households"),
+    ("MaznodrosinatasPersonas", "low_income_persons"),
+    ("MajsaimniecibasKopa", "households_total"),
+    ("GMISanemeji", "gmi_recipients"),
+    ("GMIIzmaksatsEUR", "gmi_paid"),
+    ("MajoklaPabalstaSanemeji", "housing_recipients"),
+    ("MajoklaPabalstsIzmaksatsEUR", "housing_paid"),
+    ("CituPabalstuSanemeji", "other_recipients"),
+    ("CitiPabalstiIzmaksatsEUR", "other_paid"),
+    ("PabalstiKopaEUR", "benefits_paid_total"),
+)
+
+
+def report_figures(report: MonthlyReport) -> list[tuple[str, str]]:
+    return [
+        (tag, _money(value) if tag.endswith("EUR") else str(value))
+        for tag, value in ((tag, getattr(report, field)) for tag, field in REPORT_FIELDS)
+    ]
 
 
 def from_envelope(envelope: Envelope) -> etree._Element:

@@ -31,7 +31,16 @@ _KINDS = {
     f"{{{NS}}}Pabalsts": "benefit",
     f"{{{NS}}}MajsaimniecibasStatuss": "household_status",
     f"{{{NS}}}SocialaisPakalpojums": "social_service",
+    f"{{{NS}}}AsistentaPakalpojums": "assistant_service",
+    f"{{{NS}}}VdeavkAtzinums": "assistant_opinion",
+    f"{{{NS}}}MenesaParskats": "monthly_report",
 }
+
+
+def _version_time(item: etree._Element, content: etree._Element) -> str:
+    """The record's own time: the decision's, or when a report was prepared."""
+    decision = item.find(f"{{{NS}}}Lemums")
+    return decision.get("laiks") if decision is not None else content.findtext(f"{{{NS}}}Sagatavots")
 
 
 @dataclass
@@ -79,7 +88,7 @@ class SpolisService:
                     item.findtext(f"{{{NS}}}AvotaIerakstaId"),
                     kind,
                     item.findtext(f"{{{NS}}}PersonasKods"),
-                    item.find(f"{{{NS}}}Lemums").get("laiks"),
+                    _version_time(item, content),
                     etree.tostring(item),
                 )
             )
