@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -23,10 +23,15 @@ class RoutingConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Route:
-    target: str
+    target: str  # empty when the target depends on the record's municipality
     policy: RetryPolicy
     kind: str = "record"  # or "query": request-reply, the caller waits up to `deadline_seconds`
     deadline_seconds: float = 10.0
+    by_municipality: Mapping[str, str] = field(default_factory=dict)  # ATVK code -> target
+
+    @property
+    def possible_targets(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.by_municipality.values()))) if self.by_municipality else (self.target,)
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,13 @@ class Router:
         routes: dict[tuple[str, str], Route] = {}
         for number, route in enumerate(config.get("routes", []), start=1):
             where = f"{path.name}: route {number}"
-            target = route.get("target")
-            if target not in systems or systems[target].target is None:
-                raise RoutingConfigError(f"{where}: target {target!r} is not a system the hub can deliver to")
+            by_municipality = dict(route.get("target_by_municipality", {}))
+            target = route.get("target", "")
+            if bool(target) == bool(by_municipality):
+                raise RoutingConfigError(f"{where}: give either a target or target_by_municipality")
+            for name in by_municipality.values() or (target,):
+                if name not in systems or systems[name].target is None:
+                    raise RoutingConfigError(f"{where}: target {name!r} is not a system the hub can deliver to")
             policy_name = route.get("retry_policy", "default")
             if policy_name not in policies:
                 raise RoutingConfigError(f"{where}: no retry policy {policy_name!r}")
@@ -70,12 +79,12 @@ class Router:
                         raise RoutingConfigError(f"{where}: unknown message type {type_!r}")
                     if (source, type_) in routes:
                         raise RoutingConfigError(f"{where}: {source} -> {type_} is routed twice")
-                    routes[(source, type_)] = Route(target, policies[policy_name], kind, deadline)
+                    routes[(source, type_)] = Route(target, policies[policy_name], kind, deadline, by_municipality)
         if not routes:
             raise RoutingConfigError(f"{path}: no routes")
-        unknown = set(breakers) - {r.target for r in routes.values()}
+        unknown = set(breakers) - {t for r in routes.values() for t in r.possible_targets}
         for (_, type_), route in routes.items():
-            system = systems[route.target]
+            system = systems[route.possible_targets[0]]
             if route.kind == "query" and not any(s.kind == "query" for s in system.services):
                 raise RoutingConfigError(f"{path.name}: {route.target} answers no queries, yet {type_} goes there")
         if unknown:
@@ -88,8 +97,16 @@ class Router:
         except KeyError:
             raise Unroutable(f"no route for {type_} from {source}") from None
 
-    def target_for(self, source: str, type_: str) -> str:
-        return self.route(source, type_).target
+    def target_for(self, source: str, record: object) -> str:
+        """The target of one record: the route's, or the one serving the record's municipality."""
+        route = self.route(source, record.TYPE)  # type: ignore[attr-defined]
+        if not route.by_municipality:
+            return route.target
+        atvk = record.municipality.atvk  # type: ignore[attr-defined]
+        try:
+            return route.by_municipality[atvk]
+        except KeyError:
+            raise Unroutable(f"no municipal system takes {record.TYPE} for municipality {atvk}") from None  # type: ignore[attr-defined]
 
     def breaker_for(self, target: str) -> BreakerSettings:
         return self.breakers.get(target, BreakerSettings())
@@ -99,7 +116,7 @@ class Router:
         delays = {
             d
             for r in self.routes.values()
-            if r.target == target and r.kind == "record"
+            if target in r.possible_targets and r.kind == "record"
             for d in r.policy.delays_seconds
         }
         return tuple(sorted(delays))
@@ -107,7 +124,7 @@ class Router:
     @property
     def targets(self) -> tuple[str, ...]:
         """Targets records are delivered to."""
-        return tuple(sorted({r.target for r in self.routes.values() if r.kind == "record"}))
+        return tuple(sorted({t for r in self.routes.values() if r.kind == "record" for t in r.possible_targets}))
 
     @property
     def query_targets(self) -> tuple[str, ...]:

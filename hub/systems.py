@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 from lxml import etree
 
+from hub.canonical.base import CanonicalRecord, Municipality
 from hub.canonical.mapping import Parsed
 from hub.canonical.queries import Answer
 from hub.contracts.wsdl import WsdlOperation
@@ -51,6 +52,8 @@ class Service:
     to_canonical: Callable[[etree._Element], list[Parsed]]
     answer_element: str | None = None  # queries: the answer's body element
     answer_to_xml: Callable[[Answer], etree._Element] | None = None  # queries: canonical answer -> XML
+    from_canonical: Callable[[Sequence[CanonicalRecord], Municipality], etree._Element] | None = None
+    """Submissions: records -> this format (what a sender's simulator sends)."""
 
 
 @dataclass(frozen=True, slots=True)

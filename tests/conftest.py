@@ -17,7 +17,9 @@ from cryptography.fernet import Fernet
 from kombu import Connection
 from sqlalchemy import create_engine, text
 
+from adapters.burvis.simulator import BurvisService
 from adapters.spolis.simulator import SpolisService
+from adapters.vdeavk.simulator import VdeavkService
 from adapters.vsaa.simulator import VsaaService
 from hub.http_server import ServerThread
 from hub.runtime import Hub
@@ -25,6 +27,7 @@ from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
 from hub.store.db import Database
+from hub.systems import discover
 
 AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 SCHEMAS = PROJECT_ROOT / "schemas"
@@ -108,11 +111,16 @@ class Simulated:
 
     @property
     def knobs(self) -> Any:
-        return self.service.server.knobs
+        return getattr(self.service, "server", self.service).knobs
 
     @property
     def store(self) -> Any:
         return self.service.store
+
+    @property
+    def calls(self) -> int:
+        server = getattr(self.service, "server", self.service)
+        return server.counts["calls"] if server._count is None else self.store.stats()["calls"]
 
     @property
     def endpoint(self) -> str:
@@ -134,7 +142,49 @@ def vsaa() -> Iterator[Simulated]:
     sim.stop()
 
 
-SIMULATED = ("vsaa",)  # started only for tests that ask for them; SPOLIS always runs
+@pytest.fixture
+def vdeavk() -> Iterator[Simulated]:
+    sim = Simulated("vdeavk", VdeavkService(seed=7)).start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def burvis(tmp_path: Path) -> Iterator[Simulated]:
+    sim = Simulated("burvis", BurvisService(RecordStore(tmp_path / "burvis.sqlite3"), seed=7)).start()
+    yield sim
+    sim.stop()
+    sim.store.close()
+
+
+class _Intake:
+    """A municipal system's intake simulator with its store, shaped like the other services."""
+
+    def __init__(self, system: str, path: Path) -> None:
+        self.store = RecordStore(path)
+        self.server = discover()[system].simulator.intake.service(system, self.store)
+
+    def app(self):  # type: ignore[no-untyped-def]
+        return self.server.app()
+
+
+@pytest.fixture
+def sopa(tmp_path: Path) -> Iterator[Simulated]:
+    sim = Simulated("sopa", _Intake("sopa", tmp_path / "sopa.sqlite3")).start()
+    yield sim
+    sim.stop()
+    sim.store.close()
+
+
+@pytest.fixture
+def lietis(tmp_path: Path) -> Iterator[Simulated]:
+    sim = Simulated("lietis", _Intake("lietis", tmp_path / "lietis.sqlite3")).start()
+    yield sim
+    sim.stop()
+    sim.store.close()
+
+
+SIMULATED = ("vsaa", "vdeavk", "burvis", "sopa", "lietis")  # started for tests that ask; SPOLIS always runs
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """LIETIS as a client: Daugavpils social affairs administration submitting data loads."""
 
 from adapters.lietis.dialect import from_canonical
+from adapters.lietis.receiver import INTAKE, take_profiles
 from hub.canonical import Municipality
-from hub.simulation.municipal import MunicipalSimulator
+from hub.simulation.municipal import Intake, MunicipalSimulator
 
 SIMULATOR = MunicipalSimulator(
     system="lietis",
@@ -10,5 +11,6 @@ SIMULATOR = MunicipalSimulator(
     build=from_canonical,
     record_prefix="LIETIS",
     decision_prefix="DSLP",
+    intake=Intake(INTAKE, "lietis/lietis-service-v1.xsd", "lietis/lietis-service-v1.wsdl", take_profiles, 8095),
     users=("dslp.inspektors.07", "dslp.inspektors.21", "dslp.soc.darbiniece.33"),
 )

@@ -24,6 +24,7 @@ SYSTEM = SystemAdapter(
             "submission",
             (AssistantService.TYPE,),
             services.assistance_to_canonical,
+            from_canonical=services.assistance_to_xml,
         ),
         Service(
             "IesniegtMenesaParskatu",
@@ -31,6 +32,7 @@ SYSTEM = SystemAdapter(
             "submission",
             (MonthlyReport.TYPE,),
             services.report_to_canonical,
+            from_canonical=services.report_to_xml,
         ),
     ),
     caller=True,

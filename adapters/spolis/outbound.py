@@ -18,6 +18,7 @@ from hub.canonical import (
     CanonicalRecord,
     HouseholdStatusDecision,
     MonthlyReport,
+    PersonRecord,
     SocialServiceProvided,
     record_from_payload,
 )
@@ -47,15 +48,19 @@ def record_element(record: CanonicalRecord, *, message_id: uuid.UUID, source: st
     sub(item, NS, "AvotaSistema", source)
     sub(item, NS, "AvotaIerakstaId", record.record_id)
     sub(item, NS, "Lietotajs", user_id)
-    sub(item, NS, "PersonasKods", record.person_code)
-    etree.SubElement(item, f"{{{NS}}}Pasvaldiba", atvk=record.municipality.atvk, nosaukums=record.municipality.name)
-    etree.SubElement(
-        item,
-        f"{{{NS}}}Lemums",
-        numurs=record.decision_number,
-        datums=record.decision_date.isoformat(),
-        laiks=record.decided_at.isoformat(),
-    )
+    if isinstance(record, PersonRecord):
+        sub(item, NS, "PersonasKods", record.person_code)
+    municipality = getattr(record, "municipality", None)
+    if municipality is not None:
+        etree.SubElement(item, f"{{{NS}}}Pasvaldiba", atvk=municipality.atvk, nosaukums=municipality.name)
+    if isinstance(record, PersonRecord):
+        etree.SubElement(
+            item,
+            f"{{{NS}}}Lemums",
+            numurs=record.decision_number,
+            datums=record.decision_date.isoformat(),
+            laiks=record.decided_at.isoformat(),
+        )
     if isinstance(record, BenefitGranted):
         body = sub(item, NS, "Pabalsts")
         sub(body, NS, "Veids", record.benefit_kind)

@@ -4,17 +4,18 @@ the monthly social assistance report (F8), to canonical records."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 from lxml import etree
 
-from adapters.spolis.outbound import NS, REPORT_FIELDS
-from hub.canonical import AssistantService, MonthlyReport
+from adapters.spolis.outbound import NS, REPORT_FIELDS, report_figures
+from hub.canonical import AssistantService, MonthlyReport, Municipality
 from hub.canonical.mapping import Parsed, RecordCollector
 from hub.canonical.types import RuleViolation
 from hub.errors import FieldError
 from hub.rates import rate_table
-from hub.xml.read import child, child_texts, indexed_children
+from hub.xml.read import child, child_texts, indexed_children, sub
 
 ASSISTANCE = f"{{{NS}}}AsistentaPakalpojumuPakete"
 REPORT = f"{{{NS}}}MenesaParskatsIesniegums"
@@ -95,3 +96,36 @@ def report_to_canonical(report: etree._Element) -> list[Parsed]:
     records = RecordCollector()
     records.add(MonthlyReport, values, at="MenesaParskatsIesniegums", fields=fields, source=report)
     return records.result()
+
+
+def assistance_to_xml(records: Sequence[AssistantService], municipality: Municipality) -> etree._Element:
+    package = etree.Element(ASSISTANCE, nsmap={"sp": NS})
+    etree.SubElement(package, f"{{{NS}}}Pasvaldiba", atvk=municipality.atvk, nosaukums=municipality.name)
+    for r in records:
+        item = sub(package, NS, "Pakalpojums")
+        sub(item, NS, "IerakstaId", r.record_id)
+        sub(item, NS, "PersonasKods", r.person_code)
+        etree.SubElement(
+            item,
+            f"{{{NS}}}Lemums",
+            numurs=r.decision_number,
+            datums=r.decision_date.isoformat(),
+            laiks=r.decided_at.isoformat(),
+        )
+        etree.SubElement(item, f"{{{NS}}}Ligums", numurs=r.contract_number, datums=r.contract_date.isoformat())
+        etree.SubElement(item, f"{{{NS}}}Periods", no=r.period_from.isoformat(), lidz=r.period_to.isoformat())
+        sub(item, NS, "Stundas", f"{r.hours:.2f}")
+        sub(item, NS, "VdeavkAtzinumaId", r.vdeavk_opinion_id)
+    return package
+
+
+def report_to_xml(records: Sequence[MonthlyReport], municipality: Municipality) -> etree._Element:
+    (report,) = records
+    element = etree.Element(REPORT, nsmap={"sp": NS})
+    etree.SubElement(element, f"{{{NS}}}Pasvaldiba", atvk=municipality.atvk, nosaukums=municipality.name)
+    sub(element, NS, "Gads", report.year)
+    sub(element, NS, "Menesis", report.month)
+    sub(element, NS, "Sagatavots", report.decided_at.isoformat())
+    for tag, value in report_figures(report):
+        sub(element, NS, tag, value)
+    return element

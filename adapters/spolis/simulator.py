@@ -13,8 +13,6 @@ records and then answer too late (a client timeout), and providers added to the 
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,9 +20,9 @@ from lxml import etree
 from starlette.applications import Starlette
 
 from adapters.spolis.outbound import ANSWER, NS, SUBMIT
-from hub.http_server import ServerThread
 from hub.simulation.record_store import RecordStore
 from hub.simulation.records import providers
+from hub.simulation.serve import serve_forever
 from hub.simulation.soap_server import Knobs, SoapServer
 
 _KINDS = {
@@ -125,15 +123,9 @@ class SpolisSimulator:
     def run(self, args: argparse.Namespace) -> int:
         store = RecordStore(args.db)
         service = SpolisService(store, SpolisKnobs(args.latency_ms, args.fault_rate, args.timeout_rate))
-        server = ServerThread(service.app(), args.host, args.port, name="spolis").start()
-        print(f"SPOLIS simulator on {server.url}/soap/spolis (WSDL at ?wsdl), store {args.db}", flush=True)
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        stop.wait()
-        server.stop()
-        store.close()
-        return 0
+        return serve_forever(
+            service.app(), args.host, args.port, "SPOLIS simulator", "/soap/spolis", on_stop=store.close
+        )
 
 
 SIMULATOR = SpolisSimulator()

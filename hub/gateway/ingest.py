@@ -187,6 +187,11 @@ class Ingest:
             f"{system.name} may send {expected}, the services routed for it, or GetStatus here",
         )
 
+    def _destination_is_the_hub(self, source: str, record: object, header: MessageHeader) -> bool:
+        """Records routed by municipality may name the hub as their destination: the sender does not
+        know which municipal system serves each."""
+        return header.destination == "hub" and bool(self.router.route(source, record.TYPE).by_municipality)  # type: ignore[attr-defined]
+
     def _query(self, source: str, header: MessageHeader, handler: Handler, parsed: list[Parsed]) -> Query:
         if not header.purpose:
             raise ValidationFailed.single(
@@ -241,8 +246,8 @@ class Ingest:
         messages: list[OutgoingMessage] = []
         rows: list[RecordRow] = []
         for index, (record, source_element) in enumerate(records, start=1):
-            target = self.router.target_for(source, record.TYPE)
-            if target != header.destination:
+            target = self.router.target_for(source, record)
+            if target != header.destination and not self._destination_is_the_hub(source, record, header):
                 raise ValidationFailed.single(
                     f"{HEADER_PATH}/Destination",
                     "destination",

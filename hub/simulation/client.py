@@ -30,6 +30,7 @@ class Submitted:
     records: int
     fault: Fault | None = None
     message_ids: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def accepted(self) -> bool:
@@ -101,7 +102,8 @@ class HubClient:
                 str(message_id), records, answer.fault or Fault("Server", "empty answer", "transport", True)
             )
         ids = [r.get("messageId") for r in answer.body.iterfind(f"{{{HUB_NS}}}Record")]
-        return Submitted(answer.body.findtext(f"{{{HUB_NS}}}ReceiptID") or "", records, None, ids)
+        notices = [n.text or "" for n in answer.body.iterfind(f"{{{HUB_NS}}}Notice")]
+        return Submitted(answer.body.findtext(f"{{{HUB_NS}}}ReceiptID") or "", records, None, ids, notices)
 
     def status(self, receipt_id: str, *, destination: str, user_id: str) -> Answer:
         query = etree.Element(f"{{{HUB_NS}}}GetStatus", nsmap={"hub": HUB_NS})

@@ -4,18 +4,23 @@ the hub over HTTP, as `hub simulate sopa|lietis|gvs` and as the demo's load."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import random
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lxml import etree
 
 from hub.canonical import CanonicalRecord, Municipality
 from hub.simulation.client import HubClient, Submitted
+from hub.simulation.record_store import RecordStore
 from hub.simulation.records import RecordFactory
+from hub.simulation.serve import serve_forever
+from hub.simulation.soap_server import Knobs, SoapServer
 
 BuildLoad = Callable[[Sequence[CanonicalRecord], Municipality, str], etree._Element]
 
@@ -39,6 +44,31 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
+class Intake:
+    """What the municipal system takes from the hub (NVA profiling, F6): `hub simulate <system> --serve`."""
+
+    element: str
+    schema: str  # under schemas/
+    wsdl: str
+    take: Callable[[RecordStore, etree._Element], etree._Element]
+    port: int
+
+    def service(self, system: str, store: RecordStore, knobs: Knobs | None = None) -> SoapServer:
+        return SoapServer(
+            system=system,
+            schema=self.schema,
+            wsdl=self.wsdl,
+            handlers={self.element: lambda request: self.take(store, request)},
+            knobs=knobs,
+            count=store.count,
+            stats=store.stats,
+        )
+
+
+KINDS = ("data_load", "assistant_service", "cooperation_duties", "monthly_report")
+
+
+@dataclass(frozen=True)
 class MunicipalSimulator:
     system: str
     municipalities: tuple[Municipality, ...]
@@ -47,6 +77,7 @@ class MunicipalSimulator:
     decision_prefix: str
     users: tuple[str, ...]
     destination: str = "spolis"
+    intake: Intake | None = None
 
     def loads(
         self, records: int, batch_size: int, rng: random.Random, unregistered_share: float = 0.0
@@ -111,9 +142,59 @@ class MunicipalSimulator:
             c.close()
         return result
 
+    def send_kind(self, url: str, kind: str, records: int, rng: random.Random) -> int:
+        """Records of another system's format (F2, F7, F8), built by the service that defines it."""
+        from hub.systems import discover
+
+        type_, owner, service = next(
+            (t, owner, service)
+            for owner in discover().values()
+            for service in owner.services
+            for t in service.types
+            if t.split(".")[1] == kind
+        )
+        assert service.from_canonical is not None
+        municipality = self.municipalities[0]
+        factory = RecordFactory(
+            municipality=municipality, record_prefix=self.record_prefix, decision_prefix=self.decision_prefix, rng=rng
+        )
+        if kind == "monthly_report":
+            month = dt.date.today().replace(day=1) - dt.timedelta(days=1)
+            loads = [[factory.monthly_report(month.year, month.month)]]
+        else:
+            made = [getattr(factory, kind)() for _ in range(records)]
+            loads = [made[i : i + 100] for i in range(0, len(made), 100)]
+        client = HubClient(url, sender=self.system)
+        refused = 0
+        try:
+            for load in loads:
+                body = service.from_canonical(load, municipality)
+                submitted = client.submit(
+                    body, destination=owner.name, user_id=rng.choice(self.users), records=len(load)
+                )
+                if not submitted.accepted:
+                    refused += len(load)
+                    print(f"refused: {submitted.fault}", file=sys.stderr)
+        finally:
+            client.close()
+        sent = sum(len(load) for load in loads)
+        print(f"{self.system}: {type_} sent={sent} accepted={sent - refused} refused={refused}")
+        return 0 if not refused else 1
+
     # -- `hub simulate <system>` ---------------------------------------------------------------
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        if self.intake is not None:
+            parser.add_argument("--serve", action="store_true", help="run the system's own intake service instead")
+            parser.add_argument("--host", default="127.0.0.1")
+            parser.add_argument("--port", type=int, default=self.intake.port)
+            parser.add_argument("--db", type=Path, default=Path(f"var/{self.system}.sqlite3"))
+        parser.add_argument(
+            "--kind",
+            choices=KINDS,
+            default="data_load",
+            help="what to send: the system's own data load (F1), or another system's format (F2, F7, F8)",
+        )
         parser.add_argument("--url", default="http://127.0.0.1:8080", help="the hub gateway's base URL")
         parser.add_argument("--records", type=int, default=1000)
         parser.add_argument("--batch-size", type=int, default=100, help="records per SOAP request (max 1000)")
@@ -127,6 +208,13 @@ class MunicipalSimulator:
         )
 
     def run(self, args: argparse.Namespace) -> int:
+        if getattr(args, "serve", False) and self.intake is not None:
+            store = RecordStore(args.db)
+            server = self.intake.service(self.system, store)
+            title = f"{self.system.upper()} intake simulator"
+            return serve_forever(server.app(), args.host, args.port, title, f"/soap/{self.system}", on_stop=store.close)
+        if args.kind != "data_load":
+            return self.send_kind(args.url, args.kind, args.records, random.Random(args.seed))
         result = self.send(
             args.url,
             records=args.records,

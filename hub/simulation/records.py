@@ -16,12 +16,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from hub.canonical import (
+    AssistantService,
     BenefitGranted,
     CanonicalRecord,
+    CooperationDuties,
     HouseholdStatusDecision,
+    MonthlyReport,
     Municipality,
+    ServiceToUnemployed,
     SocialServiceProvided,
 )
+from hub.rates import rate_table
 from hub.simulation.people import person_code
 
 RIGA_TIME = ZoneInfo("Europe/Riga")
@@ -141,6 +146,70 @@ class RecordFactory:
             period_to=None if ongoing else start + dt.timedelta(days=self.rng.randrange(7, 365)),  # type: ignore[operator]
             funding=self.rng.choices(("municipal", "state", "mixed"), weights=(6, 2, 2))[0],
             cost=_money(self.rng, 40, 2500) if self.rng.random() < 0.7 else None,
+        )
+
+    def assistant_service(self) -> AssistantService:
+        """A month of assistant service; funding at the hourly rate in force (config/rates.toml)."""
+        common = self._common("ASI")
+        month_start = (self.today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+        month_end = (month_start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        hours = Decimal(self.rng.randrange(40, 321)) / 2
+        rate = rate_table("assistant_service_hourly_rate").on(month_start)
+        return AssistantService(
+            **common,
+            contract_number=f"AP-{self.today.year}/{self.rng.randrange(10**5):05d}",
+            contract_date=month_start - dt.timedelta(days=self.rng.randrange(30, 700)),
+            period_from=month_start,
+            period_to=month_end,
+            hours=hours,
+            hourly_rate=rate,
+            state_funding=(hours * rate).quantize(Decimal("0.01")),
+            vdeavk_opinion_id=f"VDEAVK-A-{self.rng.randrange(10**6):06d}",
+        )
+
+    def cooperation_duties(self) -> CooperationDuties:
+        common = self._common("LDP")
+        start = common["decision_date"]
+        return CooperationDuties(
+            **common,
+            duties=self.rng.sample(
+                ["register_with_nva", "attend_nva_consultations", "take_part_in_measures", "seek_work_actively"],
+                self.rng.randint(1, 3),
+            ),
+            valid_from=start,
+            valid_to=start + dt.timedelta(days=180),  # type: ignore[operator]
+            services=[
+                ServiceToUnemployed(
+                    service=self.rng.choice(("social_rehabilitation", "psychologist", "debt_counselling")),
+                    provided_on=start,
+                )
+                for _ in range(self.rng.randint(0, 2))
+            ],
+        )
+
+    def monthly_report(self, year: int, month: int) -> MonthlyReport:
+        """A consistent report: totals are the sums of their parts."""
+        needy, low = self.rng.randrange(50, 4000), self.rng.randrange(20, 2000)
+        gmi, housing, other = (_money(self.rng, 1000, 90000) for _ in range(3))
+        prepared = dt.date(year, month, 1) + dt.timedelta(days=40)
+        return MonthlyReport(
+            record_id=f"{self.municipality.atvk}-{year}-{month:02d}",
+            decided_at=dt.datetime.combine(min(prepared, self.today), dt.time(9, self.rng.randrange(60)), RIGA_TIME),
+            municipality=self.municipality,
+            year=year,
+            month=month,
+            needy_households=needy,
+            needy_persons=needy + self.rng.randrange(0, needy),
+            low_income_households=low,
+            low_income_persons=low + self.rng.randrange(0, low),
+            households_total=needy + low,
+            gmi_recipients=self.rng.randrange(10, needy + 1),
+            gmi_paid=gmi,
+            housing_recipients=self.rng.randrange(10, needy + low),
+            housing_paid=housing,
+            other_recipients=self.rng.randrange(0, 500),
+            other_paid=other,
+            benefits_paid_total=gmi + housing + other,
         )
 
     def batch(self, size: int, *, unregistered_share: float = 0.0) -> list[CanonicalRecord]:
