@@ -31,9 +31,10 @@ def test_every_hub_variable_in_compose_is_a_setting():
 def test_ports_agree_between_compose_settings_and_prometheus():
     hub = COMPOSE["services"]["hub"]
     assert f"{hub['environment']['HUB_HTTP_PORT']}:{hub['environment']['HUB_HTTP_PORT']}" in hub["ports"]
-    spolis = COMPOSE["services"]["spolis"]
-    port = spolis["command"][spolis["command"].index("--port") + 1]
-    assert hub["environment"]["HUB_ENDPOINTS__SPOLIS"] == f"http://spolis:{port}/soap/spolis"
+    for name in ("spolis", "vsaa", "vdeavk", "sopa", "lietis", "burvis"):
+        service = COMPOSE["services"][name]
+        port = service["command"][service["command"].index("--port") + 1]
+        assert hub["environment"][f"HUB_ENDPOINTS__{name.upper()}"] == f"http://{name}:{port}/soap/{name}"
     prometheus = yaml.safe_load((PROJECT_ROOT / "monitoring" / "prometheus.yml").read_text(encoding="utf-8"))
     targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
     assert targets == [f"hub:{hub['environment']['HUB_HTTP_PORT']}"]
@@ -58,3 +59,15 @@ def test_an_empty_secret_variable_means_unset(monkeypatch):
     monkeypatch.setenv("HUB_STORE_KEYS", " ")
     settings = Settings()
     assert settings.admin_token is None and settings.store_keys is None
+
+
+def test_every_system_has_its_page_and_the_pages_point_at_files_that_exist():
+    import re
+
+    from hub.systems import discover
+
+    for name in discover():
+        page = PROJECT_ROOT / "docs" / "systems" / f"{name}.md"
+        assert page.is_file(), f"docs/systems/{name}.md is missing"
+        for path in re.findall(r"`(schemas/[^`]+)`", page.read_text(encoding="utf-8")):
+            assert (PROJECT_ROOT / path).exists(), f"{page.name} names {path}, which does not exist"
