@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 import zeep
 from lxml import etree
@@ -20,10 +22,13 @@ from adapters.vsaa.simulator import person_benefits
 from hub.canonical.queries import GrantedBenefitsAnswer, GrantedBenefitsQuery, PaymentsQuery
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
+from hub.soap import SOAP11_NS, parse_fault
 from hub.store.audit import audit_log
+from tests.contract.samples import SCHEMAS
 from tests.hub.test_gateway import metric
 
 TODAY = dt.date.today()
+SAMPLES_DIR = SCHEMAS / "vsaa" / "samples" / "valid"
 
 
 def ep51(code: str) -> etree._Element:
@@ -169,3 +174,15 @@ def test_a_zeep_client_built_from_the_hubs_wsdl_asks_vsaa(start_hub, amqp_url, v
         for k, _ in got
     ]
     assert [a for _, a in got] == [a for _, a in want]
+
+
+def test_a_query_without_an_end_user_is_refused(start_hub, vsaa):
+    hub = start_hub()
+    sample = (SAMPLES_DIR / "ep51-from-lietis.xml").read_bytes()
+    without_user = re.sub(rb"\s*<vh:UserId>[^<]*</vh:UserId>", b"", sample)
+    response = httpx.post(
+        f"{hub.gateway_url}/soap/lietis", content=without_user, headers={"Content-Type": "text/xml"}, timeout=30
+    )
+    fault = parse_fault(etree.fromstring(response.content).find(f"{{{SOAP11_NS}}}Body")[0])
+    assert ("Envelope/Header/MessageHeader/UserId", "required") in {(e.field, e.rule) for e in fault.errors}
+    assert vsaa.calls == 0
