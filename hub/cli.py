@@ -16,7 +16,9 @@ def _serve(args: argparse.Namespace) -> int:
     from hub.runtime import Hub
 
     settings = get_settings()
-    hub = Hub(settings).start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
+    hub = Hub(settings)
+    logs.configure(settings.log_level, settings.log_format, hub.pseudonymize)
+    hub.start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -51,6 +53,23 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace(args: argparse.Namespace) -> int:
+    from hub.runtime import open_database
+    from hub.store.failed import FailedStore
+    from hub.store.message_log import MessageLog
+    from hub.store.status import StatusStore
+    from hub.trace import trace
+
+    db = open_database(get_settings())
+    steps = trace(args.id, StatusStore(db), FailedStore(db), MessageLog(db))
+    if not steps:
+        print(f"nothing is known of message {args.id}", file=sys.stderr)
+        return 1
+    for step in steps:
+        print(f"{step.at:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f"  {step.what:<16} {step.detail}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hub.systems import discover
 
@@ -79,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="what became of a receipt or a record")
     status.add_argument("id", help="receipt id (the request's MessageID) or a record's message id")
     status.set_defaults(func=_status)
+
+    tracing = commands.add_parser("trace", help="one message's journey through the hub")
+    tracing.add_argument("id", help="the record's message id (from the receipt)")
+    tracing.set_defaults(func=_trace)
 
     from hub.contracts.cli import add_commands as add_contract_commands
     from hub.operator_cli import add_commands as add_operator_commands

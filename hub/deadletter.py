@@ -8,19 +8,21 @@ import logging
 from hub.broker.consumer import Received
 from hub.envelope import Envelope
 from hub.store.failed import FailedStore, Failure
+from hub.store.message_log import MessageLog
 from hub.worker import store_failures
 
 log = logging.getLogger(__name__)
 
 
 class DeadLetterMover:
-    def __init__(self, failed: FailedStore, prefix: str) -> None:
+    def __init__(self, failed: FailedStore, message_log: MessageLog, prefix: str) -> None:
         self.failed = failed
+        self.message_log = message_log
         self.prefix = prefix
 
     def handle(self, batch: list[Received]) -> None:
         failures = [self._failure(received) for received in batch]
-        store_failures(self.failed, failures, batch)
+        store_failures(self.failed, self.message_log, failures, batch)
         for failure in failures:
             envelope = failure.envelope
             log.error(

@@ -1,21 +1,50 @@
-"""JSON-lines logging: one object per line with the message and every `extra` field.
+"""JSON-lines logging: one object per line with the message, the ids of the message being handled,
+and every `extra` field.
 
-Callers pass ids, counts, rule names and error classes as extras, never payloads, so person
-codes do not reach the logs.
+Callers pass ids, counts, rule names and error classes, never payloads. As a second guard, every
+line (text, extras, tracebacks) is searched for anything shaped like a person code, which is
+replaced by its keyed-hash pseudonym before the line is written.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
+import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import orjson
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+PERSON_CODE = re.compile(r"(?<![0-9])[0-3][0-9]{5}-?[0-9]{5}(?![0-9])")
+
+message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
+correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+
+
+@contextmanager
+def handling(message: str | None = None, correlation: str | None = None) -> Iterator[None]:
+    """Every line logged inside names this message and correlation id."""
+    tokens = (message_id.set(message), correlation_id.set(correlation))
+    try:
+        yield
+    finally:
+        message_id.reset(tokens[0])
+        correlation_id.reset(tokens[1])
+
+
+def _masked(text: str) -> str:
+    return PERSON_CODE.sub("[person code]", text)
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, pseudonymize: Callable[[str], str] | None = None) -> None:
+        super().__init__()
+        self.pseudonymize = pseudonymize
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
@@ -23,19 +52,34 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if (current := message_id.get()) is not None:
+            entry["message_id"] = current
+        if (current := correlation_id.get()) is not None:
+            entry["correlation_id"] = current
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        return self.protect(orjson.dumps(entry, default=str).decode())
+
+    def protect(self, line: str) -> str:
+        if self.pseudonymize is None:
+            return _masked(line)
+        return PERSON_CODE.sub(lambda m: self.pseudonymize(m.group(0)), line)  # type: ignore[misc]
 
 
-def configure(level: str = "INFO", fmt: str = "json") -> None:
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _masked(super().format(record))
+
+
+def configure(level: str = "INFO", fmt: str = "json", pseudonymize: Callable[[str], str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter(pseudonymize) if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

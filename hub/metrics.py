@@ -3,7 +3,11 @@ another unbounded value: labels are system names, canonical types, rule names, e
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import platform
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+from hub import __version__
 
 # Receipt-to-target latency spans milliseconds (healthy) to hours (target outage, replays).
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
@@ -63,3 +67,5 @@ query_late_replies = Counter("hub_query_late_replies_total", "Answers that came 
 query_expired = Counter(
     "hub_query_expired_total", "Queries whose caller had stopped waiting before a worker took them", ["target"]
 )
+build_info = Info("hub_build", "The running hub's version")
+build_info.info({"version": __version__, "python": platform.python_version()})

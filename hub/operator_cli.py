@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import getpass
 import json
 import os
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from hub.broker.publisher import create_publisher
+from hub.envelope import utcnow
 from hub.errors import ValidationFailed
 from hub.operators import STATES, FailedMessages, NotFound, make_filter, to_json
 from hub.routing import Router
@@ -21,6 +23,7 @@ from hub.runtime import build_topology, open_database
 from hub.settings import get_settings
 from hub.store.audit import AuditLog
 from hub.store.failed import FailedStore, Filter
+from hub.store.message_log import MessageLog
 from hub.systems import discover
 
 
@@ -41,7 +44,7 @@ def _service(*, publishing: bool = False) -> FailedMessages:
             )
         publisher = create_publisher(settings.broker_url, topology, name="hub-operator")
         publisher.start(timeout=15)
-    return FailedMessages(FailedStore(db), AuditLog(db), topology, publisher)
+    return FailedMessages(FailedStore(db), AuditLog(db), MessageLog(db), topology, publisher)
 
 
 def _filter(args: argparse.Namespace) -> Filter:
@@ -205,6 +208,14 @@ def _rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    before = utcnow() - dt.timedelta(days=settings.message_log_retention_days)
+    removed = MessageLog(open_database(settings)).purge(before)
+    print(f"removed {removed} message log event(s) from before {before:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def _guarded(func):  # type: ignore[no-untyped-def]
     def run(args: argparse.Namespace) -> int:
         try:
@@ -266,3 +277,5 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     rotate.add_argument("--operator")
     rotate.add_argument("--reason", default="key rotation")
     rotate.set_defaults(func=_rotate)
+    purge = store_sub.add_parser("purge", help="drop message log events older than HUB_MESSAGE_LOG_RETENTION_DAYS")
+    purge.set_defaults(func=_purge)

@@ -27,6 +27,7 @@ from hub.envelope import Envelope, utcnow
 from hub.errors import ValidationFailed
 from hub.store.audit import AuditEntry, AuditLog
 from hub.store.failed import FailedGroup, FailedMessage, FailedStore, Filter
+from hub.store.message_log import MessageLog
 
 REPLAY_CHUNK = 500
 CONFIRM_TIMEOUT_SECONDS = 60.0
@@ -56,6 +57,7 @@ class FailedMessages:
         self,
         failed: FailedStore,
         audit: AuditLog,
+        message_log: MessageLog,
         topology: Topology,
         publisher: Publisher | None,
         *,
@@ -63,6 +65,7 @@ class FailedMessages:
     ) -> None:
         self.failed = failed
         self.audit = audit
+        self.message_log = message_log
         self.topology = topology
         self.publisher = publisher
         self.max_replays = max_replays
@@ -141,6 +144,10 @@ class FailedMessages:
             ids = [m.id for m, _ in chunk]
             self.failed.mark_replayed(ids, utcnow())
             outcome.replayed += ids
+            self.message_log.record(
+                (m.message_id, "replayed", {"operator": operator, "reason": reason, "replay": m.replay_count + 1})
+                for m, _ in chunk
+            )
             for message, _ in chunk:
                 metrics.replays.labels(message.target).inc()
         if outcome.replayed:
@@ -170,6 +177,7 @@ class FailedMessages:
         edited = envelope.model_copy(update={"payload": record.model_dump(mode="json")})
         self.failed.replace_envelope(failed_id, edited, utcnow())
         changed = sorted(k for k in set(payload) | set(envelope.payload) if payload.get(k) != envelope.payload.get(k))
+        self.message_log.record([(message.message_id, "edited", {"operator": operator, "fields": changed})])
         self.audit.record(
             operator=operator,
             action="edit",
@@ -187,6 +195,11 @@ class FailedMessages:
         ids = [m.id for m in messages if m.state == "failed"]
         if ids:
             self.failed.mark_discarded(ids, utcnow())
+            self.message_log.record(
+                (m.message_id, "discarded", {"operator": operator, "reason": reason})
+                for m in messages
+                if m.state == "failed"
+            )
             self.audit.record(
                 operator=operator, action="discard", subject=_subject(ids), reason=reason, details={"ids": ids}
             )

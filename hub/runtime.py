@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from hub.broker.consumer import BatchHandler, ConsumerLoop
@@ -21,12 +23,14 @@ from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
 from hub.circuit import CircuitBreaker
 from hub.deadletter import DeadLetterMover
+from hub.envelope import utcnow
 from hub.errors import BrokerUnavailable
 from hub.gateway.admin import AdminApi
 from hub.gateway.app import Gateway, Readiness, operations_routes
 from hub.gateway.ingest import Ingest
 from hub.gateway.queries import QueryDesk
 from hub.http_server import ServerThread
+from hub.observe import HubCollector
 from hub.operators import FailedMessages
 from hub.pseudonym import Pseudonymizer
 from hub.query_worker import QueryWorker
@@ -36,6 +40,7 @@ from hub.store.audit import AuditLog
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedStore
+from hub.store.message_log import MessageLog
 from hub.store.status import StatusStore
 from hub.systems import SystemAdapter, Target, TargetSettings, discover
 from hub.worker import DeliveryWorker
@@ -124,6 +129,7 @@ class Hub:
         self.store = StatusStore(self.db)
         self.failed = FailedStore(self.db)
         self.audit = AuditLog(self.db)
+        self.message_log = MessageLog(self.db)
         self.publisher: Publisher = create_publisher(settings.broker_url, self.topology)
         self.delayer = create_delayer(settings.broker_url, self.publisher, self.topology)
         every_target = sorted({*self.router.targets, *self.router.query_targets})
@@ -137,6 +143,7 @@ class Hub:
         self._closing: list[Callable[[], None]] = []
         self._http: ServerThread | None = None
         self._topology_declared = False
+        self._collector: HubCollector | None = None
 
     def start(self, *, gateway: bool = True, workers: bool = True) -> Hub:
         declare_topology(self.settings.broker_url, self.topology)
@@ -146,6 +153,13 @@ class Hub:
             self._start_workers()
         if gateway:
             self._start_loop(self.replies.loop)
+            self._start_housekeeping()
+        self._collector = HubCollector(
+            broker_connected=lambda: self.publisher.connected,
+            consumers=lambda: (sum(c.connected.is_set() for c in self.consumers), len(self.consumers)),
+            stores=(self.store, self.failed) if gateway else None,
+        )
+        REGISTRY.register(self._collector)
         app = self.gateway().app() if gateway else Starlette(routes=operations_routes(self.readiness))
         self._http = ServerThread(app, self.settings.http_host, self.settings.http_port, name="http").start()
         log.info("listening", extra={"url": self._http.url, "gateway": gateway})
@@ -181,7 +195,7 @@ class Hub:
         )
 
     def operators(self) -> FailedMessages:
-        return FailedMessages(self.failed, self.audit, self.topology, self.publisher)
+        return FailedMessages(self.failed, self.audit, self.message_log, self.topology, self.publisher)
 
     def readiness(self) -> Readiness:
         checks = {"topology_declared": self._topology_declared, "broker_connected": self.publisher.connected}
@@ -189,6 +203,29 @@ class Hub:
             checks["workers_connected"] = all(c.connected.is_set() for c in self.consumers)
         circuits = {target: breaker.state.name.lower() for target, breaker in self.breakers.items()}
         return {"checks": checks, "circuits": circuits}
+
+    def _start_housekeeping(self) -> None:
+        """Hourly, in the gateway process: forget message-log events past their retention."""
+
+        def run() -> None:
+            self.purge()
+            while not self.stop_event.wait(3600):
+                self.purge()
+
+        thread = threading.Thread(target=run, name="housekeeping", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def purge(self) -> int:
+        before = utcnow() - dt.timedelta(days=self.settings.message_log_retention_days)
+        try:
+            removed = self.message_log.purge(before)
+        except Exception as exc:
+            log.warning("message log purge failed", extra={"error": str(exc)[:200]})
+            return 0
+        if removed:
+            log.info("message log purged", extra={"events": removed, "before": before.isoformat()})
+        return removed
 
     def _target(self, name: str) -> Target:
         settings = self.settings
@@ -213,6 +250,7 @@ class Hub:
                     topology=self.topology,
                     status=self.store,
                     failed=self.failed,
+                    message_log=self.message_log,
                     stop=self.stop_event,
                 )
                 self._consume(
@@ -240,7 +278,7 @@ class Hub:
                 flush_seconds=0.002,
             )
             self._closing.append(asker.close)
-        mover = DeadLetterMover(self.failed, self.settings.broker_prefix)
+        mover = DeadLetterMover(self.failed, self.message_log, self.settings.broker_prefix)
         self._consume(self.topology.dead_queue, mover.handle, "dead-letters")
 
     def _consume(
@@ -282,6 +320,9 @@ class Hub:
                 raise BrokerUnavailable(f"{consumer.name} is not consuming")
 
     def stop(self) -> None:
+        if self._collector is not None:
+            REGISTRY.unregister(self._collector)
+            self._collector = None
         if self._http is not None:
             self._http.stop()
             self._http = None

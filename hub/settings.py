@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_records: int = Field(1000, ge=1)
     xml_max_depth: int = Field(32, ge=4, le=200)
+    message_log_retention_days: float = Field(30, gt=0, description="how long `hub trace` can look back")
     admin_token: SecretStr | None = Field(None, description="enables the JSON admin API at /admin")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -33,6 +33,7 @@ from hub.errors import MalformedMessage, TargetRejected, TargetUnavailable, clas
 from hub.retry import RetryPolicy
 from hub.routing import Router
 from hub.store.failed import Attempt, FailedStore, Failure
+from hub.store.message_log import MessageLog
 from hub.store.status import StatusStore
 from hub.systems import Target
 
@@ -75,6 +76,7 @@ class DeliveryWorker:
         topology: Topology,
         status: StatusStore,
         failed: FailedStore,
+        message_log: MessageLog,
         stop: threading.Event,
     ) -> None:
         self.target_name = target_name
@@ -85,6 +87,7 @@ class DeliveryWorker:
         self.topology = topology
         self.status = status
         self.failed = failed
+        self.message_log = message_log
         self.stop = stop
         self.park_delay = min(router.delays_for(target_name))
 
@@ -102,7 +105,7 @@ class DeliveryWorker:
                 error = MalformedMessage(f"not a hub envelope: {str(exc)[:300]}")
                 malformed.append(Failure(None, received.body, self.target_name, error.error_class, str(error), ()))
         if malformed:
-            self._store_failures(malformed, [r for r in batch if not self._is_item(r, items)])
+            store_failures(self.failed, self.message_log, malformed, [r for r in batch if not self._is_item(r, items)])
         if items:
             self._deliver(items)
 
@@ -114,6 +117,7 @@ class DeliveryWorker:
         already = self.status.delivered_among(str(i.envelope.message_id) for i in items)
         if already:
             metrics.deduplicated.labels(self.target_name).inc(len(already))
+            self.message_log.record((mid, "deduplicated", {"target": self.target_name}) for mid in already)
             for item in items:
                 if str(item.envelope.message_id) in already:
                     item.received.ack()
@@ -148,6 +152,7 @@ class DeliveryWorker:
 
         by_id = {result.message_id: result for result in results}
         done, rejected, unanswered = [], [], []
+        duplicates: set[str] = set()
         for item in items:
             result = by_id.get(item.envelope.message_id)
             if result is None:
@@ -157,8 +162,9 @@ class DeliveryWorker:
             else:
                 if result.outcome == "duplicate":
                     metrics.target_duplicates.labels(self.target_name).inc()
+                    duplicates.add(str(item.envelope.message_id))
                 done.append(item)
-        self._delivered(done)
+        self._delivered(done, duplicates)
         for item, error in rejected:
             self._fail([item], error)
         if unanswered:
@@ -180,12 +186,28 @@ class DeliveryWorker:
 
     # -- settling ---------------------------------------------------------------------------------
 
-    def _delivered(self, items: Sequence[Item]) -> None:
+    def _delivered(self, items: Sequence[Item], duplicates: set[str]) -> None:
         if not items:
             return
         now = utcnow()
         ids = [str(i.envelope.message_id) for i in items]
         self.status.mark_delivered(ids, now)
+        self.message_log.record(
+            (
+                (
+                    str(i.envelope.message_id),
+                    "delivered",
+                    {
+                        "target": self.target_name,
+                        "attempt": i.attempt + 1,
+                        "latency_ms": round((now - i.envelope.created_at).total_seconds() * 1000),
+                        "target_had_it": str(i.envelope.message_id) in duplicates,
+                    },
+                )
+                for i in items
+            ),
+            now,
+        )
         if any(i.received.headers.get("hub-replay-count") for i in items):
             self.failed.resolve(ids, now)
         for item in items:  # counted once the effect is done, even if the ack is lost with the connection
@@ -217,6 +239,19 @@ class DeliveryWorker:
         for delay, messages in by_delay.items():
             self.delayer.schedule(self.target_name, delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
             metrics.retries_scheduled.labels(self.target_name, f"{delay:g}s").inc(len(messages))
+            self.message_log.record(
+                (
+                    m.message_id,
+                    "retry_scheduled",
+                    {
+                        "attempt": m.headers[ATTEMPT],
+                        "delay_s": delay,
+                        "error_class": error_class,
+                        "error": str(error)[:300],
+                    },
+                )
+                for m in messages
+            )
         for item in items:
             if item not in exhausted:
                 item.received.ack()
@@ -232,6 +267,10 @@ class DeliveryWorker:
         """The circuit is open: back to wait, without spending an attempt."""
         messages = [OutgoingMessage.from_envelope(i.envelope, "", "", _carried(i.received.headers)) for i in items]
         self.delayer.schedule(self.target_name, self.park_delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
+        self.message_log.record(
+            (m.message_id, "waiting", {"why": f"circuit to {self.target_name} open", "delay_s": self.park_delay})
+            for m in messages
+        )
         for item in items:
             item.received.ack()
 
@@ -267,12 +306,27 @@ class DeliveryWorker:
             )
 
     def _store_failures(self, failures: Sequence[Failure], received: Sequence[Received]) -> None:
-        store_failures(self.failed, failures, received)
+        store_failures(self.failed, self.message_log, failures, received)
 
 
-def store_failures(failed: FailedStore, failures: Sequence[Failure], received: Sequence[Received]) -> None:
-    """Into the failed-message store, counted, then acked: the one way a message leaves for good."""
-    failed.put(failures, utcnow())
+def store_failures(
+    failed: FailedStore, message_log: MessageLog, failures: Sequence[Failure], received: Sequence[Received]
+) -> None:
+    """Into the failed-message store, logged, counted, then acked: the one way a message leaves for good."""
+    now = utcnow()
+    failed.put(failures, now)
+    message_log.record(
+        (
+            (
+                str(f.envelope.message_id),
+                "failed",
+                {"target": f.target, "error_class": f.error_class, "reason": f.message[:300]},
+            )
+            for f in failures
+            if f.envelope is not None
+        ),
+        now,
+    )
     for failure in failures:
         envelope = failure.envelope
         metrics.failed_stored.labels(failure.target, failure.error_class).inc()

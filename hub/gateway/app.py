@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from hub import metrics
+from hub import logs, metrics
 from hub.broker.publisher import Publisher
 from hub.contracts.wsdl import served_wsdl
 from hub.envelope import utcnow
@@ -98,6 +98,7 @@ class Gateway:
             body = await self._read_body(request)
             prepared = await run_in_threadpool(self.ingest.prepare, system, body)
             header = prepared.header
+            logs.correlation_id.set(str(header.message_id))  # this request's task only
             if isinstance(prepared, StatusQuery):
                 operation = "GetStatus"
                 answer = await self._status(prepared)

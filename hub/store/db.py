@@ -39,7 +39,7 @@ def create_store_engine(url: str) -> Engine:
 class Database:
     def __init__(self, url: str, sealer: Sealer) -> None:
         # The tables register themselves on `metadata` when their modules load.
-        from hub.store import audit, failed, status  # noqa: F401
+        from hub.store import audit, failed, message_log, status  # noqa: F401
 
         self.engine = create_store_engine(url)
         self.sealer = sealer

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -56,6 +57,7 @@ message_status = Table(
     Column("source_xml", LargeBinary),  # the record as the sender wrote it, sealed
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("message_status_by_status", "status", "accepted_at"),
 )
 
 
@@ -245,6 +247,14 @@ class StatusStore:
                 )
             )
         return ReceiptStatus(receipt_id, counts, records)
+
+    def oldest_undelivered(self) -> dt.datetime | None:
+        """When the oldest record still waiting for delivery was accepted."""
+        with self.engine.connect() as conn:
+            oldest = conn.execute(
+                select(func.min(message_status.c.accepted_at)).where(message_status.c.status == "accepted")
+            ).scalar()
+        return _aware(oldest) if oldest else None
 
     def counts(self) -> dict[str, int]:
         """Records per status across all receipts (the demo's progress)."""

@@ -44,7 +44,7 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
     mover = ConsumerLoop(
         amqp_url,
         hub.topology.dead_queue,
-        DeadLetterMover(hub.failed, hub.settings.broker_prefix).handle,
+        DeadLetterMover(hub.failed, hub.message_log, hub.settings.broker_prefix).handle,
         prefetch=10,
         batch_size=10,
         flush_seconds=0.05,

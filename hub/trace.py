@@ -1,0 +1,82 @@
+"""`hub trace MESSAGE_ID`: one message's journey, from the receipt to its last event.
+
+Built from the receipt and the record's status (received, validated and published together: the
+receipt is given only after the broker confirmed), the message log (each attempt and its outcome,
+retries, the failed-message store, replays) and the failed-message store's entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from hub.store.failed import FailedStore, failed_messages
+from hub.store.message_log import MessageLog
+from hub.store.status import StatusStore, message_status, receipts
+
+
+@dataclass(frozen=True)
+class Step:
+    at: dt.datetime
+    what: str
+    detail: str
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _describe(event: str, detail: dict[str, object]) -> str:
+    if event == "delivered":
+        had = " (the target already had it)" if detail.get("target_had_it") else ""
+        return (
+            f"to {detail.get('target')} on attempt {detail.get('attempt')}, "
+            f"{detail.get('latency_ms')} ms after the receipt{had}"
+        )
+    if event == "retry_scheduled":
+        return (
+            f"attempt {detail.get('attempt')} failed ({detail.get('error_class')}: {detail.get('error')}); "
+            f"next in {detail.get('delay_s')} s"
+        )
+    if event == "failed":
+        return f"into the failed-message store: {detail.get('error_class')}: {detail.get('reason')}"
+    return ", ".join(f"{k} {v}" for k, v in detail.items())
+
+
+def trace(message_id: str, status: StatusStore, failed: FailedStore, log: MessageLog) -> list[Step]:
+    steps: list[Step] = []
+    with status.engine.connect() as conn:
+        row = conn.execute(
+            select(message_status, receipts.c.operation, receipts.c.user_id, receipts.c.accepted_at.label("given"))
+            .select_from(message_status.outerjoin(receipts, receipts.c.receipt_id == message_status.c.receipt_id))
+            .where(message_status.c.message_id == message_id)
+        ).first()
+        stored = conn.execute(select(failed_messages).where(failed_messages.c.message_id == message_id)).first()
+    if row is not None:
+        steps.append(
+            Step(
+                _aware(row.accepted_at),
+                "received",
+                f"{row.type} from {row.source} ({row.operation or 'no receipt given'}, record {row.record_id}, "
+                f"index {row.record_index}) by {row.user_id or '?'}; receipt {row.receipt_id}",
+            )
+        )
+        if row.given is not None:
+            steps.append(Step(_aware(row.given), "published", f"confirmed by the broker, for {row.target}"))
+    for event in log.events(message_id):
+        steps.append(Step(event.at, event.event, _describe(event.event, event.detail)))
+    if row is not None:
+        reason = f": {row.error_class}: {row.reason}" if row.error_class else ""
+        steps.append(Step(_aware(row.updated_at), "now", f"{row.status}{reason}"))
+    if stored is not None:
+        steps.append(
+            Step(
+                _aware(stored.updated_at),
+                "store",
+                f"failed-message store entry {stored.id}: {stored.state}, group {stored.group_id}, "
+                f"replays {stored.replay_count}",
+            )
+        )
+    return sorted(steps, key=lambda s: (s.at, s.what == "now"))

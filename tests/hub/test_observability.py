@@ -1,0 +1,72 @@
+"""What operators look at: a message's journey, the metrics read from the stores, the message log's
+retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+
+from hub.cli import main
+from hub.store.failed import Filter
+from hub.trace import trace
+from tests.conftest import same_hub_environment
+from tests.hub.test_cli import hub as hub_cli
+from tests.hub.test_gateway import metric, wait_for
+from tests.hub.test_worker import factory, submit
+
+
+def test_trace_follows_a_message_through_retries_failure_and_replay(start_hub, spolis):
+    hub = start_hub()
+    f = factory(31)
+    spolis.knobs.fault_rate = 1.0
+    unknown = f.social_service().model_copy(update={"provider_register_no": "S77777"})
+    message_id = submit(hub, [unknown])[unknown.record_id]
+    wait_for(lambda: any(e.event == "retry_scheduled" for e in hub.message_log.events(message_id)), timeout=30)
+    spolis.knobs.fault_rate = 0.0
+    wait_for(lambda: hub.store.counts().get("failed") == 1, timeout=30)
+    spolis.knobs.extra_providers = ["S77777"]
+    service = hub.operators()
+    service.replay(service.find(Filter()), operator="ops.ilze", reason="provider registered")
+    wait_for(lambda: hub.store.counts().get("delivered") == 1, timeout=30)
+    steps = [s.what for s in trace(message_id, hub.store, hub.failed, hub.message_log)]
+    assert steps[:3] == ["received", "published", "retry_scheduled"]
+    assert steps.index("failed") < steps.index("replayed") < steps.index("delivered")
+    assert steps[-1] in ("now", "store")
+    done = hub_cli("trace", message_id, env=same_hub_environment(hub))
+    assert done.returncode == 0 and "replayed" in done.stdout and "NEZINAMS_SNIEDZEJS" in done.stdout
+    assert unknown.person_code not in done.stdout
+
+
+def test_store_metrics_and_connections_are_exported(start_hub, spolis):
+    hub = start_hub()
+    spolis.stop()
+    submit(hub, factory(32).batch(3))
+    wait_for(lambda: metric(hub, "hub_oldest_undelivered_message_age_seconds", {}) > 0.2, timeout=10)
+    assert metric(hub, "hub_broker_connected", {}) == 1
+    assert metric(hub, "hub_consumers", {"state": "connected"}) >= 3
+    assert "hub_build_info{python=" in httpx.get(f"{hub.gateway_url}/metrics").text
+    spolis.start()
+    wait_for(lambda: metric(hub, "hub_oldest_undelivered_message_age_seconds", {}) == 0, timeout=60)
+
+
+def test_the_message_log_forgets_after_its_retention(start_hub, spolis):
+    hub = start_hub(message_log_retention_days=1)
+    ids = submit(hub, factory(33).batch(2))
+    wait_for(lambda: hub.store.counts().get("delivered") == 2)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+    hub.message_log.record([("00000000-0000-4000-8000-00000000beef", "delivered", {})], at=old)
+    assert hub.purge() == 1
+    assert all(hub.message_log.events(mid) for mid in ids.values())
+
+
+def test_trace_of_an_unknown_message(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HUB_STORE_URL", f"sqlite:///{tmp_path}/t.db")
+    monkeypatch.setenv("HUB_STORE_KEY_FILE", str(tmp_path / "k"))
+    from hub.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        assert main(["trace", "00000000-0000-4000-8000-000000000000"]) == 1
+    finally:
+        get_settings.cache_clear()
