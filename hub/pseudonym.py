@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from pathlib import Path
+
+from hub.keys import read_or_create_key
 
 
 class Pseudonymizer:
@@ -25,9 +26,4 @@ class Pseudonymizer:
     def from_config(cls, key: str | None, key_file: Path) -> Pseudonymizer:
         if key:
             return cls(key.encode())
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_hex(32))
-        return cls(key_file.read_text().strip().encode())
+        return cls(read_or_create_key(key_file, lambda: secrets.token_hex(32).encode()).strip())

@@ -8,14 +8,12 @@ key in HUB_STORE_KEY_FILE (created on first use, mode 0600) so that a restart ca
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-log = logging.getLogger(__name__)
+from hub.keys import read_or_create_key
 
 
 class KeyUnavailable(RuntimeError):
@@ -48,10 +46,5 @@ class Sealer:
     def from_config(cls, keys: str | None, key_file: Path) -> Sealer:
         if keys:
             return cls([k.strip().encode() for k in keys.split(",") if k.strip()])
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(Fernet.generate_key())
-            log.warning("created a store key; set HUB_STORE_KEYS in production", extra={"key_file": str(key_file)})
-        return cls([line.strip() for line in key_file.read_bytes().splitlines() if line.strip()])
+        content = read_or_create_key(key_file, Fernet.generate_key)
+        return cls([line.strip() for line in content.splitlines() if line.strip()])
