@@ -10,6 +10,7 @@ anything.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -61,9 +62,14 @@ class _Batch:
             self.future.set_exception(exc)
 
 
-def pika_parameters(url: str, name: str) -> pika.ConnectionParameters:
+def pika_parameters(url: str, name: str) -> list[pika.ConnectionParameters]:
     """Read the URL the way kombu does (`amqp://h//` is vhost "/"), so publisher and consumers
-    always meet on the same virtual host."""
+    always meet on the same virtual host; `amqp://a//;amqp://b//` lists cluster nodes to fail over
+    between, for both."""
+    return [_node_parameters(node, name) for node in (Connection(url).alt or [url])]
+
+
+def _node_parameters(url: str, name: str) -> pika.ConnectionParameters:
     info = Connection(url).info()
     parameters = pika.ConnectionParameters(
         host=info["hostname"] or "localhost",
@@ -84,7 +90,7 @@ def pika_parameters(url: str, name: str) -> pika.ConnectionParameters:
 
 class AmqpPublisher:
     def __init__(self, url: str, *, name: str = "hub-publisher", max_reconnect_delay: float = 10.0) -> None:
-        self._params = pika_parameters(url, name)
+        self._nodes = itertools.cycle(pika_parameters(url, name))
         self._name = name
         self._max_reconnect_delay = max_reconnect_delay
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -155,7 +161,7 @@ class AmqpPublisher:
         while not self._stopping:
             opened_at = time.monotonic()
             self._connection = SelectConnection(
-                self._params,
+                next(self._nodes),
                 on_open_callback=self._on_connection_open,
                 on_open_error_callback=self._on_connection_error,
                 on_close_callback=self._on_connection_closed,

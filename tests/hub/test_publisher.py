@@ -89,3 +89,18 @@ def test_a_publisher_without_a_broker_says_so(broker_prefix):
     with pytest.raises(BrokerUnavailable):
         future.result(timeout=5)
     publisher.close()
+
+
+@pytest.mark.rabbitmq
+def test_declaring_and_publishing_fail_over_to_the_next_cluster_node(amqp_url, broker_prefix):
+    """`HUB_BROKER_URL` may list cluster nodes separated by `;`: a node that is down is skipped."""
+    nodes = f"amqp://guest:guest@127.0.0.1:1//;{amqp_url}"
+    topology = Topology(broker_prefix, ("spolis",))
+    declare_topology(nodes, topology, timeout=20)
+    publisher = AmqpPublisher(nodes, max_reconnect_delay=0.5)
+    publisher.start(timeout=20)
+    try:
+        publisher.publish([message(topology.delivery_exchange, "spolis", n) for n in range(10)]).result(timeout=30)
+    finally:
+        publisher.close()
+    assert depth(nodes, topology.delivery_queue("spolis")) == 10
