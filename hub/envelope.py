@@ -29,6 +29,7 @@ class Envelope(BaseModel):
     target: str
     created_at: AwareDatetime = Field(description="when the gateway accepted it; delivery latency starts here")
     user_id: str = Field(description="the end user on whose behalf it was sent")
+    flow: str = Field(default="", description="the route's flow (F1...), for metrics and the trace")
     payload: dict[str, Any]
 
     @classmethod
@@ -40,6 +41,7 @@ class Envelope(BaseModel):
         target: str,
         user_id: str,
         correlation_id: uuid.UUID,
+        flow: str = "",
         message_id: uuid.UUID | None = None,
         created_at: dt.datetime | None = None,
     ) -> Envelope:
@@ -52,6 +54,7 @@ class Envelope(BaseModel):
             target=target,
             created_at=created_at or utcnow(),
             user_id=user_id,
+            flow=flow,
             payload=record.model_dump(mode="json"),
         )
 

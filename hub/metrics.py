@@ -1,5 +1,6 @@
 """Every Prometheus metric the hub exports, defined once. No label ever holds a person code or
-another unbounded value: labels are system names, canonical types, rule names, error classes."""
+another unbounded value: labels are flows (F1...), system names, canonical types, rule names,
+error classes."""
 
 from __future__ import annotations
 
@@ -13,15 +14,17 @@ from hub import __version__
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
 
 messages_received = Counter(
-    "hub_messages_received_total", "Records the gateway accepted and the broker confirmed", ["source", "type"]
+    "hub_messages_received_total",
+    "Records the gateway accepted and the broker confirmed",
+    ["flow", "source", "type"],
 )
 messages_delivered = Counter(
-    "hub_messages_delivered_total", "Records the target confirmed", ["source", "target", "type"]
+    "hub_messages_delivered_total", "Records the target confirmed", ["flow", "source", "target", "type"]
 )
 messages_failed = Counter(
     "hub_messages_failed_total",
     "Records that failed for good after acceptance, by error class",
-    ["source", "target", "type", "error_class"],
+    ["flow", "source", "target", "type", "error_class"],
 )
 target_duplicates = Counter(
     "hub_target_duplicates_total", "Deliveries the target already had (redeliveries, resends)", ["target"]
@@ -29,7 +32,7 @@ target_duplicates = Counter(
 delivery_latency = Histogram(
     "hub_delivery_latency_seconds",
     "From the receipt to the target's confirmation",
-    ["target", "type"],
+    ["flow", "target", "type"],
     buckets=LATENCY_BUCKETS,
 )
 validation_failures = Counter("hub_validation_failures_total", "Rejected inputs by broken rule", ["system", "rule"])
@@ -60,7 +63,7 @@ deduplicated = Counter(
 query_duration = Histogram(
     "hub_query_duration_seconds",
     "Per-person queries, from the request to the answer (or the Fault)",
-    ["source", "target", "type", "outcome"],
+    ["flow", "source", "target", "type", "outcome"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 query_late_replies = Counter("hub_query_late_replies_total", "Answers that came after their caller's deadline")

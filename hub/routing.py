@@ -3,6 +3,7 @@ each route retries; circuit breaker settings per target. Checked when the hub st
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,8 +22,12 @@ class RoutingConfigError(ValueError):
     pass
 
 
+FLOW_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
 @dataclass(frozen=True)
 class Route:
+    flow: str  # the flow it belongs to (F1...), a metric label
     target: str  # empty when the target depends on the record's municipality
     policy: RetryPolicy
     kind: str = "record"  # or "query": request-reply, the caller waits up to `deadline_seconds`
@@ -56,6 +61,9 @@ class Router:
         routes: dict[tuple[str, str], Route] = {}
         for number, route in enumerate(config.get("routes", []), start=1):
             where = f"{path.name}: route {number}"
+            flow = route.get("flow")
+            if not isinstance(flow, str) or not FLOW_NAME.match(flow):
+                raise RoutingConfigError(f'{where}: give the route\'s flow, a short name such as "F1"')
             by_municipality = dict(route.get("target_by_municipality", {}))
             target = route.get("target", "")
             if bool(target) == bool(by_municipality):
@@ -79,7 +87,9 @@ class Router:
                         raise RoutingConfigError(f"{where}: unknown message type {type_!r}")
                     if (source, type_) in routes:
                         raise RoutingConfigError(f"{where}: {source} -> {type_} is routed twice")
-                    routes[(source, type_)] = Route(target, policies[policy_name], kind, deadline, by_municipality)
+                    routes[(source, type_)] = Route(
+                        flow, target, policies[policy_name], kind, deadline, by_municipality
+                    )
         if not routes:
             raise RoutingConfigError(f"{path}: no routes")
         unknown = set(breakers) - {t for r in routes.values() for t in r.possible_targets}

@@ -212,8 +212,8 @@ class DeliveryWorker:
             self.failed.resolve(ids, now)
         for item in items:  # counted once the effect is done, even if the ack is lost with the connection
             envelope = item.envelope
-            metrics.messages_delivered.labels(envelope.source, self.target_name, envelope.type).inc()
-            metrics.delivery_latency.labels(self.target_name, envelope.type).observe(
+            metrics.messages_delivered.labels(envelope.flow, envelope.source, self.target_name, envelope.type).inc()
+            metrics.delivery_latency.labels(envelope.flow, self.target_name, envelope.type).observe(
                 max((now - envelope.created_at).total_seconds(), 0.0)
             )
         for item in items:
@@ -331,6 +331,7 @@ def store_failures(
         envelope = failure.envelope
         metrics.failed_stored.labels(failure.target, failure.error_class).inc()
         metrics.messages_failed.labels(
+            envelope.flow if envelope else "",
             envelope.source if envelope else "unknown",
             failure.target,
             envelope.type if envelope else "unknown",

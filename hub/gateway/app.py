@@ -190,7 +190,7 @@ class Gateway:
         )
         await run_in_threadpool(self.store.add_receipt, receipt, submission.header.user_id)
         for envelope in submission.envelopes:
-            metrics.messages_received.labels(system, envelope.type).inc()
+            metrics.messages_received.labels(envelope.flow, system, envelope.type).inc()
         log.info(
             "receipt given",
             extra={"system": system, "receipt_id": receipt.receipt_id, "records": receipt.record_count},

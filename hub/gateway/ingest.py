@@ -211,6 +211,7 @@ class Ingest:
             target=route.target,
             user_id=header.user_id,
             correlation_id=header.message_id,
+            flow=route.flow,
         )
         return Query(header, handler, envelope, route.deadline_seconds)
 
@@ -259,6 +260,7 @@ class Ingest:
                 target=target,
                 user_id=header.user_id,
                 correlation_id=receipt_id,
+                flow=self.router.route(source, record.TYPE).flow,
                 message_id=record_message_id(receipt_id, index),
                 created_at=now,
             )

@@ -87,7 +87,9 @@ class QueryDesk:
         finally:
             self.replies.forget(query_id)
             elapsed = time.perf_counter() - started
-            metrics.query_duration.labels(envelope.source, envelope.target, envelope.type, outcome).observe(elapsed)
+            metrics.query_duration.labels(
+                envelope.flow, envelope.source, envelope.target, envelope.type, outcome
+            ).observe(elapsed)
             await run_in_threadpool(self._record, query, outcome, elapsed)
 
     def _record(self, query: Query, outcome: str, elapsed: float) -> None:

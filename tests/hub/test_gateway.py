@@ -156,7 +156,7 @@ def test_health_readiness_and_metrics(start_hub, broker_url, spolis):
     assert httpx.get(f"{hub.gateway_url}/healthz").json() == {"status": "alive"}
     ready = httpx.get(f"{hub.gateway_url}/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["broker_connected"] is True
-    benefit = {"source": "sopa", "type": "social_assistance.benefit.v1"}
+    benefit = {"flow": "F1", "source": "sopa", "type": "social_assistance.benefit.v1"}
     received = metric(hub, "hub_messages_received_total", benefit)
     delivered = metric(hub, "hub_messages_delivered_total", {**benefit, "target": "spolis"})
     assert post(hub, "sopa", sample("sopa", "benefits")).status_code == 200

@@ -41,7 +41,8 @@ def test_a_record_spolis_refuses_goes_to_the_failed_store_with_its_reason(start_
     hub = start_hub(broker_url)
     f = factory(1)
     unknown = f.social_service().model_copy(update={"provider_register_no": "S99999"})
-    labels = {"source": "sopa", "target": "spolis", "type": unknown.TYPE, "error_class": "target_rejected"}
+    labels = {"flow": "F1", "source": "sopa", "target": "spolis", "type": unknown.TYPE}
+    labels["error_class"] = "target_rejected"
     before = metric(hub, "hub_messages_failed_total", labels)
     ids = submit(hub, [f.benefit(), unknown, f.benefit()])
     refused = ids.pop(unknown.record_id)
@@ -109,6 +110,7 @@ failures = {failures}
 open_seconds = {open_seconds}
 
 [[routes]]
+flow = "F1"
 sources = ["sopa"]
 types = ["social_assistance.benefit.v1", "social_assistance.household_status.v1", "social_assistance.social_service.v1"]
 target = "spolis"

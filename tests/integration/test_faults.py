@@ -156,6 +156,7 @@ failures = 4
 open_seconds = 3
 
 [[routes]]
+flow = "F1"
 sources = ["sopa", "lietis", "gvs"]
 types = ["social_assistance.benefit.v1", "social_assistance.household_status.v1", "social_assistance.social_service.v1"]
 target = "spolis"

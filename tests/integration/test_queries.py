@@ -104,11 +104,13 @@ def test_a_deadline_passed_is_a_fault_and_the_late_answer_reaches_nobody(start_h
     routes.write_text(
         """
 [[routes]]
+flow = "F1"
 sources = ["sopa"]
 types = ["social_assistance.benefit.v1"]
 target = "spolis"
 
 [[routes]]
+flow = "F5"
 sources = ["sopa"]
 types = ["vsaa.ep51.v1", "vsaa.ep52.v1"]
 target = "vsaa"
