@@ -223,7 +223,8 @@ def operations_routes(readiness: Callable[[], Readiness]) -> list[Route]:
     """/metrics, /healthz and /readyz: every hub process serves them, with or without the gateway."""
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # Collecting reads the database (failed store, oldest record): never on the event loop.
+        return Response(await run_in_threadpool(generate_latest), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "alive"})
