@@ -1,5 +1,6 @@
 """JSON-lines logging: one object per line with the message, the ids of the message being handled,
-and every `extra` field.
+and every `extra` field. A line about one message carries `message_id` and `correlation_id`; a line
+about a batch carries `message_ids` and `correlation_ids` (lists), so a search for an id finds both.
 
 Callers pass ids, counts, rule names and error classes, never payloads. As a second guard, every
 line (text, extras, tracebacks) is searched for anything shaped like a person code, which is
@@ -13,7 +14,7 @@ import datetime as dt
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import orjson
@@ -21,14 +22,24 @@ import orjson
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 PERSON_CODE = re.compile(r"(?<![0-9])[0-3][0-9]{5}-?[0-9]{5}(?![0-9])")
 
-message_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("message_id", default=None)
-correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+Ids = str | tuple[str, ...] | None
+message_id: contextvars.ContextVar[Ids] = contextvars.ContextVar("message_id", default=None)
+correlation_id: contextvars.ContextVar[Ids] = contextvars.ContextVar("correlation_id", default=None)
+
+
+def _ids(values: str | Sequence[str] | None) -> Ids:
+    if values is None or isinstance(values, str):
+        return values
+    distinct = tuple(dict.fromkeys(v for v in values if v))
+    return distinct[0] if len(distinct) == 1 else distinct or None
 
 
 @contextmanager
-def handling(message: str | None = None, correlation: str | None = None) -> Iterator[None]:
-    """Every line logged inside names this message and correlation id."""
-    tokens = (message_id.set(message), correlation_id.set(correlation))
+def handling(
+    message: str | Sequence[str] | None = None, correlation: str | Sequence[str] | None = None
+) -> Iterator[None]:
+    """Every line logged inside names these messages and correlation ids (one, or a batch's)."""
+    tokens = (message_id.set(_ids(message)), correlation_id.set(_ids(correlation)))
     try:
         yield
     finally:
@@ -52,10 +63,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if (current := message_id.get()) is not None:
-            entry["message_id"] = current
-        if (current := correlation_id.get()) is not None:
-            entry["correlation_id"] = current
+        for key, current in (("message_id", message_id.get()), ("correlation_id", correlation_id.get())):
+            if isinstance(current, str):
+                entry[key] = current
+            elif current:
+                entry[f"{key}s"] = list(current)
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

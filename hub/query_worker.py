@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
-from hub import metrics
+from hub import logs, metrics
 from hub.broker.consumer import Received
 from hub.broker.message import OutgoingMessage
 from hub.broker.publisher import Publisher
@@ -57,14 +57,14 @@ class QueryWorker:
             self._pool.submit(self._answer, received)
 
     def _answer(self, received: Received) -> None:
+        reply_to = str(received.properties.get("reply_to") or "")
+        query_id = str(received.properties.get("message_id") or "")
         try:
-            reply_to = str(received.properties.get("reply_to") or "")
-            query_id = str(received.properties.get("message_id") or "")
-            if not reply_to:
-                return
-            self._reply(reply_to, query_id, self._ask(received.body))
+            with logs.handling(query_id, str(received.properties.get("correlation_id") or "") or None):
+                if reply_to:
+                    self._reply(reply_to, query_id, self._ask(received.body))
         except Exception:
-            log.exception("a query could not be answered", extra={"target": self.target_name})
+            log.exception("a query could not be answered", extra={"target": self.target_name, "message_id": query_id})
         finally:
             self._slots.release()
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message
 
+from hub import logs
+
 log = logging.getLogger(__name__)
 
 
@@ -147,4 +149,8 @@ class ConsumerLoop:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
-        self.handler(batch)
+        with logs.handling(
+            [str(r.properties.get("message_id") or "") for r in batch],
+            [str(r.properties.get("correlation_id") or "") for r in batch],
+        ):
+            self.handler(batch)

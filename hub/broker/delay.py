@@ -78,7 +78,10 @@ class InProcessDelayer:
             try:
                 self.publisher.publish(batch).result(timeout=30)
             except Exception as exc:
-                log.error("delayed messages could not be republished", extra={"error": str(exc), "count": len(batch)})
+                log.error(
+                    "delayed messages could not be republished",
+                    extra={"error": str(exc), "count": len(batch), "message_ids": [m.message_id for m in batch]},
+                )
                 with self._wake:
                     heapq.heappush(self._heap, (time.monotonic() + 1.0, next(self._order), batch))
 

@@ -98,7 +98,9 @@ class Gateway:
             body = await self._read_body(request)
             prepared = await run_in_threadpool(self.ingest.prepare, system, body)
             header = prepared.header
-            logs.correlation_id.set(str(header.message_id))  # this request's task only
+            # this request's task only: every line about it names its MessageID and CorrelationID
+            logs.message_id.set(str(header.message_id))
+            logs.correlation_id.set(str(header.correlation_id or header.message_id))
             if isinstance(prepared, StatusQuery):
                 operation = "GetStatus"
                 answer = await self._status(prepared)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
@@ -37,3 +38,37 @@ def test_person_codes_become_pseudonyms_wherever_they_hide():
     assert code not in line and code.replace("-", "") not in line
     assert pseudonymize(code) in line
     assert code not in TextFormatter().format(record(f"about {code}"))
+
+
+def test_a_hub_s_lines_about_messages_name_them_and_no_person_code(start_hub, spolis):
+    from tests.hub.test_gateway import wait_for
+    from tests.hub.test_worker import factory, submit
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    pseudonymize = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
+    handler.setFormatter(JsonFormatter(pseudonymize))
+    root = logging.getLogger()
+    level, root.level = root.level, logging.INFO
+    root.addHandler(handler)
+    try:
+        hub = start_hub()
+        spolis.knobs.fault_rate = 1.0
+        records = factory(5).batch(3)
+        ids = submit(hub, records)
+        wait_for(lambda: all(hub.message_log.events(m) for m in ids.values()), timeout=30)
+        spolis.knobs.fault_rate = 0.0
+        wait_for(lambda: hub.store.counts().get("delivered") == 3, timeout=30)
+    finally:
+        root.removeHandler(handler)
+        root.level = level
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    (receipt,) = [line for line in lines if line["msg"] == "receipt given"]
+    assert receipt["message_id"] == receipt["correlation_id"] == receipt["receipt_id"]
+    retried = [line for line in lines if line["msg"] == "delivery will be retried"]
+    assert retried and {m for line in retried for m in line.get("message_ids", [line.get("message_id")])} == set(
+        ids.values()
+    )
+    assert all(line.get("correlation_id") == receipt["receipt_id"] for line in retried)
+    text = stream.getvalue()
+    assert not any(r.person_code in text or r.person_code.replace("-", "") in text for r in records)
