@@ -1,7 +1,8 @@
 """`hub trace MESSAGE_ID`: one message's journey, from the receipt to its last event.
 
-Built from the receipt and the record's status (received, validated and published together: the
-receipt is given only after the broker confirmed), the message log (each attempt and its outcome,
+Built from the receipt and the record's status (received, validated and published: the whole load is
+validated before anything is queued, and the receipt is given only after the broker confirmed every
+record, so these three share the receipt's time), the message log (each attempt and its outcome,
 retries, the failed-message store, replays) and the failed-message store's entry.
 """
 
@@ -61,6 +62,13 @@ def trace(message_id: str, status: StatusStore, failed: FailedStore, log: Messag
                 "received",
                 f"{row.type} from {row.source} ({row.operation or 'no receipt given'}, record {row.record_id}, "
                 f"index {row.record_index}) by {row.user_id or '?'}; receipt {row.receipt_id}",
+            )
+        )
+        steps.append(
+            Step(
+                _aware(row.accepted_at),
+                "validated",
+                f"the {row.source} schema and the rules of {row.type}, with the rest of its load",
             )
         )
         if row.given is not None:

@@ -30,7 +30,7 @@ def test_trace_follows_a_message_through_retries_failure_and_replay(start_hub, s
     service.replay(service.find(Filter()), operator="ops.ilze", reason="provider registered")
     wait_for(lambda: hub.store.counts().get("delivered") == 1, timeout=30)
     steps = [s.what for s in trace(message_id, hub.store, hub.failed, hub.message_log)]
-    assert steps[:3] == ["received", "published", "retry_scheduled"]
+    assert steps[:4] == ["received", "validated", "published", "retry_scheduled"]
     assert steps.index("failed") < steps.index("replayed") < steps.index("delivered")
     assert steps[-1] in ("now", "store")
     done = hub_cli("trace", message_id, env=same_hub_environment(hub))
