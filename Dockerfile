@@ -5,7 +5,9 @@ COPY hub ./hub
 COPY adapters ./adapters
 COPY schemas ./schemas
 COPY config ./config
-RUN pip install --no-cache-dir -e . && useradd --system --home /app hub && mkdir -p /data && chown hub /data
+# /data (simulators' stores) and /keys (generated keys, shared by the hub's processes) are volumes the
+# unprivileged user must be able to write.
+RUN pip install --no-cache-dir -e . && useradd --system --home /app hub && mkdir -p /data /keys && chown hub /data /keys
 USER hub
-EXPOSE 8080 8091
+EXPOSE 8080 8091-8096
 CMD ["hub", "serve"]

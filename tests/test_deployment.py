@@ -28,23 +28,50 @@ def test_every_hub_variable_in_compose_is_a_setting():
                 assert key in fields, f"{name} is not a hub setting"
 
 
-def test_ports_agree_between_compose_settings_and_prometheus():
-    hub = COMPOSE["services"]["hub"]
-    assert f"{hub['environment']['HUB_HTTP_PORT']}:{hub['environment']['HUB_HTTP_PORT']}" in hub["ports"]
+def test_ports_and_names_agree_between_compose_settings_and_prometheus():
+    services = COMPOSE["services"]
+    hub_env = services["gateway"]["environment"]
+    assert f"{hub_env['HUB_HTTP_PORT']}:{hub_env['HUB_HTTP_PORT']}" in services["gateway"]["ports"]
     for name in ("spolis", "vsaa", "vdeavk", "sopa", "lietis", "burvis"):
-        service = COMPOSE["services"][name]
-        port = service["command"][service["command"].index("--port") + 1]
-        assert hub["environment"][f"HUB_ENDPOINTS__{name.upper()}"] == f"http://{name}:{port}/soap/{name}"
+        command = services[name]["command"]
+        port = command[command.index("--port") + 1]
+        assert hub_env[f"HUB_ENDPOINTS__{name.upper()}"] == f"http://{name}:{port}/soap/{name}"
     prometheus = yaml.safe_load((PROJECT_ROOT / "monitoring" / "prometheus.yml").read_text(encoding="utf-8"))
-    targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert targets == [f"hub:{hub['environment']['HUB_HTTP_PORT']}"]
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]}
+    hub_processes = [name for name, s in services.items() if s.get("command", [""])[:2] == ["hub", "serve"]]
+    assert sorted(jobs["hub"]) == sorted(f"{name}:{hub_env['HUB_HTTP_PORT']}" for name in hub_processes)
+    assert len([n for n in hub_processes if "worker" in n]) >= 2
+    brokers = sorted(name for name in services if name.startswith("rabbitmq-"))
+    assert len(brokers) == 3
+    assert sorted(jobs["rabbitmq"]) == [f"{b}:15692" for b in brokers]
+    conf = (PROJECT_ROOT / "monitoring" / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
+    assert all(f"rabbit@{b}" in conf for b in brokers)
+    assert all(f"{b}:5672" in hub_env["HUB_BROKER_URL"] for b in brokers)
+
+
+def test_every_file_compose_mounts_is_in_the_repository():
+    for name, service in COMPOSE["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (PROJECT_ROOT / source).exists(), f"{name} mounts {source}"
+    assert "rabbitmq_prometheus" in (PROJECT_ROOT / "monitoring" / "rabbitmq" / "enabled_plugins").read_text()
+
+
+def test_every_service_has_a_health_check_and_hub_processes_wait_for_their_dependencies():
+    for name, service in COMPOSE["services"].items():
+        assert "healthcheck" in service, f"{name} has no health check"
+    for name in ("gateway", "worker-1", "worker-2"):
+        depends = COMPOSE["services"][name]["depends_on"]
+        assert depends["postgres"]["condition"] == "service_healthy"
+        assert all(depends[f"rabbitmq-{n}"]["condition"] == "service_healthy" for n in (1, 2, 3))
 
 
 def test_the_image_copies_what_the_hub_reads_at_run_time():
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
     for folder in ("hub", "adapters", "schemas", "config"):
         assert f"COPY {folder} ./{folder}" in dockerfile
-    healthcheck = " ".join(COMPOSE["services"]["hub"]["healthcheck"]["test"])
+    healthcheck = " ".join(COMPOSE["services"]["gateway"]["healthcheck"]["test"])
     assert "/readyz" in shlex.split(healthcheck)[-1]
 
 
@@ -71,3 +98,51 @@ def test_every_system_has_its_page_and_the_pages_point_at_files_that_exist():
         assert page.is_file(), f"docs/systems/{name}.md is missing"
         for path in re.findall(r"`(schemas/[^`]+)`", page.read_text(encoding="utf-8")):
             assert (PROJECT_ROOT / path).exists(), f"{page.name} names {path}, which does not exist"
+
+
+def _mounts(service: dict) -> dict[str, str]:
+    """source -> target of a service's volumes."""
+    return dict(volume.split(":")[:2] for volume in service.get("volumes", []))
+
+
+def test_every_image_the_project_builds_is_built_and_its_volumes_are_writable_by_the_hub_user():
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    declared = set(COMPOSE["volumes"])
+    for name, service in COMPOSE["services"].items():
+        for source in _mounts(service):
+            if not source.startswith("./"):
+                assert source in declared, f"{name} mounts the undeclared volume {source}"
+        if service.get("image", "").startswith("welfare-hub"):
+            assert service.get("build") == ".", f"{name} would try to pull the project's image"
+            for target in _mounts(service).values():
+                assert target in dockerfile.split("chown hub", 1)[1].splitlines()[0], f"{target} is not the hub's"
+
+
+def test_simulators_listen_where_their_health_checks_and_the_hub_look():
+    for name in ("spolis", "vsaa", "vdeavk", "sopa", "lietis", "burvis"):
+        service = COMPOSE["services"][name]
+        port = service["command"][service["command"].index("--port") + 1]
+        assert service["environment"]["PORT"] == port
+        assert "/_sim/stats" in " ".join(service["healthcheck"]["test"])
+
+
+def test_prometheus_grafana_and_rabbitmq_find_their_files_where_compose_puts_them():
+    services = COMPOSE["services"]
+    prometheus = yaml.safe_load((PROJECT_ROOT / "monitoring" / "prometheus.yml").read_text(encoding="utf-8"))
+    mounted = _mounts(services["prometheus"])
+    assert prometheus["rule_files"] == [mounted["./monitoring/alerts.yml"]]
+    grafana = _mounts(services["grafana"])
+    provisioning = PROJECT_ROOT / "monitoring" / "grafana" / "provisioning"
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "hub.yml").read_text(encoding="utf-8"))["providers"]
+    assert provider["options"]["path"] == grafana["./monitoring/grafana/dashboards"]
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text(encoding="utf-8"))[
+        "datasources"
+    ]
+    port = services["prometheus"]["ports"][0].split(":")[1]
+    assert source["url"] == f"http://prometheus:{port}"
+    assert source["uid"] == "prometheus"  # what every dashboard panel names
+    conf = (PROJECT_ROOT / "monitoring" / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
+    settings = dict(line.split(" = ") for line in conf.splitlines() if " = " in line)
+    user = f"{settings['default_user']}:{settings['default_pass']}@"
+    hub_env = services["gateway"]["environment"]
+    assert all(user in node for node in hub_env["HUB_BROKER_URL"].split(";"))
