@@ -1,4 +1,4 @@
-"""The `hub` command: serve, demo, simulate, status."""
+"""The `hub` command: serve, demo, simulate, status, trace, dashboard; operators' and contract commands."""
 
 from __future__ import annotations
 
@@ -70,6 +70,28 @@ def _trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hub.dashboard import DASHBOARD_FILE, render
+    from hub.routing import Router
+    from hub.systems import discover
+
+    settings = get_settings()
+    systems = discover()
+    content = render(Router.load(settings.routes_file, systems), systems)
+    path = Path(args.output) if args.output else DASHBOARD_FILE
+    current = path.exists() and path.read_bytes() == content
+    if args.check:
+        if not current:
+            print(f"{path} is out of date: run `hub dashboard`", file=sys.stderr)
+        return 0 if current else 1
+    if not current:
+        path.write_bytes(content)
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hub.systems import discover
 
@@ -102,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     tracing = commands.add_parser("trace", help="one message's journey through the hub")
     tracing.add_argument("id", help="the record's message id (from the receipt)")
     tracing.set_defaults(func=_trace)
+
+    dashboard = commands.add_parser("dashboard", help="write the Grafana dashboard from the routes")
+    dashboard.add_argument("--check", action="store_true", help="only say whether the file is up to date")
+    dashboard.add_argument("--output", help="where to write (default monitoring/grafana/dashboards/hub.json)")
+    dashboard.set_defaults(func=_dashboard)
 
     from hub.contracts.cli import add_commands as add_contract_commands
     from hub.operator_cli import add_commands as add_operator_commands
