@@ -61,6 +61,11 @@ def _label(systems: Mapping[str, SystemAdapter], names: set[str]) -> str:
     return ", ".join(systems[n].title.split(" (")[0] if n in systems else n.upper() for n in sorted(names))
 
 
+def _percentiles(buckets: str) -> list[tuple[str, str]]:
+    """p50 and p99 of a histogram's bucket selector, over every process."""
+    return [(f"histogram_quantile({q}, sum by (le) (rate({buckets}[5m])))", f"p{round(q * 100)}") for q in (0.5, 0.99)]
+
+
 def overview() -> Row:
     return Row(
         "Overview",
@@ -143,14 +148,7 @@ def record_flow(flow: Flow, systems: Mapping[str, SystemAdapter]) -> Row:
             ),
             Panel(
                 "Delivery latency, receipt to target",
-                [
-                    (
-                        f"histogram_quantile({q}, sum by (le) "
-                        f"(rate(hub_delivery_latency_seconds_bucket{{{match}}}[5m])))",
-                        f"p{round(q * 100)}",
-                    )
-                    for q in (0.5, 0.99)
-                ],
+                _percentiles(f"hub_delivery_latency_seconds_bucket{{{match}}}"),
                 unit="s",
             ),
             Panel(
@@ -185,14 +183,7 @@ def query_flow(flow: Flow, systems: Mapping[str, SystemAdapter]) -> Row:
             ),
             Panel(
                 "Answer time",
-                [
-                    (
-                        f"histogram_quantile({q}, sum by (le) "
-                        f'(rate(hub_query_duration_seconds_bucket{{{match},outcome="answered"}}[5m])))',
-                        f"p{round(q * 100)}",
-                    )
-                    for q in (0.5, 0.99)
-                ],
+                _percentiles(f'hub_query_duration_seconds_bucket{{{match},outcome="answered"}}'),
                 unit="s",
             ),
             Panel(
