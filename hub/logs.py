@@ -63,14 +63,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
         for key, current in (("message_id", message_id.get()), ("correlation_id", correlation_id.get())):
+            if key in extra or f"{key}s" in extra:
+                continue  # a line about one message of a batch names that message, not the batch
             if isinstance(current, str):
                 entry[key] = current
             elif current:
                 entry[f"{key}s"] = list(current)
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry.update(extra)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return self.protect(orjson.dumps(entry, default=str).decode())

@@ -23,6 +23,11 @@ def test_lines_carry_the_message_and_correlation_id():
         line = json.loads(JsonFormatter().format(record("delivered", target="spolis")))
     assert (line["message_id"], line["correlation_id"], line["target"]) == ("m-1", "c-1", "spolis")
     assert "message_id" not in json.loads(JsonFormatter().format(record("idle")))
+    with handling(["m-1", "m-2", "m-1"], ["c-1"]):
+        batch = json.loads(JsonFormatter().format(record("retried")))
+        one = json.loads(JsonFormatter().format(record("failed", message_id="m-2")))
+    assert (batch["message_ids"], batch["correlation_id"]) == (["m-1", "m-2"], "c-1")
+    assert (one["message_id"], one["correlation_id"]) == ("m-2", "c-1") and "message_ids" not in one
 
 
 def test_person_codes_become_pseudonyms_wherever_they_hide():
