@@ -73,13 +73,15 @@ def _trace(args: argparse.Namespace) -> int:
 def _dashboard(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from hub.access import AccessTable
     from hub.dashboard import DASHBOARD_FILE, render
     from hub.routing import Router
     from hub.systems import discover
 
     settings = get_settings()
     systems = discover()
-    content = render(Router.load(settings.routes_file, systems), systems)
+    router = Router.load(settings.routes_file, systems)
+    content = render(router, AccessTable.load(settings.access_file, systems, router), systems)
     path = Path(args.output) if args.output else DASHBOARD_FILE
     current = path.exists() and path.read_bytes() == content
     if args.check:

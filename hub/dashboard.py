@@ -1,8 +1,8 @@
-"""The Grafana dashboard operators load, generated from the routes so that every flow has its row:
-records flows show accepted / delivered / failed and the delivery latency, query flows the answers,
-their time and the deadlines passed. An overview row opens the dashboard, the gateway and the
-broker close it. `hub dashboard --check` fails when the committed file no longer matches the
-routes (a flow added or changed).
+"""The Grafana dashboard operators load, generated from the routes (and the access table, for who
+sends on each flow) so that every flow has its row: record flows show accepted / delivered /
+failed and the delivery latency, query flows the answers, their time and the deadlines passed. An
+overview row opens the dashboard, the gateway and the broker close it. `hub dashboard --check`
+fails when the committed file no longer matches the routes (a flow added or changed).
 
 Every series is summed over processes (one scrape target each); gauges every gateway reads from
 the same database (failed store, oldest record) are taken with max().
@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from hub.access import AccessTable
 from hub.routing import Router
 from hub.settings import PROJECT_ROOT
 from hub.systems import SystemAdapter
@@ -47,11 +48,11 @@ class Flow:
     types: set[str] = field(default_factory=set)
 
 
-def flows(router: Router) -> list[Flow]:
+def flows(router: Router, access: AccessTable) -> list[Flow]:
     found: dict[str, Flow] = {}
-    for (source, type_), route in router.routes.items():
+    for type_, route in router.routes.items():
         flow = found.setdefault(route.flow, Flow(route.flow, route.kind))
-        flow.sources.add(source)
+        flow.sources.update(access.senders(type_))
         flow.targets.update(route.possible_targets)
         flow.types.add(type_)
     return [found[name] for name in sorted(found, key=lambda n: (len(n), n))]
@@ -294,9 +295,9 @@ def broker() -> Row:
     )
 
 
-def rows(router: Router, systems: Mapping[str, SystemAdapter]) -> Iterator[Row]:
+def rows(router: Router, access: AccessTable, systems: Mapping[str, SystemAdapter]) -> Iterator[Row]:
     yield overview()
-    for flow in flows(router):
+    for flow in flows(router, access):
         yield query_flow(flow, systems) if flow.kind == "query" else record_flow(flow, systems)
     yield gateway()
     yield broker()
@@ -321,10 +322,10 @@ def _panel(panel: Panel, ident: int, x: int, y: int) -> dict[str, object]:
     return document
 
 
-def build(router: Router, systems: Mapping[str, SystemAdapter]) -> dict[str, object]:
+def build(router: Router, access: AccessTable, systems: Mapping[str, SystemAdapter]) -> dict[str, object]:
     panels: list[dict[str, object]] = []
     y = 0
-    for row in rows(router, systems):
+    for row in rows(router, access, systems):
         panels.append(
             {
                 "id": len(panels) + 1,
@@ -357,8 +358,8 @@ def build(router: Router, systems: Mapping[str, SystemAdapter]) -> dict[str, obj
     }
 
 
-def render(router: Router, systems: Mapping[str, SystemAdapter]) -> bytes:
-    return (json.dumps(build(router, systems), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+def render(router: Router, access: AccessTable, systems: Mapping[str, SystemAdapter]) -> bytes:
+    return (json.dumps(build(router, access, systems), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def queries(document: Mapping[str, object]) -> list[str]:

@@ -8,7 +8,7 @@ acks, requeues or parked messages, the metrics into `error_class` labels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +25,14 @@ class HubError(Exception):
     error_class: ClassVar[str] = "internal"
     permanent: ClassVar[bool] = True
     header: object | None = None  # the request's message header, when known, so the Fault can echo it
+    operation: str | None = None  # the request's operation, when known, for metrics
 
 
 class ValidationFailed(HubError):
     """The input breaks its contract; says every field and rule, not just the first."""
 
     error_class = "validation"
+    summary: ClassVar[str] = "validation failed"
 
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
@@ -39,8 +41,22 @@ class ValidationFailed(HubError):
         super().__init__(f"{first.field}: {first.rule}: {first.message}{more}")
 
     @classmethod
-    def single(cls, field: str, rule: str, message: str, line: int | None = None) -> ValidationFailed:
+    def single(cls, field: str, rule: str, message: str, line: int | None = None) -> Self:
         return cls([FieldError(field, rule, message, line)])
+
+
+class Unauthenticated(ValidationFailed):
+    """The sender did not prove who it is: no signature, a broken one, or an untrusted certificate."""
+
+    error_class = "unauthenticated"
+    summary = "not authenticated"
+
+
+class Unauthorised(ValidationFailed):
+    """The sender is who it says, but the access table does not let it do this."""
+
+    error_class = "unauthorised"
+    summary = "not authorised"
 
 
 class Unroutable(HubError):

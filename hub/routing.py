@@ -1,5 +1,6 @@
-"""Routes as configuration: which target gets which canonical type from which source, and how
-each route retries; circuit breaker settings per target. Checked when the hub starts."""
+"""Routes as configuration: which target gets each canonical type, in which flow, and how the route
+retries; circuit breaker settings per target. Checked when the hub starts. Who may send a type at
+all is the access table's business (`hub.access`), not the route's."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class RoutingConfigError(ValueError):
 
 
 FLOW_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+ROUTE_KEYS = {"flow", "types", "target", "target_by_municipality", "retry_policy", "deadline_seconds"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Route:
 
 @dataclass(frozen=True)
 class Router:
-    routes: Mapping[tuple[str, str], Route]
+    routes: Mapping[str, Route]  # canonical type -> its route
     breakers: Mapping[str, BreakerSettings]
 
     @classmethod
@@ -58,9 +60,15 @@ class Router:
             breakers = {name: BreakerSettings(**values) for name, values in config.get("breakers", {}).items()}
         except ValidationError as exc:
             raise RoutingConfigError(f"{path.name}: {exc}") from exc
-        routes: dict[tuple[str, str], Route] = {}
+        routes: dict[str, Route] = {}
         for number, route in enumerate(config.get("routes", []), start=1):
             where = f"{path.name}: route {number}"
+            unknown_keys = set(route) - ROUTE_KEYS
+            if unknown_keys:
+                raise RoutingConfigError(
+                    f"{where}: unknown keys {sorted(unknown_keys)}; a route has {sorted(ROUTE_KEYS)} "
+                    "(who may send a type is config/access.toml)"
+                )
             flow = route.get("flow")
             if not isinstance(flow, str) or not FLOW_NAME.match(flow):
                 raise RoutingConfigError(f'{where}: give the route\'s flow, a short name such as "F1"')
@@ -75,41 +83,36 @@ class Router:
             if policy_name not in policies:
                 raise RoutingConfigError(f"{where}: no retry policy {policy_name!r}")
             deadline = float(route.get("deadline_seconds", 10.0))
-            for source in route.get("sources", []):
-                if source not in systems or not systems[source].calls_hub:
-                    raise RoutingConfigError(f"{where}: source {source!r} is not a system that calls the hub")
-                for type_ in route.get("types", []):
-                    if type_ in QUERY_TYPES:
-                        kind = "query"
-                    elif type_ in RECORD_TYPES:
-                        kind = "record"
-                    else:
-                        raise RoutingConfigError(f"{where}: unknown message type {type_!r}")
-                    if (source, type_) in routes:
-                        raise RoutingConfigError(f"{where}: {source} -> {type_} is routed twice")
-                    routes[(source, type_)] = Route(
-                        flow, target, policies[policy_name], kind, deadline, by_municipality
-                    )
+            for type_ in route.get("types", []):
+                if type_ in QUERY_TYPES:
+                    kind = "query"
+                elif type_ in RECORD_TYPES:
+                    kind = "record"
+                else:
+                    raise RoutingConfigError(f"{where}: unknown message type {type_!r}")
+                if type_ in routes:
+                    raise RoutingConfigError(f"{where}: {type_} is routed twice")
+                routes[type_] = Route(flow, target, policies[policy_name], kind, deadline, by_municipality)
         if not routes:
             raise RoutingConfigError(f"{path}: no routes")
-        unknown = set(breakers) - {t for r in routes.values() for t in r.possible_targets}
-        for (_, type_), route in routes.items():
+        for type_, route in routes.items():
             system = systems[route.possible_targets[0]]
             if route.kind == "query" and not any(s.kind == "query" for s in system.services):
                 raise RoutingConfigError(f"{path.name}: {route.target} answers no queries, yet {type_} goes there")
+        unknown = set(breakers) - {t for r in routes.values() for t in r.possible_targets}
         if unknown:
             raise RoutingConfigError(f"{path.name}: breakers for targets without routes: {sorted(unknown)}")
         return cls(routes, breakers)
 
-    def route(self, source: str, type_: str) -> Route:
+    def route(self, type_: str) -> Route:
         try:
-            return self.routes[(source, type_)]
+            return self.routes[type_]
         except KeyError:
-            raise Unroutable(f"no route for {type_} from {source}") from None
+            raise Unroutable(f"no route for {type_}") from None
 
-    def target_for(self, source: str, record: object) -> str:
+    def target_for(self, record: object) -> str:
         """The target of one record: the route's, or the one serving the record's municipality."""
-        route = self.route(source, record.TYPE)  # type: ignore[attr-defined]
+        route = self.route(record.TYPE)  # type: ignore[attr-defined]
         if not route.by_municipality:
             return route.target
         atvk = record.municipality.atvk  # type: ignore[attr-defined]

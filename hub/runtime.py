@@ -16,6 +16,7 @@ from kombu import Connection
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
+from hub.access import AccessTable
 from hub.broker.consumer import BatchHandler, ConsumerLoop
 from hub.broker.delay import create_delayer
 from hub.broker.publisher import Publisher, create_publisher
@@ -85,7 +86,7 @@ def delete_queues(url: str, topology: Topology) -> None:
 
 
 def build_ingest(
-    settings: Settings, systems: Mapping[str, SystemAdapter], router: Router, topology: Topology
+    settings: Settings, systems: Mapping[str, SystemAdapter], router: Router, access: AccessTable, topology: Topology
 ) -> Ingest:
     """The gateway's pipeline without its HTTP server: also what contract checks run."""
     schemas = {
@@ -99,6 +100,7 @@ def build_ingest(
         header_schema=Schema(settings.schemas_dir / "hub" / "viss-header-v1.xsd"),
         parser=HardenedParser(max_bytes=settings.max_request_bytes, max_depth=settings.xml_max_depth),
         router=router,
+        access=access,
         topology=topology,
         max_records=settings.max_batch_records,
     )
@@ -124,6 +126,7 @@ class Hub:
         self.settings = settings
         self.systems = dict(systems or discover())
         self.router = Router.load(settings.routes_file, self.systems)
+        self.access = AccessTable.load(settings.access_file, self.systems, self.router)
         self.topology = build_topology(settings, self.router)
         self.db = open_database(settings)
         self.store = StatusStore(self.db)
@@ -176,7 +179,7 @@ class Hub:
         settings = self.settings
         return Gateway(
             systems=self.systems,
-            ingest=build_ingest(settings, self.systems, self.router, self.topology),
+            ingest=build_ingest(settings, self.systems, self.router, self.access, self.topology),
             publisher=self.publisher,
             store=self.store,
             schemas_dir=settings.schemas_dir,

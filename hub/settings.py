@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = Field(None, description="HMAC key turning person codes into pseudonyms")
     pseudonym_key_file: Path = Path("var/pseudonym.key")
     routes_file: Path = PROJECT_ROOT / "config" / "routes.toml"
+    access_file: Path = Field(PROJECT_ROOT / "config" / "access.toml", description="who may send and ask what")
     rates_file: Path = PROJECT_ROOT / "config" / "rates.toml"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     endpoints: dict[str, str] = Field(

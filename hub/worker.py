@@ -182,7 +182,7 @@ class DeliveryWorker:
         return False
 
     def _policy(self, item: Item) -> RetryPolicy:
-        return self.router.route(item.envelope.source, item.envelope.type).policy
+        return self.router.route(item.envelope.type).policy
 
     # -- settling ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Every WSDL the project publishes, built from the adapters and the routes."""
+"""Every WSDL the project publishes, built from the adapters and the access table."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from hub.access import AccessTable
 from hub.contracts.wsdl import RECEIPT, WsdlOperation, render_wsdl
-from hub.routing import Router
 from hub.soap import HUB_NS
 from hub.systems import SystemAdapter
 
@@ -32,15 +32,17 @@ def schema_locations(schemas_dir: Path) -> dict[str, str]:
     return locations
 
 
-def hub_operations(system: SystemAdapter, systems: Mapping[str, SystemAdapter], router: Router) -> list[WsdlOperation]:
-    """What `system` may call at the hub: its own operations, others' services routed for it, GetStatus."""
+def hub_operations(
+    system: SystemAdapter, systems: Mapping[str, SystemAdapter], access: AccessTable
+) -> list[WsdlOperation]:
+    """What `system` may call at the hub: its own operations, others' services it is granted, GetStatus."""
     operations = [
         WsdlOperation(op.name, op.element, RECEIPT, "Submit records; answered with a receipt.")
         for op in system.operations
     ]
     for owner in systems.values():
         for service in owner.services:
-            if any((system.name, t) in router.routes for t in service.types):
+            if any(access.allows(system.name, t) for t in service.types):
                 output = service.answer_element if service.kind == "query" else RECEIPT
                 assert output is not None
                 what = f"asks {owner.name} about one person" if service.kind == "query" else f"submits to {owner.name}"
@@ -50,7 +52,7 @@ def hub_operations(system: SystemAdapter, systems: Mapping[str, SystemAdapter], 
     return operations
 
 
-def wsdls(systems: Mapping[str, SystemAdapter], router: Router, schemas_dir: Path) -> dict[str, bytes]:
+def wsdls(systems: Mapping[str, SystemAdapter], access: AccessTable, schemas_dir: Path) -> dict[str, bytes]:
     """Path under schemas/ -> WSDL document, for every system that calls the hub or offers a service."""
     locations = schema_locations(schemas_dir)
     documents: dict[str, bytes] = {}
@@ -59,7 +61,7 @@ def wsdls(systems: Mapping[str, SystemAdapter], router: Router, schemas_dir: Pat
             documents[system.hub_wsdl] = render_wsdl(
                 name=f"{system.name.capitalize()}HubService",
                 namespace=f"urn:lv:welfare-hub:{system.name}:v1",
-                operations=hub_operations(system, systems, router),
+                operations=hub_operations(system, systems, access),
                 schemas=locations,
                 location=system.hub_wsdl,
                 address=f"http://localhost:8080/soap/{system.name}",

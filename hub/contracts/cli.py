@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
+from hub.access import AccessTable
 from hub.broker.topology import Topology
 from hub.contracts.catalog import wsdls
 from hub.contracts.wsdl import write_if_changed
 from hub.errors import HubError, ValidationFailed
 from hub.routing import Router
 from hub.runtime import build_ingest
-from hub.settings import get_settings
-from hub.systems import discover
+from hub.settings import Settings, get_settings
+from hub.systems import SystemAdapter, discover
+
+
+def _access(settings: Settings, systems: Mapping[str, SystemAdapter]) -> tuple[Router, AccessTable]:
+    router = Router.load(settings.routes_file, systems)
+    return router, AccessTable.load(settings.access_file, systems, router)
 
 
 def _ingest():  # type: ignore[no-untyped-def]
     settings = get_settings()
     systems = discover()
-    router = Router.load(settings.routes_file, systems)
-    return build_ingest(settings, systems, router, Topology("contract", router.targets)), systems
+    router, access = _access(settings, systems)
+    return build_ingest(settings, systems, router, access, Topology("contract", router.targets)), systems
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -65,7 +72,7 @@ def _sample(args: argparse.Namespace) -> int:
 def _wsdl(args: argparse.Namespace) -> int:
     settings = get_settings()
     systems = discover()
-    documents = wsdls(systems, Router.load(settings.routes_file, systems), settings.schemas_dir)
+    documents = wsdls(systems, _access(settings, systems)[1], settings.schemas_dir)
     stale = []
     for relative, content in sorted(documents.items()):
         path = settings.schemas_dir / relative

@@ -2,7 +2,7 @@
 from what the adapters declare, so a WSDL can never promise an operation the hub does not serve.
 
 Two kinds: the hub's service for a system that calls it (`<system>-hub-v1.wsdl`: its own
-operations, the services of others routed for it, GetStatus), and a system's own service that the
+operations, the services of others granted to it, GetStatus), and a system's own service that the
 hub calls (`<system>-service-v1.wsdl`). `hub contract wsdl` writes them under schemas/; a test
 keeps the committed files equal to what the code generates.
 """

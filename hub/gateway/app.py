@@ -103,7 +103,7 @@ class Gateway:
             logs.correlation_id.set(str(header.correlation_id or header.message_id))
             if isinstance(prepared, StatusQuery):
                 operation = "GetStatus"
-                answer = await self._status(prepared)
+                answer = await self._status(system, prepared)
             elif isinstance(prepared, Query):
                 operation = prepared.handler.name
                 answer = await self.queries.ask(prepared)
@@ -115,14 +115,22 @@ class Gateway:
         except Exception as exc:
             fault = fault_from_error(exc)
             outcome = fault.error_class
+            operation = getattr(exc, "operation", None) or operation
             if header is None and isinstance(getattr(exc, "header", None), MessageHeader):
                 header = exc.header
             if isinstance(exc, ValidationFailed):
                 for error in exc.errors:
                     metrics.validation_failures.labels(system, error.rule).inc()
-                log.info(
+                # who may do what is a security event; a malformed message is the sender's bug
+                log.log(
+                    logging.INFO if fault.error_class == "validation" else logging.WARNING,
                     "request refused",
-                    extra={"system": system, "operation": operation, "rules": sorted({e.rule for e in exc.errors})},
+                    extra={
+                        "system": system,
+                        "operation": operation,
+                        "error_class": fault.error_class,
+                        "rules": sorted({e.rule for e in exc.errors}),
+                    },
                 )
             elif fault.code == "Server" and fault.error_class == "internal":
                 log.exception("request failed", extra={"system": system, "operation": operation})
@@ -199,14 +207,14 @@ class Gateway:
         )
         return receipt
 
-    async def _status(self, query: StatusQuery) -> etree._Element:
+    async def _status(self, system: str, query: StatusQuery) -> etree._Element:
         if query.receipt_id:
             status = await run_in_threadpool(self.store.receipt_status, query.receipt_id)
             field, value = "ReceiptID", query.receipt_id
         else:
             status = await run_in_threadpool(self.store.message_status, query.message_id)
             field, value = "MessageID", query.message_id
-        if status is None:
+        if status is None or status.source != system:  # another system's receipt is not even said to exist
             raise ValidationFailed.single(f"GetStatus/{field}", "unknown-id", f"no receipt or record {value} is known")
         return status_element(status)
 

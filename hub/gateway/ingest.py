@@ -2,7 +2,7 @@
 
 Order matters and is the contract: parse (hardened) -> SOAP 1.1 envelope -> VISS header
 against its XSD -> body against the system's XSD -> adapter to canonical records (validated
-whole) -> routes -> one envelope per record. Any step refuses with field and rule.
+whole) -> access table -> routes -> one envelope per record. Any step refuses with field and rule.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from hub.access import AccessTable
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.canonical.mapping import Parsed
@@ -94,6 +95,7 @@ class Ingest:
         header_schema: Schema,
         parser: HardenedParser,
         router: Router,
+        access: AccessTable,
         topology: Topology,
         max_records: int,
     ) -> None:
@@ -102,6 +104,7 @@ class Ingest:
         self.header_schema = header_schema
         self.parser = parser
         self.router = router
+        self.access = access
         self.topology = topology
         self.max_records = max_records
         self._services = {
@@ -126,6 +129,15 @@ class Ingest:
         if body.tag == STATUS_ELEMENT:
             return self._status_query(header, body)
         handler = self._handler(system, body)
+        try:
+            return self._handled(system, header, handler, body)
+        except HubError as exc:
+            exc.operation = handler.name
+            raise
+
+    def _handled(
+        self, system: SystemAdapter, header: MessageHeader, handler: Handler, body: etree._Element
+    ) -> Submission | Query:
         if header.message_type != MessageHeader.message_type_of(body):
             raise ValidationFailed.single(
                 f"{HEADER_PATH}/MessageType",
@@ -136,6 +148,7 @@ class Ingest:
         if errors:
             raise ValidationFailed(errors)
         records = handler.to_canonical(body)
+        self.access.check(system.name, (record.TYPE for record, _ in records), etree.QName(body).localname)
         if handler.is_query:
             return self._query(system.name, header, handler, records)
         if not records:
@@ -184,13 +197,13 @@ class Ingest:
         raise ValidationFailed.single(
             qname.localname,
             "unknown-operation",
-            f"{system.name} may send {expected}, the services routed for it, or GetStatus here",
+            f"{system.name} may send {expected}, the services granted to it, or GetStatus here",
         )
 
     def _destination_is_the_hub(self, source: str, record: object, header: MessageHeader) -> bool:
         """Records routed by municipality may name the hub as their destination: the sender does not
         know which municipal system serves each."""
-        return header.destination == "hub" and bool(self.router.route(source, record.TYPE).by_municipality)  # type: ignore[attr-defined]
+        return header.destination == "hub" and bool(self.router.route(record.TYPE).by_municipality)  # type: ignore[attr-defined]
 
     def _query(self, source: str, header: MessageHeader, handler: Handler, parsed: list[Parsed]) -> Query:
         if not header.purpose:
@@ -198,7 +211,7 @@ class Ingest:
                 f"{HEADER_PATH}/Purpose", "required", "a per-person query must say its purpose"
             )
         ((query, _),) = parsed
-        route = self.router.route(source, query.TYPE)
+        route = self.router.route(query.TYPE)
         if route.target != header.destination:
             raise ValidationFailed.single(
                 f"{HEADER_PATH}/Destination",
@@ -247,7 +260,7 @@ class Ingest:
         messages: list[OutgoingMessage] = []
         rows: list[RecordRow] = []
         for index, (record, source_element) in enumerate(records, start=1):
-            target = self.router.target_for(source, record)
+            target = self.router.target_for(record)
             if target != header.destination and not self._destination_is_the_hub(source, record, header):
                 raise ValidationFailed.single(
                     f"{HEADER_PATH}/Destination",
@@ -260,7 +273,7 @@ class Ingest:
                 target=target,
                 user_id=header.user_id,
                 correlation_id=receipt_id,
-                flow=self.router.route(source, record.TYPE).flow,
+                flow=self.router.route(record.TYPE).flow,
                 message_id=record_message_id(receipt_id, index),
                 created_at=now,
             )

@@ -55,7 +55,7 @@ def fault_from_error(exc: BaseException) -> Fault:
     if isinstance(exc, ValidationFailed):
         code = "MustUnderstand" if exc.errors[0].rule == "must-understand" else "Client"
         status = 413 if exc.errors[0].rule == "max-size" else 500
-        return Fault(code, f"validation failed: {exc}", error_class, False, exc.errors, status)
+        return Fault(code, f"{exc.summary}: {exc}", error_class, False, exc.errors, status)
     if not permanent:
         return Fault("Server", f"temporarily unavailable, retry later: {exc}", error_class, True)
     if isinstance(exc, HubError):

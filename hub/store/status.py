@@ -96,6 +96,7 @@ class RecordStatus:
 @dataclass(frozen=True, slots=True)
 class ReceiptStatus:
     receipt_id: str
+    source: str  # who sent the receipt's request: the only system that may ask about it
     counts: dict[str, int]
     records: list[RecordStatus]
 
@@ -214,29 +215,30 @@ class StatusStore:
 
     def receipt_status(self, receipt_id: str) -> ReceiptStatus | None:
         with self.engine.connect() as conn:
-            if not conn.execute(select(receipts.c.receipt_id).where(receipts.c.receipt_id == receipt_id)).first():
+            source = conn.execute(select(receipts.c.source).where(receipts.c.receipt_id == receipt_id)).scalar()
+            if source is None:
                 return None
             rows = conn.execute(
                 select(message_status)
                 .where(message_status.c.receipt_id == receipt_id)
                 .order_by(message_status.c.record_index)
             ).all()
-        return self._status(receipt_id, rows)
+        return self._status(receipt_id, source, rows)
 
     def message_status(self, message_id: str) -> ReceiptStatus | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(message_status).where(message_status.c.message_id == message_id)).first()
-            if (
-                row is None
-                or not conn.execute(
-                    select(receipts.c.receipt_id).where(receipts.c.receipt_id == row.receipt_id)
-                ).first()
-            ):
-                return None
-        return self._status(row.receipt_id, [row])
+            source = (
+                conn.execute(select(receipts.c.source).where(receipts.c.receipt_id == row.receipt_id)).scalar()
+                if row is not None
+                else None
+            )
+        if row is None or source is None:
+            return None
+        return self._status(row.receipt_id, source, [row])
 
     @staticmethod
-    def _status(receipt_id: str, rows: Sequence) -> ReceiptStatus:  # type: ignore[type-arg]
+    def _status(receipt_id: str, source: str, rows: Sequence) -> ReceiptStatus:  # type: ignore[type-arg]
         counts = {"accepted": 0, "delivered": 0, "failed": 0}
         records = []
         for row in rows:
@@ -246,7 +248,7 @@ class StatusStore:
                     row.message_id, row.record_id, row.status, _aware(row.updated_at), row.error_class, row.reason
                 )
             )
-        return ReceiptStatus(receipt_id, counts, records)
+        return ReceiptStatus(receipt_id, source, counts, records)
 
     def oldest_undelivered(self) -> dt.datetime | None:
         """When the oldest record still waiting for delivery was accepted."""

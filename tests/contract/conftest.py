@@ -1,5 +1,6 @@
 import pytest
 
+from hub.access import AccessTable
 from hub.broker.topology import Topology
 from hub.routing import Router
 from hub.runtime import build_ingest
@@ -13,4 +14,5 @@ def ingest():
     settings = Settings()
     systems = discover()
     router = Router.load(settings.routes_file, systems)
-    return build_ingest(settings, systems, router, Topology("contract", router.targets))
+    access = AccessTable.load(settings.access_file, systems, router)
+    return build_ingest(settings, systems, router, access, Topology("contract", router.targets))

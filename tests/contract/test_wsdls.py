@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import zeep
 
+from hub.access import AccessTable
 from hub.contracts.catalog import hub_operations, wsdls
 from hub.routing import Router
 from hub.settings import PROJECT_ROOT, Settings
@@ -14,7 +15,8 @@ from hub.systems import discover
 SCHEMAS = PROJECT_ROOT / "schemas"
 SYSTEMS = discover()
 ROUTER = Router.load(Settings().routes_file, SYSTEMS)
-DOCUMENTS = wsdls(SYSTEMS, ROUTER, SCHEMAS)
+ACCESS = AccessTable.load(Settings().access_file, SYSTEMS, ROUTER)
+DOCUMENTS = wsdls(SYSTEMS, ACCESS, SCHEMAS)
 
 
 def test_the_committed_wsdls_are_what_the_code_generates():
@@ -31,7 +33,7 @@ def test_wsdl_loads_in_zeep_with_its_operations(path: str):
     (port,) = service.ports.values()
     system = SYSTEMS[path.split("/")[0]]
     if path == system.hub_wsdl:
-        expected = {op.name for op in hub_operations(system, SYSTEMS, ROUTER)}
+        expected = {op.name for op in hub_operations(system, SYSTEMS, ACCESS)}
     else:
         expected = {op.name for op in system.own_service.operations}
     assert set(port.binding._operations) == expected
@@ -42,5 +44,5 @@ def test_wsdl_loads_in_zeep_with_its_operations(path: str):
 def test_every_system_that_calls_the_hub_has_its_own_operations_in_its_wsdl():
     for system in SYSTEMS.values():
         if system.operations:
-            names = {op.name for op in hub_operations(system, SYSTEMS, ROUTER)}
+            names = {op.name for op in hub_operations(system, SYSTEMS, ACCESS)}
             assert {op.name for op in system.operations} <= names

@@ -21,8 +21,8 @@ def load(tmp_path, text: str) -> Router:
 def test_the_production_routes_name_every_flow_of_the_brief():
     router = Router.load(PROJECT_ROOT / "config" / "routes.toml", SYSTEMS)
     assert {route.flow for route in router.routes.values()} == {f"F{n}" for n in range(1, 9)}
-    assert router.route("gvs", "social_assistance.monthly_report.v1").flow == "F8"
-    assert router.route("sopa", "vsaa.ep51.v1").flow == "F5"
+    assert router.route("social_assistance.monthly_report.v1").flow == "F8"
+    assert router.route("vsaa.ep51.v1").flow == "F5"
 
 
 @pytest.mark.parametrize("flow", [None, "", "F 1", "x" * 33, 7])
@@ -31,7 +31,7 @@ def test_a_route_without_a_usable_flow_name_is_refused(tmp_path, flow):
     with pytest.raises(RoutingConfigError, match="route 1: give the route's flow"):
         load(
             tmp_path,
-            f'[[routes]]\n{line}sources = ["sopa"]\ntypes = ["social_assistance.benefit.v1"]\ntarget = "spolis"\n',
+            f'[[routes]]\n{line}types = ["social_assistance.benefit.v1"]\ntarget = "spolis"\n',
         )
 
 
@@ -39,6 +39,6 @@ def test_a_route_to_an_unknown_policy_is_refused(tmp_path):
     with pytest.raises(RoutingConfigError, match="no retry policy 'fast'"):
         load(
             tmp_path,
-            '[[routes]]\nflow = "F1"\nsources = ["sopa"]\ntypes = ["social_assistance.benefit.v1"]\n'
+            '[[routes]]\nflow = "F1"\ntypes = ["social_assistance.benefit.v1"]\n'
             'target = "spolis"\nretry_policy = "fast"\n',
         )

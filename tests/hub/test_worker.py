@@ -111,7 +111,6 @@ open_seconds = {open_seconds}
 
 [[routes]]
 flow = "F1"
-sources = ["sopa"]
 types = ["social_assistance.benefit.v1", "social_assistance.household_status.v1", "social_assistance.social_service.v1"]
 target = "spolis"
 retry_policy = "bulk"

@@ -157,7 +157,6 @@ open_seconds = 3
 
 [[routes]]
 flow = "F1"
-sources = ["sopa", "lietis", "gvs"]
 types = ["social_assistance.benefit.v1", "social_assistance.household_status.v1", "social_assistance.social_service.v1"]
 target = "spolis"
 retry_policy = "bulk"

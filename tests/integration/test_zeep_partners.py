@@ -10,8 +10,10 @@ import pytest
 import zeep
 from lxml import etree
 
+from hub.access import AccessTable
 from hub.contracts.catalog import hub_operations
 from hub.routing import Router
+from hub.settings import Settings
 from hub.soap import SOAP11_NS
 from hub.systems import discover
 from tests.conftest import FAST_ROUTES
@@ -20,12 +22,12 @@ from tests.contract.samples import valid_samples
 pytestmark = pytest.mark.rabbitmq
 
 SYSTEMS = discover()
-ROUTER = Router.load(FAST_ROUTES, SYSTEMS)
+ACCESS = AccessTable.load(Settings().access_file, SYSTEMS, Router.load(FAST_ROUTES, SYSTEMS))
 SAMPLES = [s for s in valid_samples() if "status" not in s.path.stem]
 
 
 def operation_for(sender: str, body: etree._Element) -> str:
-    (operation,) = [op.name for op in hub_operations(SYSTEMS[sender], SYSTEMS, ROUTER) if op.input == body.tag]
+    (operation,) = [op.name for op in hub_operations(SYSTEMS[sender], SYSTEMS, ACCESS) if op.input == body.tag]
     return operation
 
 
