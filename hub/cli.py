@@ -1,4 +1,5 @@
-"""The `hub` command: serve, demo, simulate, status, trace, dashboard; operators' and contract commands."""
+"""The `hub` command: serve, demo, simulate, status, trace, dashboard, pki; operators' and contract
+commands."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from hub.settings import get_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hub.runtime import Hub
+    from hub.runtime import Hub, SignatureConfigError
 
     settings = get_settings()
-    hub = Hub(settings)
+    try:
+        hub = Hub(settings)
+    except SignatureConfigError as exc:
+        print(f"hub serve: {exc}", file=sys.stderr)
+        return 2
     logs.configure(settings.log_level, settings.log_format, hub.pseudonymize)
     hub.start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
     stop = threading.Event()
@@ -94,6 +99,19 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pki_dev(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from hub.devpki import create
+    from hub.systems import discover
+
+    directory = Path(args.out)
+    made = create(directory, ["hub", *sorted(discover())], days=args.days)
+    print(f"{directory}: keys and certificates for {', '.join(made) or 'nobody new (all there already)'}")
+    print("development only: never use these keys in production, nor give partners' keys to the hub")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from hub.systems import discover
 
@@ -131,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--check", action="store_true", help="only say whether the file is up to date")
     dashboard.add_argument("--output", help="where to write (default monitoring/grafana/dashboards/hub.json)")
     dashboard.set_defaults(func=_dashboard)
+
+    pki = commands.add_parser("pki", help="keys and certificates")
+    pki_commands = pki.add_subparsers(dest="pki_command", required=True)
+    dev = pki_commands.add_parser("dev", help="self-signed keys for the hub and every system (development only)")
+    dev.add_argument("--out", default="var/pki", help="folder (default var/pki, where the hub and simulators look)")
+    dev.add_argument("--days", type=int, default=365)
+    dev.set_defaults(func=_pki_dev)
 
     from hub.contracts.cli import add_commands as add_contract_commands
     from hub.operator_cli import add_commands as add_operator_commands

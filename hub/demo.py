@@ -3,7 +3,9 @@
 SPOLIS simulator, gateway and delivery workers start on free local ports (the embedded broker
 unless HUB_BROKER_URL names RabbitMQ); SOPA, LIETIS and GVS simulators send their loads at the
 same time; the demo waits until every accepted record is delivered or failed, checks SPOLIS's
-own store, and prints one summary line.
+own store, and prints one summary line. Signatures are required as in production (unless
+HUB_SIGNATURES=off): the demo makes a throwaway development PKI, the municipal simulators sign
+what they send, and the SPOLIS simulator accepts only what the hub signed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from adapters.spolis.simulator import SpolisService
+from hub import devpki
 from hub.http_server import ServerThread
 from hub.runtime import Hub, delete_queues
 from hub.settings import Settings
+from hub.simulation import pki
 from hub.simulation.municipal import LoadResult, MunicipalSimulator
 from hub.simulation.record_store import RecordStore
 from hub.systems import SystemAdapter, discover
@@ -33,10 +37,18 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
     systems = discover()
     with tempfile.TemporaryDirectory(prefix="hub-demo-") as tmp:
         work = workdir or Path(tmp)
+        keys = work / "pki"
+        if settings.signatures == "required":
+            devpki.create(keys, ["hub", "spolis", *SOURCES])
         spolis_store = RecordStore(work / "spolis.sqlite3")
-        spolis = ServerThread(SpolisService(spolis_store).app(), name="spolis").start()
+        spolis_service = SpolisService(spolis_store)
+        spolis_service.server.verifier = pki.hub_verifier(keys)
+        spolis = ServerThread(spolis_service.app(), name="spolis").start()
         settings = settings.model_copy(
             update={
+                "partner_certs_dir": keys,
+                "signing_key_file": keys / "hub.key",
+                "signing_cert_file": keys / "hub.pem",
                 "http_port": 0,
                 "broker_prefix": f"{settings.broker_prefix}-demo-{uuid.uuid4().hex[:6]}",
                 "store_url": f"sqlite:///{work / 'hub.sqlite3'}",
@@ -50,12 +62,12 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
             hub.wait_until_consuming()
             print(
                 f"hub demo: broker {'embedded (memory://)' if settings.embedded_broker else 'RabbitMQ'}, "
-                f"gateway {hub.gateway_url}, SPOLIS simulator {spolis.url}",
+                f"gateway {hub.gateway_url}, SPOLIS simulator {spolis.url}, signatures {settings.signatures}",
                 file=sys.stderr,
             )
             started = time.monotonic()
             with ThreadPoolExecutor(max_workers=len(SOURCES), thread_name_prefix="demo-load") as pool:
-                futures = _send(pool, systems, hub.gateway_url, records, batch_size)
+                futures = _send(pool, systems, hub.gateway_url, records, batch_size, keys)
                 delivered, failed = _wait(hub, futures, records, timeout)
             results = [f.result() for f in futures]
             sent = sum(r.records_sent for r in results)
@@ -83,15 +95,23 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
 
 
 def _send(
-    pool: ThreadPoolExecutor, systems: Mapping[str, SystemAdapter], url: str, records: int, batch_size: int
+    pool: ThreadPoolExecutor,
+    systems: Mapping[str, SystemAdapter],
+    url: str,
+    records: int,
+    batch_size: int,
+    keys: Path,
 ) -> list[Future[LoadResult]]:
     share = [records // len(SOURCES) + (1 if i < records % len(SOURCES) else 0) for i in range(len(SOURCES))]
-    simulators = [systems[name].simulator for name in SOURCES]
-    assert all(isinstance(sim, MunicipalSimulator) for sim in simulators)
-    return [
-        pool.submit(sim.send, url, records=n, batch_size=batch_size, concurrency=2, seed=index)  # type: ignore[union-attr]
-        for index, (sim, n) in enumerate(zip(simulators, share, strict=True))
-    ]
+    futures = []
+    for index, (name, n) in enumerate(zip(SOURCES, share, strict=True)):
+        sim = systems[name].simulator
+        assert isinstance(sim, MunicipalSimulator)
+        signer = pki.signer_for(name, keys)
+        futures.append(
+            pool.submit(sim.send, url, records=n, batch_size=batch_size, concurrency=2, seed=index, signer=signer)
+        )
+    return futures
 
 
 def _wait(hub: Hub, sending: list[Future[LoadResult]], records: int, timeout: float) -> tuple[int, int]:

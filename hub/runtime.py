@@ -37,6 +37,7 @@ from hub.pseudonym import Pseudonymizer
 from hub.query_worker import QueryWorker
 from hub.routing import Router
 from hub.settings import Settings
+from hub.soap.signature import SignatureVerifier, Signer, TrustedCertificates
 from hub.store.audit import AuditLog
 from hub.store.crypto import Sealer
 from hub.store.db import Database
@@ -85,8 +86,46 @@ def delete_queues(url: str, topology: Topology) -> None:
                     channel.close()
 
 
+class SignatureConfigError(ValueError):
+    pass
+
+
+def load_signatures(
+    settings: Settings, systems: Mapping[str, SystemAdapter]
+) -> tuple[Signer | None, SignatureVerifier | None]:
+    """The hub's own signer and the verifier of partners' signatures; neither when signatures are off."""
+    if settings.signatures == "off":
+        log.warning("signatures are off: any caller may claim to be any system; only for closed test networks")
+        return None, None
+    try:
+        key = (
+            settings.signing_key.get_secret_value().encode()
+            if settings.signing_key
+            else settings.signing_key_file.read_bytes()
+        )
+        signer = Signer.from_pem(key, settings.signing_cert_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise SignatureConfigError(
+            f"the hub's signing key or certificate cannot be read ({exc}): set HUB_SIGNING_KEY (or "
+            "HUB_SIGNING_KEY_FILE) and HUB_SIGNING_CERT_FILE; `hub pki dev` makes development ones"
+        ) from None
+    callers = sorted(name for name, system in systems.items() if system.calls_hub)
+    trusted = TrustedCertificates.from_dir(settings.partner_certs_dir, callers)
+    for name in sorted(set(callers) - trusted.systems()):
+        log.warning(
+            "no certificate for a partner: every request from it is refused",
+            extra={"system": name, "partner_certs_dir": str(settings.partner_certs_dir)},
+        )
+    return signer, SignatureVerifier(trusted, max_age_seconds=settings.signature_max_age_seconds)
+
+
 def build_ingest(
-    settings: Settings, systems: Mapping[str, SystemAdapter], router: Router, access: AccessTable, topology: Topology
+    settings: Settings,
+    systems: Mapping[str, SystemAdapter],
+    router: Router,
+    access: AccessTable,
+    topology: Topology,
+    verifier: SignatureVerifier | None = None,
 ) -> Ingest:
     """The gateway's pipeline without its HTTP server: also what contract checks run."""
     schemas = {
@@ -103,6 +142,7 @@ def build_ingest(
         access=access,
         topology=topology,
         max_records=settings.max_batch_records,
+        verifier=verifier,
     )
 
 
@@ -127,6 +167,7 @@ class Hub:
         self.systems = dict(systems or discover())
         self.router = Router.load(settings.routes_file, self.systems)
         self.access = AccessTable.load(settings.access_file, self.systems, self.router)
+        self.signer, self.verifier = load_signatures(settings, self.systems)
         self.topology = build_topology(settings, self.router)
         self.db = open_database(settings)
         self.store = StatusStore(self.db)
@@ -179,7 +220,7 @@ class Hub:
         settings = self.settings
         return Gateway(
             systems=self.systems,
-            ingest=build_ingest(settings, self.systems, self.router, self.access, self.topology),
+            ingest=build_ingest(settings, self.systems, self.router, self.access, self.topology, self.verifier),
             publisher=self.publisher,
             store=self.store,
             schemas_dir=settings.schemas_dir,
@@ -237,7 +278,9 @@ class Hub:
         endpoint = settings.endpoints.get(name) or system.default_endpoint
         if not endpoint:
             raise ValueError(f"no endpoint for {name}: set HUB_ENDPOINTS__{name.upper()}")
-        return system.target(TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir))
+        return system.target(
+            TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir, self.signer)
+        )
 
     def _start_workers(self) -> None:
         settings = self.settings

@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     store_key_file: Path = Path("var/store.key")
     pseudonym_key: SecretStr | None = Field(None, description="HMAC key turning person codes into pseudonyms")
     pseudonym_key_file: Path = Path("var/pseudonym.key")
+    signatures: Literal["required", "off"] = Field(
+        "required", description="partners sign requests, the hub signs its own; off only on closed test networks"
+    )
+    partner_certs_dir: Path = Field(Path("var/pki"), description="<system>[.<label>].pem certificates per system")
+    signing_key: SecretStr | None = Field(None, description="the hub's own signing key, PEM")
+    signing_key_file: Path = Path("var/pki/hub.key")
+    signing_cert_file: Path = Path("var/pki/hub.pem")
+    signature_max_age_seconds: float = Field(300, gt=0, description="oldest signed timestamp accepted")
     routes_file: Path = PROJECT_ROOT / "config" / "routes.toml"
     access_file: Path = Field(PROJECT_ROOT / "config" / "access.toml", description="who may send and ask what")
     rates_file: Path = PROJECT_ROOT / "config" / "rates.toml"
@@ -49,7 +57,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("store_keys", "admin_token", "pseudonym_key", mode="before")
+    @field_validator("store_keys", "admin_token", "pseudonym_key", "signing_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (docker-compose's `${X:-}`) means unset, never an empty secret."""

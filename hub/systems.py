@@ -24,6 +24,7 @@ from hub.canonical.mapping import Parsed
 from hub.canonical.queries import Answer
 from hub.contracts.wsdl import WsdlOperation
 from hub.envelope import Envelope
+from hub.soap.signature import Signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ class TargetSettings:
     endpoint: str
     timeout_seconds: float
     schemas_dir: Path
+    signer: Signer | None = None  # the hub's own: every call to the target is signed with it
 
 
 class Simulator(Protocol):

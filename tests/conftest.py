@@ -21,8 +21,12 @@ from adapters.burvis.simulator import BurvisService
 from adapters.spolis.simulator import SpolisService
 from adapters.vdeavk.simulator import VdeavkService
 from adapters.vsaa.simulator import VsaaService
+from hub import devpki
+from hub.access import AccessTable
+from hub.broker.topology import Topology
 from hub.http_server import ServerThread
-from hub.runtime import Hub
+from hub.routing import Router
+from hub.runtime import Hub, build_ingest
 from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
@@ -206,6 +210,7 @@ def start_hub(request, tmp_path: Path, spolis: Simulated, broker_prefix: str) ->
             "routes_file": FAST_ROUTES,
             "endpoints": endpoints,
             "target_timeout_seconds": 2.0,
+            "signatures": "off",  # the flows; test_gateway_signatures and test_prometheus sign
             **overrides,
         }
         settings = Settings(**values)
@@ -229,7 +234,42 @@ def same_hub_environment(hub: Hub) -> dict[str, str]:
         "HUB_STORE_URL": settings.store_url,
         "HUB_STORE_KEY_FILE": str(settings.store_key_file),
         "HUB_ROUTES_FILE": str(settings.routes_file),
+        "HUB_ACCESS_FILE": str(settings.access_file),
+        "HUB_PSEUDONYM_KEY_FILE": str(settings.pseudonym_key_file),
+        "HUB_SIGNATURES": settings.signatures,
+        "HUB_PARTNER_CERTS_DIR": str(settings.partner_certs_dir),
+        "HUB_SIGNING_KEY_FILE": str(settings.signing_key_file),
+        "HUB_SIGNING_CERT_FILE": str(settings.signing_cert_file),
         **{f"HUB_ENDPOINTS__{name.upper()}": url for name, url in settings.endpoints.items()},
+    }
+
+
+@pytest.fixture(scope="session")
+def ingest():
+    """The gateway's pipeline without broker or HTTP (unsigned, as the offline contract kit runs it):
+    what the contract tests hold samples against and the fuzz tests throw mutations at."""
+    settings = Settings()
+    systems = discover()
+    router = Router.load(settings.routes_file, systems)
+    access = AccessTable.load(settings.access_file, systems, router)
+    return build_ingest(settings, systems, router, access, Topology("contract", router.targets))
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory) -> Path:
+    """Development keys and certificates for the hub and every system, made once per test run."""
+    directory = tmp_path_factory.mktemp("pki")
+    devpki.create(directory, ["hub", *discover()])
+    return directory
+
+
+def signed(pki: Path) -> dict[str, Any]:
+    """Hub settings with signatures required, trusting the certificates in `pki`."""
+    return {
+        "signatures": "required",
+        "partner_certs_dir": pki,
+        "signing_key_file": pki / "hub.key",
+        "signing_cert_file": pki / "hub.pem",
     }
 
 

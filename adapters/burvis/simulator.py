@@ -13,12 +13,14 @@ from lxml import etree
 
 from adapters.burvis.dialect import INTAKE, INTAKE_ANSWER, NS, profiles_to_xml
 from hub.canonical import EmploymentProfiling, Municipality
+from hub.simulation import pki
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
 from hub.simulation.record_store import RecordStore
 from hub.simulation.records import RIGA_TIME
 from hub.simulation.serve import serve_forever
 from hub.simulation.soap_server import Knobs, SoapServer
+from hub.soap.signature import Signer
 from hub.xml.read import sub
 
 # The municipalities whose social services take profiling through the hub.
@@ -103,8 +105,8 @@ def profilings(count: int, rng: random.Random, today: dt.date) -> list[Employmen
     return result
 
 
-def send_profiles(url: str, count: int, rng: random.Random, batch: int = 100) -> int:
-    client = HubClient(url, sender="burvis")
+def send_profiles(url: str, count: int, rng: random.Random, batch: int = 100, signer: Signer | None = None) -> int:
+    client = HubClient(url, sender="burvis", signer=signer)
     refused = 0
     try:
         records = profilings(count, rng, dt.date.today())
@@ -134,12 +136,15 @@ class BurvisSimulator:
         )
         parser.add_argument("--url", default="http://127.0.0.1:8080", help="the hub, for --send-profiles")
         parser.add_argument("--seed", type=int)
+        pki.add_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         if args.send_profiles:
-            return send_profiles(args.url, args.send_profiles, random.Random(args.seed))
+            signer = pki.signer_for("burvis", args.pki)
+            return send_profiles(args.url, args.send_profiles, random.Random(args.seed), signer=signer)
         store = RecordStore(args.db)
         service = BurvisService(store, Knobs(args.latency_ms, args.fault_rate))
+        service.server.verifier = pki.hub_verifier(args.pki)
         return serve_forever(
             service.app(), args.host, args.port, "BURVIS simulator", "/soap/burvis", on_stop=store.close
         )

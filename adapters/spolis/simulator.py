@@ -20,6 +20,7 @@ from lxml import etree
 from starlette.applications import Starlette
 
 from adapters.spolis.outbound import ANSWER, NS, SUBMIT
+from hub.simulation import pki
 from hub.simulation.record_store import RecordStore
 from hub.simulation.records import providers
 from hub.simulation.serve import serve_forever
@@ -119,10 +120,12 @@ class SpolisSimulator:
         parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every call")
         parser.add_argument("--fault-rate", type=float, default=0.0, help="share of calls answered with a Server fault")
         parser.add_argument("--timeout-rate", type=float, default=0.0, help="share of calls answered too late")
+        pki.add_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         store = RecordStore(args.db)
         service = SpolisService(store, SpolisKnobs(args.latency_ms, args.fault_rate, args.timeout_rate))
+        service.server.verifier = pki.hub_verifier(args.pki)
         return serve_forever(
             service.app(), args.host, args.port, "SPOLIS simulator", "/soap/spolis", on_stop=store.close
         )

@@ -14,11 +14,13 @@ from lxml import etree
 from adapters.vdeavk.dialect import QUERY, answer_to_xml, opinions_to_xml, query_to_canonical
 from hub.canonical import AssistantOpinion
 from hub.canonical.queries import DisabilityAnswer, OpinionSummary
+from hub.simulation import pki
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
 from hub.simulation.records import RIGA_TIME
 from hub.simulation.serve import serve_forever
 from hub.simulation.soap_server import Knobs, SoapServer
+from hub.soap.signature import Signer
 
 IMPAIRMENTS = ("mobility", "vision", "hearing", "mental", "intellectual", "internal_organs", "other")
 
@@ -100,16 +102,19 @@ class VdeavkSimulator:
         parser.add_argument("--send-opinions", type=int, metavar="N", help="push N opinions to the hub and exit")
         parser.add_argument("--url", default="http://127.0.0.1:8080", help="the hub, for --send-opinions")
         parser.add_argument("--seed", type=int)
+        pki.add_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         if args.send_opinions:
-            return send_opinions(args.url, args.send_opinions, random.Random(args.seed))
+            signer = pki.signer_for("vdeavk", args.pki)
+            return send_opinions(args.url, args.send_opinions, random.Random(args.seed), signer=signer)
         service = VdeavkService(Knobs(args.latency_ms, args.fault_rate))
+        service.server.verifier = pki.hub_verifier(args.pki)
         return serve_forever(service.app(), args.host, args.port, "VDEĀVK simulator", "/soap/vdeavk")
 
 
-def send_opinions(url: str, count: int, rng: random.Random, batch: int = 100) -> int:
-    client = HubClient(url, sender="vdeavk")
+def send_opinions(url: str, count: int, rng: random.Random, batch: int = 100, signer: Signer | None = None) -> int:
+    client = HubClient(url, sender="vdeavk", signer=signer)
     refused = 0
     try:
         all_opinions = opinions(count, rng, dt.date.today())

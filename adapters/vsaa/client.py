@@ -15,7 +15,9 @@ from hub.xml.schema import Schema
 class VsaaTarget:
     def __init__(self, settings: TargetSettings) -> None:
         self.schema = Schema(settings.schemas_dir / "vsaa" / "vsaa-v1.xsd")
-        self.transport = SoapTransport(settings.endpoint, system="vsaa", timeout=settings.timeout_seconds)
+        self.transport = SoapTransport(
+            settings.endpoint, system="vsaa", timeout=settings.timeout_seconds, signer=settings.signer
+        )
 
     def answer(self, envelope: Envelope) -> Answer:
         query = QUERY_TYPES[envelope.type].model_validate(envelope.payload)

@@ -22,6 +22,7 @@ from hub.canonical.queries import (
     Payment,
     PaymentsAnswer,
 )
+from hub.simulation import pki
 from hub.simulation.serve import serve_forever
 from hub.simulation.soap_server import Knobs, SoapServer
 
@@ -140,9 +141,11 @@ class VsaaSimulator:
         parser.add_argument("--port", type=int, default=8092)
         parser.add_argument("--latency-ms", type=float, default=0.0)
         parser.add_argument("--fault-rate", type=float, default=0.0)
+        pki.add_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         service = VsaaService(Knobs(args.latency_ms, args.fault_rate))
+        service.server.verifier = pki.hub_verifier(args.pki)
         return serve_forever(service.app(), args.host, args.port, "VSAA simulator", "/soap/vsaa")
 
 

@@ -1,8 +1,9 @@
 """From the bytes of a SOAP request to confirmed-ready broker messages, without I/O.
 
-Order matters and is the contract: parse (hardened) -> SOAP 1.1 envelope -> VISS header
-against its XSD -> body against the system's XSD -> adapter to canonical records (validated
-whole) -> access table -> routes -> one envelope per record. Any step refuses with field and rule.
+Order matters and is the contract: parse (hardened) -> SOAP 1.1 envelope -> VISS header against
+its XSD -> the signature (who sent it) -> body against the system's XSD -> adapter to canonical
+records (validated whole) -> access table -> routes -> one envelope per record. Any step refuses
+with field and rule.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.canonical.mapping import Parsed
 from hub.envelope import Envelope, utcnow
-from hub.errors import FieldError, HubError, ValidationFailed
+from hub.errors import FieldError, HubError, Unauthenticated, ValidationFailed
 from hub.routing import Router
 from hub.soap import HUB_NS, MessageHeader, parse_envelope
+from hub.soap.signature import SignatureVerifier
 from hub.store.status import RecordRow
 from hub.systems import Service, SystemAdapter
 from hub.xml.parser import HardenedParser
@@ -98,7 +100,10 @@ class Ingest:
         access: AccessTable,
         topology: Topology,
         max_records: int,
+        verifier: SignatureVerifier | None,
     ) -> None:
+        """`verifier`: who signed each request; None only where signatures are off (closed test
+        networks) or nothing is sent (the offline contract kit)."""
         self.systems = systems
         self.schemas = schemas
         self.header_schema = header_schema
@@ -107,6 +112,7 @@ class Ingest:
         self.access = access
         self.topology = topology
         self.max_records = max_records
+        self.verifier = verifier
         self._services = {
             service.element: Handler(service.name, owner, service.to_canonical, service)
             for owner in systems.values()
@@ -115,13 +121,26 @@ class Ingest:
 
     def prepare(self, system_name: str, data: bytes) -> Submission | StatusQuery | Query:
         system = self.systems[system_name]
-        message = parse_envelope(self.parser.parse(data))
+        root = self.parser.parse(data)
+        message = parse_envelope(root)
         header = self._header(message.header_element, system_name)
         try:
+            self._authenticate(root, system_name)
             return self._body(system, header, message.body)
         except HubError as exc:
             exc.header = header
             raise
+
+    def _authenticate(self, root: etree._Element, system_name: str) -> None:
+        if self.verifier is None:
+            return
+        signer = self.verifier.verify(root)
+        if signer != system_name:
+            raise Unauthenticated.single(
+                f"{HEADER_PATH}/Sender",
+                "signer-mismatch",
+                f"the message is signed by {signer}, but sent as {system_name}",
+            )
 
     def _body(
         self, system: SystemAdapter, header: MessageHeader, body: etree._Element

@@ -11,6 +11,7 @@ import httpx
 from lxml import etree
 
 from hub.soap import HUB_NS, SOAP11_NS, Fault, MessageHeader, build_envelope, parse_fault
+from hub.soap.signature import Signer
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -38,10 +39,15 @@ class Submitted:
 
 
 class HubClient:
-    def __init__(self, base_url: str, *, sender: str, timeout: float = 60.0, retries: int = 5) -> None:
+    def __init__(
+        self, base_url: str, *, sender: str, timeout: float = 60.0, retries: int = 5, signer: Signer | None = None
+    ) -> None:
+        """`signer`: the sender's key, signing every message (a hub with signatures required refuses
+        unsigned ones)."""
         self.url = f"{base_url.rstrip('/')}/soap/{sender}"
         self.sender = sender
         self.retries = retries
+        self.signer = signer
         self._http = httpx.Client(timeout=timeout)
 
     def call(
@@ -61,7 +67,7 @@ class HubClient:
             user_id=user_id,
             purpose=purpose,
         )
-        payload = build_envelope(body, header)
+        payload = build_envelope(body, header, self.signer)
         answer = Answer(0, None, None)
         for attempt in range(1, self.retries + 2):
             answer = self._post(payload)

@@ -16,11 +16,13 @@ from pathlib import Path
 from lxml import etree
 
 from hub.canonical import CanonicalRecord, Municipality
+from hub.simulation import pki
 from hub.simulation.client import HubClient, Submitted
 from hub.simulation.record_store import RecordStore
 from hub.simulation.records import RecordFactory
 from hub.simulation.serve import serve_forever
 from hub.simulation.soap_server import Knobs, SoapServer
+from hub.soap.signature import Signer
 
 BuildLoad = Callable[[Sequence[CanonicalRecord], Municipality, str], etree._Element]
 
@@ -108,6 +110,7 @@ class MunicipalSimulator:
         progress: Callable[[Submitted], None] | None = None,
         retries: int = 5,
         unregistered_share: float = 0.0,
+        signer: Signer | None = None,
     ) -> LoadResult:
         """Send `records` in batches; a Fault that says "retry" is answered by resending the same
         message (same MessageID) up to `retries` times with a growing pause."""
@@ -119,7 +122,7 @@ class MunicipalSimulator:
 
         def client() -> HubClient:
             if not hasattr(local, "client"):
-                local.client = HubClient(url, sender=self.system, retries=retries)
+                local.client = HubClient(url, sender=self.system, retries=retries, signer=signer)
                 with lock:
                     clients.append(local.client)
             return local.client
@@ -142,7 +145,7 @@ class MunicipalSimulator:
             c.close()
         return result
 
-    def send_kind(self, url: str, kind: str, records: int, rng: random.Random) -> int:
+    def send_kind(self, url: str, kind: str, records: int, rng: random.Random, signer: Signer | None = None) -> int:
         """Records of another system's format (F2, F7, F8), built by the service that defines it."""
         from hub.systems import discover
 
@@ -164,7 +167,7 @@ class MunicipalSimulator:
         else:
             made = [getattr(factory, kind)() for _ in range(records)]
             loads = [made[i : i + 100] for i in range(0, len(made), 100)]
-        client = HubClient(url, sender=self.system)
+        client = HubClient(url, sender=self.system, signer=signer)
         refused = 0
         try:
             for load in loads:
@@ -206,15 +209,18 @@ class MunicipalSimulator:
             default=0.0,
             help="share of records naming a provider SPOLIS does not know (SPOLIS refuses them)",
         )
+        pki.add_argument(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         if getattr(args, "serve", False) and self.intake is not None:
             store = RecordStore(args.db)
             server = self.intake.service(self.system, store)
+            server.verifier = pki.hub_verifier(args.pki)
             title = f"{self.system.upper()} intake simulator"
             return serve_forever(server.app(), args.host, args.port, title, f"/soap/{self.system}", on_stop=store.close)
+        signer = pki.signer_for(self.system, args.pki)
         if args.kind != "data_load":
-            return self.send_kind(args.url, args.kind, args.records, random.Random(args.seed))
+            return self.send_kind(args.url, args.kind, args.records, random.Random(args.seed), signer)
         result = self.send(
             args.url,
             records=args.records,
@@ -222,6 +228,7 @@ class MunicipalSimulator:
             concurrency=args.concurrency,
             seed=args.seed,
             unregistered_share=args.unregistered_share,
+            signer=signer,
         )
         for submitted in result.submitted:
             if not submitted.accepted:

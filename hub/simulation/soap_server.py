@@ -1,6 +1,7 @@
 """A partner system's SOAP endpoint, for the simulators: real HTTP, the system's own WSDL and XSD,
 requests validated and dispatched by body element, answers with the VISS header echoed.
 
+With a `verifier` the endpoint serves only calls the hub signed, as a state system would.
 Knobs for fault tests, settable at start or through `POST /_sim/config`: latency, a share of
 calls answered with a SOAP Server fault (HTTP 500), and a share handled but answered too late (a
 client timeout). `GET /_sim/stats` counts calls and injected faults, plus what the system adds.
@@ -26,10 +27,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.contracts.wsdl import served_wsdl
-from hub.errors import ValidationFailed
+from hub.errors import Unauthenticated, ValidationFailed
 from hub.http_server import schema_files_route
 from hub.settings import PROJECT_ROOT
 from hub.soap import Fault, build_envelope, fault_from_error, parse_envelope
+from hub.soap.signature import SignatureVerifier
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 
@@ -71,6 +73,7 @@ class SoapServer:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._count = count
+        self.verifier: SignatureVerifier | None = None  # when set, only the hub's signed calls are served
 
     def count(self, name: str, by: int = 1) -> None:
         if self._count is not None:
@@ -104,8 +107,11 @@ class SoapServer:
             if draw < self.knobs.fault_rate:
                 self.count("faults_injected")
                 raise Fault("Server", f"{self.system} is temporarily overloaded", "target_unavailable", True)
-            message = parse_envelope(self.parser.parse(body))
+            root = self.parser.parse(body)
+            message = parse_envelope(root)
             header = message.header() if message.header_element is not None else None
+            if self.verifier is not None and (signer := self.verifier.verify(root)) != "hub":
+                raise Unauthenticated.single("Envelope/Header/Security", "signer-mismatch", f"signed by {signer}")
             handler = self.handlers.get(message.body.tag)
             if handler is None:
                 raise ValidationFailed.single(

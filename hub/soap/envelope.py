@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from hub.errors import ValidationFailed
 from hub.soap.header import VH_NS, MessageHeader
 
+if TYPE_CHECKING:
+    from hub.soap.signature import Signer
+
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+SECURITY = f"{{{WSSE_NS}}}Security"  # the WS-Security header block the gateway understands
 SOAP12_NS = "http://www.w3.org/2003/05/soap-envelope"
 HUB_NS = "urn:lv:welfare-hub:v1"
 
@@ -56,7 +62,7 @@ def parse_envelope(root: etree._Element) -> SoapMessage:
                 continue
             if block.tag == f"{{{VH_NS}}}MessageHeader":
                 header_element = block
-            elif block.get(f"{{{SOAP11_NS}}}mustUnderstand") in ("1", "true"):
+            elif block.tag != SECURITY and block.get(f"{{{SOAP11_NS}}}mustUnderstand") in ("1", "true"):
                 name = etree.QName(block).localname
                 raise ValidationFailed.single(
                     f"Envelope/Header/{name}", "must-understand", f"header block {block.tag} is not understood"
@@ -64,9 +70,12 @@ def parse_envelope(root: etree._Element) -> SoapMessage:
     return SoapMessage(header_element=header_element, body=children[0])
 
 
-def build_envelope(body: etree._Element, header: MessageHeader | None = None) -> bytes:
+def build_envelope(body: etree._Element, header: MessageHeader | None = None, signer: Signer | None = None) -> bytes:
+    """The SOAP 1.1 message carrying `body`; signed (WS-Security) when a signer is given."""
     envelope = etree.Element(f"{{{SOAP11_NS}}}Envelope", nsmap={"soap": SOAP11_NS})
     if header is not None:
         etree.SubElement(envelope, f"{{{SOAP11_NS}}}Header").append(header.to_element())
     etree.SubElement(envelope, f"{{{SOAP11_NS}}}Body").append(body)
+    if signer is not None:
+        signer.sign(envelope)
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")

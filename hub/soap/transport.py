@@ -21,15 +21,25 @@ from hub.errors import TargetRejected, TargetTimeout, TargetUnavailable, Validat
 from hub.soap.envelope import SOAP11_NS, build_envelope
 from hub.soap.faults import parse_fault
 from hub.soap.header import MessageHeader
+from hub.soap.signature import Signer
 from hub.xml.parser import HardenedParser
 
 _RETRYABLE_HTTP = {404, 408, 429}
 
 
 class SoapTransport:
-    def __init__(self, endpoint: str, *, system: str, timeout: float, max_response_bytes: int = 32 << 20) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        system: str,
+        timeout: float,
+        signer: Signer | None = None,
+        max_response_bytes: int = 32 << 20,
+    ) -> None:
         self.endpoint = endpoint
         self.system = system
+        self.signer = signer
         self.parser = HardenedParser(max_bytes=max_response_bytes, max_depth=32)
         self.http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
@@ -51,7 +61,7 @@ class SoapTransport:
         try:
             response = self.http.post(
                 self.endpoint,
-                content=build_envelope(body, header),
+                content=build_envelope(body, header, self.signer),
                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'},
             )
         except httpx.TimeoutException as exc:

@@ -1,7 +1,8 @@
 """A real Prometheus scrapes a running hub under load, as operators run it: `hub serve --role
-gateway` and two `hub serve --role worker` processes on RabbitMQ, each its own scrape target, with
-RabbitMQ's own exporter beside them and the alert rules loaded. Counters summed over the processes
-must equal what reached SPOLIS; every rule must evaluate; every dashboard query must run."""
+gateway` and two `hub serve --role worker` processes on RabbitMQ, signatures required both ways,
+each process its own scrape target, with RabbitMQ's own exporter beside them and the alert rules
+loaded. Counters summed over the processes must equal what reached SPOLIS; every rule must
+evaluate; every dashboard query must run."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from hub.dashboard import DASHBOARD_FILE, queries
 from hub.settings import PROJECT_ROOT
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
+from hub.simulation.pki import hub_verifier, signer_for
 from hub.systems import discover
 from tests.conftest import FAST_ROUTES
 from tests.hub.test_gateway import wait_for
@@ -77,8 +79,11 @@ def ready(port: int) -> bool:
 
 
 @pytest.fixture
-def hub_processes(amqp_url, broker_prefix, spolis, vsaa, tmp_path) -> Iterator[dict[str, int]]:
-    """Gateway and two workers, each a `hub serve` process on its own port, sharing store and broker."""
+def hub_processes(amqp_url, broker_prefix, spolis, vsaa, dev_pki, tmp_path) -> Iterator[dict[str, int]]:
+    """Gateway and two workers, each a `hub serve` process on its own port, sharing store and broker,
+    with signatures required both ways as in production."""
+    for target in (spolis, vsaa):
+        target.service.server.verifier = hub_verifier(dev_pki)
     env = {
         "PATH": "/usr/bin:/bin",
         "HUB_BROKER_URL": amqp_url,
@@ -90,6 +95,10 @@ def hub_processes(amqp_url, broker_prefix, spolis, vsaa, tmp_path) -> Iterator[d
         "HUB_ENDPOINTS__SPOLIS": spolis.endpoint,
         "HUB_ENDPOINTS__VSAA": vsaa.endpoint,
         "HUB_WORKERS_PER_TARGET": "1",
+        "HUB_SIGNATURES": "required",
+        "HUB_PARTNER_CERTS_DIR": str(dev_pki),
+        "HUB_SIGNING_KEY_FILE": str(dev_pki / "hub.key"),
+        "HUB_SIGNING_CERT_FILE": str(dev_pki / "hub.pem"),
         "HUB_LOG_LEVEL": "WARNING",
     }
     ports = {"gateway": free_port(), "worker-1": free_port(), "worker-2": free_port()}
@@ -148,12 +157,12 @@ def _answers(server: Prometheus) -> bool:
         return False
 
 
-def load(gateway: str) -> int:
-    """The three municipal loads at once, and per-person queries while they run."""
+def load(gateway: str, pki: Path) -> int:
+    """The three municipal loads at once, and per-person queries while they run, all signed."""
     systems = discover()
 
     def queries_to_vsaa() -> int:
-        client = HubClient(gateway, sender="sopa", retries=3)
+        client = HubClient(gateway, sender="sopa", retries=3, signer=signer_for("sopa", pki))
         try:
             return sum(
                 client.call(
@@ -168,7 +177,15 @@ def load(gateway: str) -> int:
     with ThreadPoolExecutor(max_workers=len(LOAD) + 1) as pool:
         answered = pool.submit(queries_to_vsaa)
         results = [
-            pool.submit(systems[name].simulator.send, gateway, records=n, batch_size=100, concurrency=2, seed=60 + i)
+            pool.submit(
+                systems[name].simulator.send,
+                gateway,
+                records=n,
+                batch_size=100,
+                concurrency=2,
+                seed=60 + i,
+                signer=signer_for(name, pki),
+            )
             for i, (name, n) in enumerate(LOAD.items())
         ]
         accepted = sum(r.result(timeout=300).records_accepted for r in results)
@@ -177,10 +194,10 @@ def load(gateway: str) -> int:
 
 
 def test_prometheus_scrapes_gateway_and_workers_under_load_and_their_sums_add_up(
-    hub_processes, prometheus, spolis, broker_prefix
+    hub_processes, prometheus, spolis, broker_prefix, dev_pki
 ):
     gateway = f"http://127.0.0.1:{hub_processes['gateway']}"
-    accepted = load(gateway)
+    accepted = load(gateway, dev_pki)
     assert accepted == sum(LOAD.values())
     wait_for(lambda: spolis.store.stats()["records"] == accepted, timeout=180)
 
