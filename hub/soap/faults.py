@@ -14,6 +14,7 @@ from hub.errors import FieldError, HubError, ValidationFailed, classify
 from hub.soap.envelope import HUB_NS, SOAP11_NS, SoapVersionMismatch
 
 MAX_DETAIL_ERRORS = 100
+MAX_MESSAGE_CHARS = 500  # a Fault never echoes a sender's megabytes back
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Fault(Exception):
         fault = etree.Element(f"{{{SOAP11_NS}}}Fault", nsmap={"soap": SOAP11_NS})
         code = etree.SubElement(fault, "faultcode")
         code.text = f"soap:{self.code}"
-        etree.SubElement(fault, "faultstring").text = self.string
+        etree.SubElement(fault, "faultstring").text = self.string[:MAX_MESSAGE_CHARS]
         detail = etree.SubElement(etree.SubElement(fault, "detail"), f"{{{HUB_NS}}}FaultDetail", nsmap={"hub": HUB_NS})
         etree.SubElement(detail, f"{{{HUB_NS}}}ErrorClass").text = self.error_class
         etree.SubElement(detail, f"{{{HUB_NS}}}Retry").text = "true" if self.retry else "false"
@@ -40,7 +41,7 @@ class Fault(Exception):
             item = etree.SubElement(detail, f"{{{HUB_NS}}}Error")
             etree.SubElement(item, f"{{{HUB_NS}}}Field").text = error.field
             etree.SubElement(item, f"{{{HUB_NS}}}Rule").text = error.rule
-            etree.SubElement(item, f"{{{HUB_NS}}}Message").text = error.message
+            etree.SubElement(item, f"{{{HUB_NS}}}Message").text = error.message[:MAX_MESSAGE_CHARS]
             if error.line:
                 etree.SubElement(item, f"{{{HUB_NS}}}Line").text = str(error.line)
         return fault

@@ -20,6 +20,7 @@ _MISSING_ATTRIBUTE = re.compile(r"The attribute '([^']+)' is required but missin
 _UNEXPECTED_ATTRIBUTE = re.compile(r"The attribute '([^']+)' is not allowed")
 _EXPECTED_ONE = re.compile(r"Expected is \( (?:\{[^}]*\})?([\w.-]+) \)")
 _ELEMENT_NAME = re.compile(r"^Element '(?:\{[^}]*\})?([\w.-]+)'")
+_LONG_VALUE = re.compile(r"'([^']{60})[^']{20,}'?")  # the offending value, quoted (and maybe cut) by libxml2
 
 _RULE_BY_TYPE = {
     "SCHEMAV_CVC_DATATYPE_VALID_1_2_1": "type",
@@ -75,7 +76,7 @@ def _node_at(top: etree._Element, libxml_path: str | None) -> etree._Element:
 def field_error_from_log(entry: etree._LogEntry, top: etree._Element) -> FieldError:
     node = _node_at(top, entry.path)
     field = _readable_path(node, top)
-    message = entry.message
+    message = _LONG_VALUE.sub(lambda m: f"'{m.group(1)}…'", entry.message)
     line = node.sourceline if node is not None else entry.line
 
     if m := _MISSING_ATTRIBUTE.search(message):
