@@ -20,7 +20,8 @@ _MISSING_ATTRIBUTE = re.compile(r"The attribute '([^']+)' is required but missin
 _UNEXPECTED_ATTRIBUTE = re.compile(r"The attribute '([^']+)' is not allowed")
 _EXPECTED_ONE = re.compile(r"Expected is \( (?:\{[^}]*\})?([\w.-]+) \)")
 _ELEMENT_NAME = re.compile(r"^Element '(?:\{[^}]*\})?([\w.-]+)'")
-_LONG_VALUE = re.compile(r"'([^']{60})[^']{20,}'?")  # the offending value, quoted (and maybe cut) by libxml2
+# A long offending value as libxml2 quotes it (maybe cut); the Fault caps what the regex misses.
+_LONG_VALUE = re.compile(r"'([^'\s]{60})[^'\s]{20,}'?")
 
 _RULE_BY_TYPE = {
     "SCHEMAV_CVC_DATATYPE_VALID_1_2_1": "type",
