@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
 from hub.envelope import Envelope
 from hub.store.failed import FailedStore, Failure
@@ -15,8 +16,9 @@ log = logging.getLogger(__name__)
 
 
 class DeadLetterMover:
-    def __init__(self, failed: FailedStore, message_log: MessageLog, prefix: str) -> None:
+    def __init__(self, failed: FailedStore, message_log: MessageLog, prefix: str, codec: BrokerCodec) -> None:
         self.failed = failed
+        self.codec = codec
         self.message_log = message_log
         self.prefix = prefix
 
@@ -32,7 +34,7 @@ class DeadLetterMover:
 
     def _failure(self, received: Received) -> Failure:
         try:
-            envelope: Envelope | None = Envelope.from_json(received.body)
+            envelope: Envelope | None = self.codec.envelope(received.body)
         except ValueError:
             envelope = None
         headers = received.headers

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hub.broker.codec import BrokerCodec
 from hub.broker.publisher import create_publisher
 from hub.envelope import utcnow
 from hub.errors import ValidationFailed
@@ -44,7 +45,7 @@ def _service(*, publishing: bool = False) -> FailedMessages:
             )
         publisher = create_publisher(settings.broker_url, topology, name="hub-operator")
         publisher.start(timeout=15)
-    return FailedMessages(FailedStore(db), AuditLog(db), MessageLog(db), topology, publisher)
+    return FailedMessages(FailedStore(db), AuditLog(db), MessageLog(db), topology, publisher, BrokerCodec(db.sealer))
 
 
 def _filter(args: argparse.Namespace) -> Filter:

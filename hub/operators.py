@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hub import metrics
-from hub.broker.message import OutgoingMessage
+from hub.broker.codec import BrokerCodec
 from hub.broker.publisher import Publisher
 from hub.broker.topology import Topology
 from hub.canonical import record_from_payload
@@ -60,10 +60,12 @@ class FailedMessages:
         message_log: MessageLog,
         topology: Topology,
         publisher: Publisher | None,
+        codec: BrokerCodec,
         *,
         max_replays: int = 5,
     ) -> None:
         self.failed = failed
+        self.codec = codec
         self.audit = audit
         self.message_log = message_log
         self.topology = topology
@@ -131,7 +133,7 @@ class FailedMessages:
         for start in range(0, len(ready), REPLAY_CHUNK):
             chunk = ready[start : start + REPLAY_CHUNK]
             outgoing = [
-                OutgoingMessage.from_envelope(
+                self.codec.message(
                     envelope,
                     self.topology.delivery_exchange,
                     envelope.target,

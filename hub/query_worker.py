@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 
 from hub import logs, metrics
+from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
 from hub.broker.message import OutgoingMessage
 from hub.broker.publisher import Publisher
 from hub.circuit import CircuitBreaker
-from hub.envelope import Envelope
 from hub.errors import TargetUnavailable, Unroutable, classify
 from hub.systems import Target
 
@@ -38,11 +38,13 @@ class QueryWorker:
         publisher: Publisher,
         breaker: CircuitBreaker,
         concurrency: int,
+        codec: BrokerCodec,
     ) -> None:
         self.target_name = target_name
         self.target = target
         self.publisher = publisher
         self.breaker = breaker
+        self.codec = codec
         self._slots = threading.BoundedSemaphore(concurrency)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"query-{target_name}")
 
@@ -70,7 +72,7 @@ class QueryWorker:
 
     def _ask(self, body: bytes) -> dict[str, object]:
         try:
-            envelope = Envelope.from_json(body)
+            envelope = self.codec.envelope(body)
             if not self.breaker.allow():
                 raise TargetUnavailable(f"{self.target_name} is not being called: its circuit is open")
             try:
@@ -91,7 +93,7 @@ class QueryWorker:
         message = OutgoingMessage(
             exchange="",
             routing_key=reply_to,
-            body=orjson.dumps(reply),
+            body=self.codec.seal(orjson.dumps(reply)),
             message_id=query_id,
             correlation_id=query_id,
             type="hub.query.reply",

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from hub.access import AccessTable
+from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import BatchHandler, ConsumerLoop
 from hub.broker.delay import create_delayer
 from hub.broker.publisher import Publisher, create_publisher
@@ -125,6 +126,7 @@ def build_ingest(
     router: Router,
     access: AccessTable,
     topology: Topology,
+    codec: BrokerCodec,
     verifier: SignatureVerifier | None = None,
 ) -> Ingest:
     """The gateway's pipeline without its HTTP server: also what contract checks run."""
@@ -143,6 +145,7 @@ def build_ingest(
         topology=topology,
         max_records=settings.max_batch_records,
         verifier=verifier,
+        codec=codec,
     )
 
 
@@ -170,6 +173,7 @@ class Hub:
         self.signer, self.verifier = load_signatures(settings, self.systems)
         self.topology = build_topology(settings, self.router)
         self.db = open_database(settings)
+        self.codec = BrokerCodec(self.db.sealer)
         self.store = StatusStore(self.db)
         self.failed = FailedStore(self.db)
         self.audit = AuditLog(self.db)
@@ -220,7 +224,9 @@ class Hub:
         settings = self.settings
         return Gateway(
             systems=self.systems,
-            ingest=build_ingest(settings, self.systems, self.router, self.access, self.topology, self.verifier),
+            ingest=build_ingest(
+                settings, self.systems, self.router, self.access, self.topology, self.codec, self.verifier
+            ),
             publisher=self.publisher,
             store=self.store,
             schemas_dir=settings.schemas_dir,
@@ -234,12 +240,13 @@ class Hub:
                 audit=self.audit,
                 pseudonymize=self.pseudonymize,
                 publish_timeout=settings.publish_timeout_seconds,
+                codec=self.codec,
             ),
             admin=AdminApi(self.operators(), settings.admin_token.get_secret_value()) if settings.admin_token else None,
         )
 
     def operators(self) -> FailedMessages:
-        return FailedMessages(self.failed, self.audit, self.message_log, self.topology, self.publisher)
+        return FailedMessages(self.failed, self.audit, self.message_log, self.topology, self.publisher, self.codec)
 
     def readiness(self) -> Readiness:
         checks = {"topology_declared": self._topology_declared, "broker_connected": self.publisher.connected}
@@ -297,6 +304,7 @@ class Hub:
                     status=self.store,
                     failed=self.failed,
                     message_log=self.message_log,
+                    codec=self.codec,
                     stop=self.stop_event,
                 )
                 self._consume(
@@ -314,6 +322,7 @@ class Hub:
                 publisher=self.publisher,
                 breaker=self.breakers[target_name],
                 concurrency=settings.query_concurrency,
+                codec=self.codec,
             )
             self._consume(
                 self.topology.query_queue(target_name),
@@ -324,7 +333,7 @@ class Hub:
                 flush_seconds=0.002,
             )
             self._closing.append(asker.close)
-        mover = DeadLetterMover(self.failed, self.message_log, self.settings.broker_prefix)
+        mover = DeadLetterMover(self.failed, self.message_log, self.settings.broker_prefix, self.codec)
         self._consume(self.topology.dead_queue, mover.handle, "dead-letters")
 
     def _consume(

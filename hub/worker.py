@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hub import metrics
+from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
 from hub.broker.delay import Delayer
 from hub.broker.message import OutgoingMessage
@@ -77,6 +78,7 @@ class DeliveryWorker:
         status: StatusStore,
         failed: FailedStore,
         message_log: MessageLog,
+        codec: BrokerCodec,
         stop: threading.Event,
     ) -> None:
         self.target_name = target_name
@@ -88,6 +90,7 @@ class DeliveryWorker:
         self.status = status
         self.failed = failed
         self.message_log = message_log
+        self.codec = codec
         self.stop = stop
         self.park_delay = min(router.delays_for(target_name))
 
@@ -100,7 +103,7 @@ class DeliveryWorker:
         malformed: list[Failure] = []
         for received in batch:
             try:
-                items.append(Item.of(received, Envelope.from_json(received.body)))
+                items.append(Item.of(received, self.codec.envelope(received.body)))
             except ValueError as exc:
                 error = MalformedMessage(f"not a hub envelope: {str(exc)[:300]}")
                 malformed.append(Failure(None, received.body, self.target_name, error.error_class, str(error), ()))
@@ -234,7 +237,7 @@ class DeliveryWorker:
                 continue
             headers = {**_carried(item.received.headers), ATTEMPT: attempt, HISTORY: json.dumps(item.history)}
             by_delay.setdefault(policy.delay_for(attempt), []).append(
-                OutgoingMessage.from_envelope(item.envelope, "", "", headers)
+                self.codec.message(item.envelope, "", "", headers)
             )
         for delay, messages in by_delay.items():
             self.delayer.schedule(self.target_name, delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
@@ -265,7 +268,7 @@ class DeliveryWorker:
 
     def _park(self, items: Sequence[Item]) -> None:
         """The circuit is open: back to wait, without spending an attempt."""
-        messages = [OutgoingMessage.from_envelope(i.envelope, "", "", _carried(i.received.headers)) for i in items]
+        messages = [self.codec.message(i.envelope, "", "", _carried(i.received.headers)) for i in items]
         self.delayer.schedule(self.target_name, self.park_delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
         self.message_log.record(
             (m.message_id, "waiting", {"why": f"circuit to {self.target_name} open", "delay_s": self.park_delay})

@@ -23,6 +23,7 @@ from adapters.vdeavk.simulator import VdeavkService
 from adapters.vsaa.simulator import VsaaService
 from hub import devpki
 from hub.access import AccessTable
+from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.http_server import ServerThread
 from hub.routing import Router
@@ -252,7 +253,9 @@ def ingest():
     systems = discover()
     router = Router.load(settings.routes_file, systems)
     access = AccessTable.load(settings.access_file, systems, router)
-    return build_ingest(settings, systems, router, access, Topology("contract", router.targets))
+    return build_ingest(
+        settings, systems, router, access, Topology("contract", router.targets), BrokerCodec.throwaway()
+    )
 
 
 @pytest.fixture(scope="session")

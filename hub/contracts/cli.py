@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hub.access import AccessTable
+from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.contracts.catalog import wsdls
 from hub.contracts.wsdl import write_if_changed
@@ -32,7 +33,8 @@ def _ingest():  # type: ignore[no-untyped-def]
     settings = get_settings()
     systems = discover()
     router, access = _access(settings, systems)
-    return build_ingest(settings, systems, router, access, Topology("contract", router.targets)), systems
+    topology = Topology("contract", router.targets)
+    return build_ingest(settings, systems, router, access, topology, BrokerCodec.throwaway()), systems
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -177,7 +177,9 @@ class Gateway:
                 )
             return existing  # a resend: the hub already holds it
         now = utcnow()
-        submission, notices = await run_in_threadpool(note_corrections, self.store, system, submission)
+        submission, notices = await run_in_threadpool(
+            note_corrections, self.store, system, submission, self.ingest.codec
+        )
         await run_in_threadpool(self.store.add_pending, submission.receipt_id, system, submission.rows, now)
         try:
             await asyncio.wait_for(

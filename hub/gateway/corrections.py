@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from hub.broker.codec import BrokerCodec
 from hub.canonical import RECORD_TYPES
 from hub.gateway.ingest import Submission
 from hub.store.status import StatusStore
 
 
 def note_corrections(
-    store: StatusStore, source: str, submission: Submission
+    store: StatusStore, source: str, submission: Submission, codec: BrokerCodec
 ) -> tuple[Submission, list[tuple[int, str]]]:
     noted = [
         (index, envelope)
@@ -31,7 +32,7 @@ def note_corrections(
             revised = envelope.model_copy(update={"payload": {**envelope.payload, "revision": count + 1}})
             envelopes[index] = revised
             old = messages[index]
-            messages[index] = replace(old, body=revised.to_json())
+            messages[index] = replace(old, body=codec.seal(revised.to_json()))
             notices.append(
                 (
                     index + 1,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from hub.access import AccessTable
+from hub.broker.codec import BrokerCodec
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.canonical.mapping import Parsed
@@ -101,6 +102,7 @@ class Ingest:
         topology: Topology,
         max_records: int,
         verifier: SignatureVerifier | None,
+        codec: BrokerCodec,
     ) -> None:
         """`verifier`: who signed each request; None only where signatures are off (closed test
         networks) or nothing is sent (the offline contract kit)."""
@@ -113,6 +115,7 @@ class Ingest:
         self.topology = topology
         self.max_records = max_records
         self.verifier = verifier
+        self.codec = codec
         self._services = {
             service.element: Handler(service.name, owner, service.to_canonical, service)
             for owner in systems.values()
@@ -297,7 +300,7 @@ class Ingest:
                 created_at=now,
             )
             envelopes.append(envelope)
-            messages.append(OutgoingMessage.from_envelope(envelope, self.topology.delivery_exchange, target))
+            messages.append(self.codec.message(envelope, self.topology.delivery_exchange, target))
             rows.append(
                 RecordRow(
                     str(envelope.message_id),

@@ -17,7 +17,7 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from hub import metrics
-from hub.broker.message import OutgoingMessage
+from hub.broker.codec import BrokerCodec
 from hub.broker.publisher import Publisher
 from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
@@ -38,6 +38,7 @@ class QueryDesk:
         audit: AuditLog,
         pseudonymize: Callable[[str], str],
         publish_timeout: float,
+        codec: BrokerCodec,
     ) -> None:
         self.publisher = publisher
         self.replies = replies
@@ -45,13 +46,14 @@ class QueryDesk:
         self.audit = audit
         self.pseudonymize = pseudonymize
         self.publish_timeout = publish_timeout
+        self.codec = codec
 
     async def ask(self, query: Query) -> etree._Element:
         envelope = query.envelope
         started = time.perf_counter()
         deadline_at = time.time() + query.deadline_seconds
         message = replace(
-            OutgoingMessage.from_envelope(
+            self.codec.message(
                 envelope, self.topology.query_exchange, envelope.target, {DEADLINE: int(deadline_at * 1000)}
             ),
             reply_to=self.replies.queue,
@@ -71,7 +73,7 @@ class QueryDesk:
                 raise DeadlineExceeded(
                     f"{envelope.target} gave no answer within {query.deadline_seconds:g} s"
                 ) from None
-            reply = orjson.loads(body)
+            reply = orjson.loads(self.codec.open(body))
             if not reply.get("ok"):
                 raise RemoteError(
                     str(reply.get("message")),

@@ -160,9 +160,7 @@ def test_a_redelivered_message_the_hub_already_delivered_is_not_sent_again(start
         correlation_id=hub.store.message_status(message_id).receipt_id,
         message_id=message_id,
     )
-    hub.publisher.publish([OutgoingMessage.from_envelope(again, hub.topology.delivery_exchange, "spolis")]).result(
-        timeout=10
-    )
+    hub.publisher.publish([hub.codec.message(again, hub.topology.delivery_exchange, "spolis")]).result(timeout=10)
     wait_for(lambda: metric(hub, "hub_deduplicated_total", {"target": "spolis"}) == before + 1)
     assert spolis.store.stats()["calls"] == calls
     assert spolis.store.stats()["duplicates"] == 0

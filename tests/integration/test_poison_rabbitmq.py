@@ -10,7 +10,6 @@ import pytest
 from kombu import Connection, Queue
 
 from hub.broker.consumer import ConsumerLoop
-from hub.broker.message import OutgoingMessage
 from hub.deadletter import DeadLetterMover
 from hub.envelope import Envelope
 from hub.store.failed import Filter
@@ -31,9 +30,7 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
     hub = start_hub(amqp_url, gateway=False, workers=False, delivery_limit=3)
     record = factory(21).benefit()
     envelope = Envelope.of(record, source="sopa", target="spolis", user_id="u.1", correlation_id=uuid.uuid4())
-    hub.publisher.publish([OutgoingMessage.from_envelope(envelope, hub.topology.delivery_exchange, "spolis")]).result(
-        timeout=10
-    )
+    hub.publisher.publish([hub.codec.message(envelope, hub.topology.delivery_exchange, "spolis")]).result(timeout=10)
     crashes = 0
     while crash_on(amqp_url, hub.topology.delivery_queue("spolis")):
         crashes += 1
@@ -44,7 +41,7 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
     mover = ConsumerLoop(
         amqp_url,
         hub.topology.dead_queue,
-        DeadLetterMover(hub.failed, hub.message_log, hub.settings.broker_prefix).handle,
+        DeadLetterMover(hub.failed, hub.message_log, hub.settings.broker_prefix, hub.codec).handle,
         prefetch=10,
         batch_size=10,
         flush_seconds=0.05,
