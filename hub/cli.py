@@ -22,7 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
     except SignatureConfigError as exc:
         print(f"hub serve: {exc}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level, settings.log_format, hub.pseudonymize)
+    logs.configure(settings.log_level, settings.log_format, hub.pseudonymize.scrub)
     hub.start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

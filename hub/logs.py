@@ -12,15 +12,15 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import orjson
 
+from hub.pseudonym import mask
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
-PERSON_CODE = re.compile(r"(?<![0-9])[0-3][0-9]{5}-?[0-9]{5}(?![0-9])")
 
 Ids = str | tuple[str, ...] | None
 message_id: contextvars.ContextVar[Ids] = contextvars.ContextVar("message_id", default=None)
@@ -47,14 +47,11 @@ def handling(
         correlation_id.reset(tokens[1])
 
 
-def _masked(text: str) -> str:
-    return PERSON_CODE.sub("[person code]", text)
-
-
 class JsonFormatter(logging.Formatter):
-    def __init__(self, pseudonymize: Callable[[str], str] | None = None) -> None:
+    def __init__(self, scrub: Callable[[str], str] = mask) -> None:
+        """`scrub`: replaces person codes in a finished line (a pseudonymizer's, else a marker)."""
         super().__init__()
-        self.pseudonymize = pseudonymize
+        self.scrub = scrub
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -74,12 +71,7 @@ class JsonFormatter(logging.Formatter):
         entry.update(extra)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return self.protect(orjson.dumps(entry, default=str).decode())
-
-    def protect(self, line: str) -> str:
-        if self.pseudonymize is None:
-            return _masked(line)
-        return PERSON_CODE.sub(lambda m: self.pseudonymize(m.group(0)), line)  # type: ignore[misc]
+        return self.scrub(orjson.dumps(entry, default=str).decode())
 
 
 class TextFormatter(logging.Formatter):
@@ -87,7 +79,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        return _masked(super().format(record))
+        return mask(super().format(record))
 
 
 class _CurrentStderr(logging.StreamHandler):
@@ -103,9 +95,9 @@ class _CurrentStderr(logging.StreamHandler):
         pass
 
 
-def configure(level: str = "INFO", fmt: str = "json", pseudonymize: Callable[[str], str] | None = None) -> None:
+def configure(level: str = "INFO", fmt: str = "json", scrub: Callable[[str], str] = mask) -> None:
     handler = _CurrentStderr()
-    handler.setFormatter(JsonFormatter(pseudonymize) if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter(scrub) if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -159,9 +159,15 @@ def build_topology(settings: Settings, router: Router) -> Topology:
     )
 
 
+def open_pseudonymizer(settings: Settings) -> Pseudonymizer:
+    key = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
+    return Pseudonymizer.from_config(key, settings.pseudonym_key_file)
+
+
 def open_database(settings: Settings) -> Database:
     keys = settings.store_keys.get_secret_value() if settings.store_keys else None
-    return Database(settings.store_url, Sealer.from_config(keys, settings.store_key_file))
+    sealer = Sealer.from_config(keys, settings.store_key_file)
+    return Database(settings.store_url, sealer, open_pseudonymizer(settings).scrub)
 
 
 class Hub:
@@ -182,8 +188,7 @@ class Hub:
         self.delayer = create_delayer(settings.broker_url, self.publisher, self.topology)
         every_target = sorted({*self.router.targets, *self.router.query_targets})
         self.breakers = {t: CircuitBreaker(t, self.router.breaker_for(t)) for t in every_target}
-        keys = settings.pseudonym_key.get_secret_value() if settings.pseudonym_key else None
-        self.pseudonymize = Pseudonymizer.from_config(keys, settings.pseudonym_key_file)
+        self.pseudonymize = open_pseudonymizer(settings)
         self.replies = ReplyListener(settings.broker_url, settings.broker_prefix)
         self.stop_event = threading.Event()
         self.consumers: list[ConsumerLoop] = []

@@ -91,6 +91,7 @@ class DeliveryWorker:
         self.failed = failed
         self.message_log = message_log
         self.codec = codec
+        self.scrub = failed.db.scrub  # failure texts travel in the hub-history header, in clear
         self.stop = stop
         self.park_delay = min(router.delays_for(target_name))
 
@@ -230,7 +231,7 @@ class DeliveryWorker:
         by_delay: dict[float, list[OutgoingMessage]] = {}
         for item in items:
             attempt = item.attempt + 1
-            item.history = [*item.history, Attempt(now, error_class, str(error)).to_json()][-HISTORY_KEPT:]
+            item.history = [*item.history, Attempt(now, error_class, self.scrub(str(error))).to_json()][-HISTORY_KEPT:]
             policy = self._policy(item)
             if policy.exhausted(attempt, item.envelope.created_at, now):
                 exhausted.append(item)
@@ -284,7 +285,9 @@ class DeliveryWorker:
         failures = []
         for item in items:
             if not counted:
-                item.history = [*item.history, Attempt(now, error_class, str(error)).to_json()][-HISTORY_KEPT:]
+                item.history = [*item.history, Attempt(now, error_class, self.scrub(str(error))).to_json()][
+                    -HISTORY_KEPT:
+                ]
             failures.append(
                 Failure(
                     item.envelope,

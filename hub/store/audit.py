@@ -55,10 +55,12 @@ def _digest(
 class AuditLog:
     def __init__(self, db: Database) -> None:
         self.engine = db.engine
+        self.scrub = db.scrub
 
     def record(self, *, operator: str, action: str, subject: str, reason: str, details: dict[str, Any]) -> None:
         at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        text = json.dumps(details, sort_keys=True, ensure_ascii=False, default=str)
+        text = self.scrub(json.dumps(details, sort_keys=True, ensure_ascii=False, default=str))
+        reason = self.scrub(reason)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE audit_log IN EXCLUSIVE MODE")

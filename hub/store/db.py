@@ -6,12 +6,14 @@ is recorded in the status and in the failed-message store in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 
+from hub.pseudonym import mask
 from hub.store.crypto import Sealer
 
 metadata = MetaData()
@@ -37,12 +39,15 @@ def create_store_engine(url: str) -> Engine:
 
 
 class Database:
-    def __init__(self, url: str, sealer: Sealer) -> None:
+    def __init__(self, url: str, sealer: Sealer, scrub: Callable[[str], str] = mask) -> None:
+        """`sealer` seals payloads; `scrub` takes person codes out of free text the stores keep in
+        clear (a target's reason, an operator's note): pseudonyms with the hub's key, else a marker."""
         # The tables register themselves on `metadata` when their modules load.
         from hub.store import audit, failed, message_log, status  # noqa: F401
 
         self.engine = create_store_engine(url)
         self.sealer = sealer
+        self.scrub = scrub
         metadata.create_all(self.engine, checkfirst=True)
 
     def insert_ignoring_duplicates(self, table: Table) -> Insert:

@@ -171,15 +171,15 @@ class FailedStore:
         sealer = self.db.sealer
         envelope = failure.envelope
         message_id = str(envelope.message_id) if envelope else hashlib.sha256(failure.raw_body).hexdigest()[:32]
-        attempts = [a.to_json() for a in failure.attempts]
+        attempts = [{**j, "message": self.db.scrub(j["message"])} for j in (a.to_json() for a in failure.attempts)]
         existing = conn.execute(
             select(failed_messages.c.id, failed_messages.c.attempts).where(failed_messages.c.message_id == message_id)
         ).first()
         common = {
             "state": "failed",
             "error_class": failure.error_class,
-            "error_message": failure.message[:2000],
-            "group_id": group_of(failure.target, failure.error_class, failure.message),
+            "error_message": self.db.scrub(failure.message[:2000]),
+            "group_id": group_of(failure.target, failure.error_class, self.db.scrub(failure.message)),
             "last_failed_at": now,
             "updated_at": now,
         }
@@ -215,7 +215,12 @@ class FailedStore:
             conn.execute(
                 update(message_status)
                 .where(message_status.c.message_id == message_id, message_status.c.status != "delivered")
-                .values(status="failed", error_class=failure.error_class, reason=failure.message[:2000], updated_at=now)
+                .values(
+                    status="failed",
+                    error_class=failure.error_class,
+                    reason=self.db.scrub(failure.message[:2000]),
+                    updated_at=now,
+                )
             )
 
     def resolve(self, message_ids: Iterable[str], now: dt.datetime) -> None:

@@ -40,12 +40,13 @@ class Event:
 class MessageLog:
     def __init__(self, db: Database) -> None:
         self.engine = db.engine
+        self.scrub = db.scrub
 
     def record(self, events: Iterable[tuple[str, str, dict[str, Any]]], at: dt.datetime | None = None) -> None:
         """`events` holds (message id, event, detail)."""
         when = at or utcnow()
         rows = [
-            {"message_id": mid, "at": when, "event": event, "detail": json.dumps(detail, default=str)}
+            {"message_id": mid, "at": when, "event": event, "detail": self.scrub(json.dumps(detail, default=str))}
             for mid, event, detail in events
         ]
         if rows:

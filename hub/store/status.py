@@ -200,7 +200,7 @@ class StatusStore:
 
     def mark_failed(self, failures: Iterable[tuple[str, str, str]], at: dt.datetime) -> None:
         """`failures` holds (message_id, error_class, reason); a delivered record stays delivered."""
-        params = [{"mid": mid, "cls": cls, "why": why[:2000], "at": at} for mid, cls, why in failures]
+        params = [{"mid": mid, "cls": cls, "why": self.db.scrub(why[:2000]), "at": at} for mid, cls, why in failures]
         if not params:
             return
         with self.engine.begin() as conn:

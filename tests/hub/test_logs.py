@@ -39,7 +39,7 @@ def test_person_codes_become_pseudonyms_wherever_they_hide():
         import sys
 
         entry = record(f"about {code}", detail={"person": code.replace("-", "")}, exc_info=sys.exc_info())
-    line = JsonFormatter(pseudonymize).format(entry)
+    line = JsonFormatter(pseudonymize.scrub).format(entry)
     assert code not in line and code.replace("-", "") not in line
     assert pseudonymize(code) in line
     assert code not in TextFormatter().format(record(f"about {code}"))
@@ -52,7 +52,7 @@ def test_a_hub_s_lines_about_messages_name_them_and_no_person_code(start_hub, sp
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     pseudonymize = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
-    handler.setFormatter(JsonFormatter(pseudonymize))
+    handler.setFormatter(JsonFormatter(pseudonymize.scrub))
     root = logging.getLogger()
     level, root.level = root.level, logging.INFO
     root.addHandler(handler)
