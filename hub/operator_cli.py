@@ -191,12 +191,24 @@ def _audit(args: argparse.Namespace) -> int:
     db = open_database(get_settings())
     log = AuditLog(db)
     if args.audit_command == "verify":
-        whole, broken = log.verify()
-        print("audit trail is whole" if whole else f"audit trail is broken at entry {broken}")
-        return 0 if whole else 1
+        anchors = dict(_anchor(text) for text in args.anchor)
+        whole, broken = log.verify(anchors)
+        if not whole:
+            print(f"audit trail is broken at entry {broken}")
+            return 1
+        head = log.head()
+        print(f"audit trail is whole; its head (an anchor): {head[0]}:{head[1]}" if head else "audit trail is empty")
+        return 0
     for e in reversed(log.entries(args.limit)):
         print(f"{e.id:>5}  {e.at:%Y-%m-%d %H:%M:%S}  {e.operator:<16}  {e.action:<8}  {e.subject}  reason: {e.reason}")
     return 0
+
+
+def _anchor(text: str) -> tuple[int, str]:
+    entry, _, digest = text.partition(":")
+    if not entry.isdigit() or len(digest) != 64:
+        raise SystemExit(f"an anchor is ENTRY:HASH as the hub logs it ('audit chain head'), not {text!r}")
+    return int(entry), digest
 
 
 def _rotate(args: argparse.Namespace) -> int:
@@ -270,7 +282,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     audit_list = audit_sub.add_parser("list")
     audit_list.add_argument("--limit", type=int, default=50)
     audit_list.set_defaults(func=_audit)
-    audit_sub.add_parser("verify", help="check the hash chain").set_defaults(func=_audit)
+    verify = audit_sub.add_parser("verify", help="check the hash chain, and that logged heads are still in it")
+    verify.add_argument(
+        "--anchor", action="append", default=[], metavar="ENTRY:HASH", help="a head the hub logged earlier"
+    )
+    verify.set_defaults(func=_audit)
 
     store = commands.add_parser("store", help="the hub's database")
     store_sub = store.add_subparsers(dest="store_command", required=True)

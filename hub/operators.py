@@ -33,6 +33,9 @@ REPLAY_CHUNK = 500
 CONFIRM_TIMEOUT_SECONDS = 60.0
 
 
+DELETED = "its payload was deleted after the retention period (HUB_PAYLOAD_RETENTION_DAYS); ask the sender again"
+
+
 @dataclass(frozen=True)
 class Detail:
     message: FailedMessage
@@ -87,7 +90,7 @@ class FailedMessages:
         return Detail(
             found[0],
             envelope.model_dump(mode="json") if envelope else None,
-            None if envelope else raw.decode("utf-8", "replace"),
+            None if envelope else raw.decode("utf-8", "replace") or DELETED,
             xml.decode("utf-8") if xml else None,
         )
 
@@ -120,9 +123,9 @@ class FailedMessages:
             if message.replay_count >= self.max_replays and not force:
                 outcome.skipped[message.id] = f"quarantined after {message.replay_count} replays; force to replay"
                 continue
-            envelope, _ = self.failed.envelope(message.id)
+            envelope, raw = self.failed.envelope(message.id)
             if envelope is None:
-                outcome.skipped[message.id] = "not a hub envelope; it can only be discarded"
+                outcome.skipped[message.id] = DELETED if not raw else "not a hub envelope; it can only be discarded"
                 continue
             ready.append((message, envelope))
         if dry_run:
@@ -167,9 +170,11 @@ class FailedMessages:
     ) -> ReplayOutcome:
         """Replace a failed message's payload after checking it against its canonical type again."""
         message = self.show(failed_id).message
-        envelope, _ = self.failed.envelope(failed_id)
+        envelope, raw = self.failed.envelope(failed_id)
         if envelope is None:
-            raise ValidationFailed.single("envelope", "not-an-envelope", "this message has no payload to edit")
+            raise ValidationFailed.single(
+                "envelope", "not-an-envelope", DELETED if not raw else "this message has no payload to edit"
+            )
         try:
             record = record_from_payload(envelope.type, payload)
         except ValidationError as exc:

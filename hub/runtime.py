@@ -261,26 +261,47 @@ class Hub:
         return {"checks": checks, "circuits": circuits}
 
     def _start_housekeeping(self) -> None:
-        """Hourly, in the gateway process: forget message-log events past their retention."""
+        """Hourly, in the gateway process: forget what is past its retention, witness the audit chain."""
 
         def run() -> None:
-            self.purge()
-            while not self.stop_event.wait(3600):
+            while True:
                 self.purge()
+                self.witness_audit()
+                if self.stop_event.wait(3600):
+                    return
 
         thread = threading.Thread(target=run, name="housekeeping", daemon=True)
         self._threads.append(thread)
         thread.start()
 
-    def purge(self) -> int:
-        before = utcnow() - dt.timedelta(days=self.settings.message_log_retention_days)
+    def witness_audit(self) -> None:
+        """The audit chain's head into the log, which is shipped and kept apart from the database."""
         try:
-            removed = self.message_log.purge(before)
+            head = self.audit.head()
         except Exception as exc:
-            log.warning("message log purge failed", extra={"error": str(exc)[:200]})
-            return 0
-        if removed:
-            log.info("message log purged", extra={"events": removed, "before": before.isoformat()})
+            log.warning("audit chain head unavailable", extra={"error": str(exc)[:200]})
+            return
+        if head is not None:
+            log.info("audit chain head", extra={"entry": head[0], "hash": head[1], "anchor": f"{head[0]}:{head[1]}"})
+
+    def purge(self) -> dict[str, int]:
+        """Forget what is past its retention: message-log events, stored payloads."""
+        now = utcnow()
+        tasks = {
+            "message_log_events": (self.message_log.purge, self.settings.message_log_retention_days),
+            "record_payloads": (self.store.forget_payloads, self.settings.payload_retention_days),
+            "failed_payloads": (self.failed.forget_payloads, self.settings.payload_retention_days),
+        }
+        removed = {}
+        for name, (forget, days) in tasks.items():
+            before = now - dt.timedelta(days=days)
+            try:
+                removed[name] = forget(before)
+            except Exception as exc:
+                log.warning("retention purge failed", extra={"what": name, "error": str(exc)[:200]})
+                continue
+            if removed[name]:
+                log.info("forgotten after retention", extra={"what": name, "count": removed[name], "before": before})
         return removed
 
     def _target(self, name: str) -> Target:

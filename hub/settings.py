@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     max_batch_records: int = Field(1000, ge=1)
     xml_max_depth: int = Field(32, ge=4, le=200)
     message_log_retention_days: float = Field(30, gt=0, description="how long `hub trace` can look back")
+    payload_retention_days: float = Field(
+        30, gt=0, description="how long stored payloads (original XML, failed messages' envelopes) are kept"
+    )
     admin_token: SecretStr | None = Field(None, description="enables the JSON admin API at /admin")
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -1,7 +1,10 @@
-"""The operators' audit trail: who did what to which messages, when and why.
+"""The audit trail: who asked what about whom (per-person queries, the person as a pseudonym) and
+which operator did what to which messages, when and why.
 
 Each entry carries the hash of the one before it, so a changed or removed entry breaks the chain
-that `AuditLog.verify` walks.
+that `AuditLog.verify` walks. Someone who can write the database could still rewrite the whole
+chain from the change onwards, or cut its tail; so the hub writes the chain's head to its log every
+hour (a witness kept elsewhere), and `verify` checks any such anchor is still in the chain.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,14 +98,26 @@ class AuditLog:
             for r in rows
         ]
 
-    def verify(self) -> tuple[bool, int | None]:
-        """(True, None) when the chain is whole, else (False, id of the first entry that breaks it)."""
+    def head(self) -> tuple[int, str] | None:
+        """The last entry's id and hash: an anchor to keep outside the database."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+            ).first()
+        return (row.id, row.hash) if row else None
+
+    def verify(self, anchors: Mapping[int, str] | None = None) -> tuple[bool, int | None]:
+        """(True, None) when the chain is whole and holds every anchor (entry id -> its hash, as
+        written to the log earlier), else (False, id of the first entry that breaks it)."""
+        anchors = dict(anchors or {})
         prev = GENESIS
         with self.engine.connect() as conn:
             for r in conn.execute(select(audit_log).order_by(audit_log.c.id)):
                 at = r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC)
                 expected = _digest(prev, at, r.operator, r.action, r.subject, r.reason, r.details)
-                if r.prev_hash != prev or r.hash != expected:
+                if r.prev_hash != prev or r.hash != expected or anchors.pop(r.id, r.hash) != r.hash:
                     return False, r.id
                 prev = r.hash
+        if anchors:  # anchored entries that are no longer there: the tail was cut
+            return False, min(anchors)
         return True, None

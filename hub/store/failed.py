@@ -269,9 +269,11 @@ class FailedStore:
             return [self._row(r) for r in conn.execute(query)]
 
     def envelope(self, failed_id: int) -> tuple[Envelope | None, bytes]:
-        """The stored envelope (None when it never was one) and its raw bytes."""
+        """The stored envelope (None when it never was one, or was deleted: then no bytes either)."""
         with self.engine.connect() as conn:
             sealed = conn.execute(select(failed_messages.c.envelope).where(failed_messages.c.id == failed_id)).scalar()
+        if not sealed:
+            return None, b""
         raw = self.db.sealer.open(sealed)
         try:
             return Envelope.from_json(raw), raw
@@ -284,6 +286,17 @@ class FailedStore:
                 select(failed_messages.c.source_xml).where(failed_messages.c.id == failed_id)
             ).scalar()
         return self.db.sealer.open(sealed) if sealed else None
+
+    def forget_payloads(self, before: dt.datetime) -> int:
+        """Delete the envelope and original XML of entries untouched since `before`; the entry, its
+        reason and history stay for the record. Returns how many lost their payload."""
+        c = failed_messages.c
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(failed_messages)
+                .where(c.updated_at < before, func.length(c.envelope) > 0)
+                .values(envelope=b"", source_xml=None)
+            ).rowcount
 
     def replace_envelope(self, failed_id: int, envelope: Envelope, now: dt.datetime) -> None:
         with self.engine.begin() as conn:

@@ -250,6 +250,14 @@ class StatusStore:
             )
         return ReceiptStatus(receipt_id, source, counts, records)
 
+    def forget_payloads(self, before: dt.datetime) -> int:
+        """Delete the original XML of records last changed before `before`; ids and status stay."""
+        c = message_status.c
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(message_status).where(c.updated_at < before, c.source_xml.is_not(None)).values(source_xml=None)
+            ).rowcount
+
     def oldest_undelivered(self) -> dt.datetime | None:
         """When the oldest record still waiting for delivery was accepted."""
         with self.engine.connect() as conn:

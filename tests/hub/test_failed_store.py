@@ -78,3 +78,31 @@ def test_the_audit_chain_detects_a_changed_entry(database):
         conn.execute(audit_log.update().where(audit_log.c.action == "discard").values(reason="changed later"))
     whole, broken = audit.verify()
     assert not whole and broken == 2
+
+
+def test_a_rewritten_or_cut_chain_is_caught_by_an_anchor_logged_before(database):
+    """Whoever can write the database can recompute every hash after a change, or delete the newest
+    entries; a head the hub logged earlier (kept outside the database) still tells."""
+    from hub.store.audit import GENESIS, _digest
+
+    audit = AuditLog(database)
+    for n in range(4):
+        audit.record(operator="ops", action="query", subject=f"s{n}", reason="why", details={})
+    anchor = audit.head()
+    assert anchor is not None and audit.verify({anchor[0]: anchor[1]}) == (True, None)
+    with database.engine.begin() as conn:  # rewrite entry 2 and recompute the chain from there on
+        rows = conn.execute(audit_log.select().order_by(audit_log.c.id)).all()
+        prev = GENESIS
+        for r in rows:
+            reason = "nothing to see" if r.id == 2 else r.reason
+            at = r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC)
+            digest = _digest(prev, at, r.operator, r.action, r.subject, reason, r.details)
+            conn.execute(
+                audit_log.update().where(audit_log.c.id == r.id).values(reason=reason, prev_hash=prev, hash=digest)
+            )
+            prev = digest
+    assert audit.verify() == (True, None)  # the chain alone cannot tell
+    assert audit.verify({anchor[0]: anchor[1]}) == (False, anchor[0])
+    with database.engine.begin() as conn:
+        conn.execute(audit_log.delete().where(audit_log.c.id == anchor[0]))
+    assert audit.verify({anchor[0]: anchor[1]}) == (False, anchor[0])

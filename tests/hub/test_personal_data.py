@@ -1,16 +1,23 @@
 """Personal data where the hub keeps it: free text the stores hold in clear carries pseudonyms, never
-person codes."""
+person codes; payloads are sealed; after the retention period they are gone, and operators are told
+why a message can no longer be replayed."""
 
 from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import update
 
 from hub.pseudonym import Pseudonymizer
 from hub.store.audit import AuditLog
 from hub.store.crypto import Sealer
 from hub.store.db import Database
-from hub.store.failed import FailedStore, Filter
+from hub.store.failed import FailedStore, Filter, failed_messages
 from hub.store.message_log import MessageLog
-from hub.store.status import RecordRow, StatusStore
+from hub.store.status import RecordRow, StatusStore, message_status
 from tests.hub.test_failed_store import NOW, envelope, failure
+from tests.hub.test_gateway import wait_for
+from tests.hub.test_worker import factory, submit
 
 CODE = "010180-10006"
 
@@ -34,3 +41,30 @@ def test_person_codes_in_reasons_notes_and_events_are_stored_as_pseudonyms(tmp_p
     (stored,) = failed.find(Filter())
     assert pseudonymize(CODE) in stored.error_message and pseudonymize(CODE) in stored.attempts[0].message
     assert audit.verify() == (True, None)
+
+
+def test_payloads_are_forgotten_after_the_retention_period(start_hub, spolis):
+    hub = start_hub()
+    spolis.knobs.fault_rate = 0.0
+    f = factory(81)
+    unknown = f.social_service().model_copy(update={"provider_register_no": "S66666"})
+    ids = submit(hub, [f.benefit(), unknown])
+    wait_for(lambda: hub.store.counts() == {"delivered": 1, "failed": 1}, timeout=30)
+    assert hub.purge()["record_payloads"] == 0  # nothing is old yet
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=hub.settings.payload_retention_days + 1)
+    with hub.db.engine.begin() as conn:
+        conn.execute(update(message_status).values(updated_at=long_ago))
+        conn.execute(update(failed_messages).values(updated_at=long_ago))
+    removed = hub.purge()
+    assert (removed["record_payloads"], removed["failed_payloads"]) == (2, 1)
+    operators = hub.operators()
+    (entry,) = operators.find(Filter())
+    detail = operators.show(entry.id)
+    assert detail.envelope is None and detail.source_xml is None and "retention" in detail.raw
+    outcome = operators.replay([entry], operator="ops.ilze", reason="try")
+    assert "retention" in outcome.skipped[entry.id] and not outcome.replayed
+    with hub.db.engine.connect() as conn:
+        assert all(
+            x is None for (x,) in conn.execute(message_status.select().with_only_columns(message_status.c.source_xml))
+        )
+    assert hub.store.message_status(ids[unknown.record_id]).records[0].status == "failed"  # the record stays
