@@ -44,8 +44,9 @@ class Hostile:
     name: str
     body: bytes
     status: int  # the HTTP status the hub must answer
-    rule: str  # a rule the Fault must name ("" when the answer is not a SOAP Fault)
+    rule: str  # a rule the Fault must name ("" when any Client Fault will do)
     chunked: bool = False  # sent without a Content-Length
+    before_signature: bool = True  # refused before the signature is looked at (else: signature-required)
 
 
 def corpus(listener: str) -> list[Hostile]:
@@ -106,12 +107,14 @@ def corpus(listener: str) -> list[Hostile]:
             envelope(load("A" * 7_000_000)),
             500,
             "pattern",
+            before_signature=False,
         ),
         Hostile(
             "huge-attribute",
             envelope(load().replace("<sopa:DatuPakete ", f'<sopa:DatuPakete junk="{"B" * 7_000_000}" ', 1)),
             500,
             "unexpected-attribute",
+            before_signature=False,
         ),
         Hostile(
             "oversize-body", envelope(load(f"<sopa:PaketesId>{'C' * 9_000_000}</sopa:PaketesId>")), 413, "max-size"
@@ -141,6 +144,7 @@ def corpus(listener: str) -> list[Hostile]:
             envelope(load().replace("urn:lv:riga:sopa:spolis:v1", "urn:evil:sopa")),
             500,
             "namespace",
+            before_signature=False,
         ),
         Hostile(
             "header-in-a-foreign-namespace",
@@ -154,5 +158,6 @@ def corpus(listener: str) -> list[Hostile]:
             envelope(load("X<?php system('id'); ?><!-- x -->1")),
             500,
             "",  # parsed without them; the load is still invalid (it holds no records)
+            before_signature=False,
         ),
     ]
