@@ -147,3 +147,16 @@ def test_prometheus_grafana_and_rabbitmq_find_their_files_where_compose_puts_the
     user = f"{settings['default_user']}:{settings['default_pass']}@"
     hub_env = services["gateway"]["environment"]
     assert all(user in node for node in hub_env["HUB_BROKER_URL"].split(";"))
+
+
+def test_no_private_key_or_secret_is_in_the_repository():
+    import subprocess
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.split()
+    marker = b"PRIVATE" + b" KEY-----"  # spelled apart, so this file does not hold it
+    for name in tracked:
+        path = PROJECT_ROOT / name
+        if path.is_file() and path.stat().st_size < 1_000_000:
+            text = path.read_bytes()
+            assert marker not in text, f"{name} holds a private key"
+    assert not [n for n in tracked if n.endswith((".key", ".p12", ".pfx"))]

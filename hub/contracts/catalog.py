@@ -65,7 +65,10 @@ def wsdls(systems: Mapping[str, SystemAdapter], access: AccessTable, schemas_dir
                 schemas=locations,
                 location=system.hub_wsdl,
                 address=f"http://localhost:8080/soap/{system.name}",
-                documentation=f"The hub's SOAP 1.1 service for {system.name}; every message carries vh:MessageHeader.",
+                documentation=(
+                    f"The hub's SOAP 1.1 service for {system.name}; every message carries vh:MessageHeader and a "
+                    "WS-Security signature over Body, MessageHeader and Timestamp (the hub's SECURITY.md)."
+                ),
             )
         if system.own_service is not None:
             own = system.own_service
