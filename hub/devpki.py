@@ -13,13 +13,18 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
-def issue(name: str, *, days: int = 365, now: dt.datetime | None = None) -> tuple[bytes, bytes]:
-    """A new RSA-2048 key and a self-signed certificate whose common name is `name`, both PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def issue(name: str, *, days: int = 365, now: dt.datetime | None = None, kind: str = "rsa") -> tuple[bytes, bytes]:
+    """A new key (RSA-2048, or EC P-256 with `kind="ec"`) and a self-signed certificate whose common
+    name is `name`, both PEM."""
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        if kind == "ec"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, name),

@@ -9,12 +9,25 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
+from signxml import (
+    CanonicalizationMethod,
+    DigestAlgorithm,
+    SignatureConfiguration,
+    SignatureMethod,
+    XMLSigner,
+    XMLVerifier,
+)
+from signxml import methods as signature_methods
+from signxml.exceptions import InvalidInput, InvalidSignature
 
 from hub.devpki import issue
-from hub.errors import Unauthenticated
+from hub.errors import Unauthenticated, ValidationFailed
 from hub.settings import PROJECT_ROOT
 from hub.soap.signature import WSU_ID, SignatureVerifier, Signer, TrustedCertificates
+from hub.xml.parser import HardenedParser
 
 SAMPLE = (PROJECT_ROOT / "schemas" / "sopa" / "samples" / "valid" / "benefits.xml").read_bytes()
 SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
@@ -117,3 +130,60 @@ def test_a_new_certificate_beside_the_old_one_is_trusted_during_a_rotation(dev_p
     Signer.from_pem(key, cert).sign(root)
     assert trusted.verify(root) == "sopa"
     assert trusted.verify(etree.fromstring(signed_by(dev_pki, "sopa"))) == "sopa"
+
+
+# -- held against signxml, an independent XML-DSig implementation -------------------------------------
+
+ACCEPTED = SignatureConfiguration(expect_references=3)
+
+
+def signxml_verifies(data: bytes, cert_pem: bytes) -> bool:
+    try:
+        XMLVerifier().verify(
+            etree.fromstring(data), x509_cert=cert_pem.decode(), id_attribute="Id", expect_config=ACCEPTED
+        )
+    except (InvalidSignature, InvalidInput):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_signxml_verifies_what_the_hub_signs_and_the_hub_what_signxml_signs(kind):
+    key, cert = issue("sopa", kind=kind)
+    pinned = SignatureVerifier(TrustedCertificates.of({"sopa": [x509.load_pem_x509_certificate(cert)]}))
+    ours = etree.fromstring(SAMPLE)
+    Signer.from_pem(key, cert).sign(ours)
+    assert signxml_verifies(etree.tostring(ours), cert)
+    assert pinned.verify(etree.fromstring(etree.tostring(ours))) == "sopa"
+
+    theirs = etree.fromstring(SAMPLE)
+    Signer.from_pem(key, cert).sign(theirs)  # the same Security header and Ids, then signxml's signature
+    security = theirs.find(".//{*}Security")
+    security.remove(security.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
+    ids = [f"#{e.get(WSU_ID)}" for e in (theirs.find(f"{SOAP}Body"), theirs.find(".//{*}MessageHeader"), security[0])]
+    method = SignatureMethod.RSA_SHA256 if kind == "rsa" else SignatureMethod.ECDSA_SHA256
+    signer = XMLSigner(
+        method=signature_methods.detached,
+        signature_algorithm=method,
+        digest_algorithm=DigestAlgorithm.SHA256,
+        c14n_algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0,
+    )
+    security.append(signer.sign(theirs, key=key, cert=cert.decode(), reference_uri=ids, id_attribute="Id"))
+    assert pinned.verify(etree.fromstring(etree.tostring(theirs))) == "sopa"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_whatever_the_hub_accepts_after_a_change_signxml_accepts_too(dev_pki, verifier, data):
+    """Change a signed message anywhere: the hub may accept it only if signxml would (a change of
+    insignificant whitespace between elements, say); never a change signxml rejects."""
+    original = signed_by(dev_pki, "sopa")
+    start = data.draw(st.integers(0, len(original) - 1))
+    end = data.draw(st.integers(start, min(len(original), start + 8)))
+    changed = original[:start] + data.draw(st.binary(max_size=8)) + original[end:]
+    try:
+        root = HardenedParser(max_bytes=1 << 20, max_depth=32).parse(changed)
+        accepted = verifier.verify(root) == "sopa"
+    except (ValidationFailed, Unauthenticated):
+        return
+    assert accepted and signxml_verifies(etree.tostring(root), (dev_pki / "sopa.pem").read_bytes())
