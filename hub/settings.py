@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     store_url: str = Field("sqlite:///var/hub.sqlite3", description="receipts, record status, failed messages, audit")
-    store_keys: SecretStr | None = Field(None, description="Fernet keys sealing stored payloads, newest first")
+    store_keys: SecretStr | None = Field(None, description="keys sealing stored payloads, newest first")
     store_key_file: Path = Path("var/store.key")
     pseudonym_key: SecretStr | None = Field(None, description="HMAC key turning person codes into pseudonyms")
     pseudonym_key_file: Path = Path("var/pseudonym.key")

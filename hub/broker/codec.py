@@ -1,4 +1,4 @@
-"""What the hub puts on the broker is sealed with the store's keys (Fernet): RabbitMQ keeps durable
+"""What the hub puts on the broker is sealed with the store's keys (AES-GCM): RabbitMQ keeps durable
 messages on disk and shows bodies in its management UI, and a body holds a person's data. The AMQP
 properties (message id, correlation id, type) and the hub's own headers stay readable, so routing,
 tracing and the broker's tools work without opening anything. A key still opens what it sealed
