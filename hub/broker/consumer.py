@@ -21,6 +21,8 @@ from hub import logs
 
 log = logging.getLogger(__name__)
 
+IDLE_SECONDS = 0.5  # how long an idle loop waits for a message before it looks at stop and pause again
+
 
 @dataclass(slots=True)
 class Received:
@@ -117,7 +119,9 @@ class ConsumerLoop:
                         consuming = True
                         log.info("consumer resumed", extra={"queue": self.queue})
                     try:
-                        connection.drain_events(timeout=self.flush_seconds)
+                        # a batch being filled waits at most its flush time; an idle loop sleeps longer
+                        # (a message wakes it at once), so idle consumers cost no CPU
+                        connection.drain_events(timeout=self.flush_seconds if self._buffer else IDLE_SECONDS)
                     except TimeoutError:
                         pass
                     connection.heartbeat_check()
