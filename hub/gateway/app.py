@@ -180,7 +180,9 @@ class Gateway:
         submission, notices = await run_in_threadpool(
             note_corrections, self.store, system, submission, self.ingest.codec
         )
-        await run_in_threadpool(self.store.add_pending, submission.receipt_id, system, submission.rows, now)
+        await run_in_threadpool(
+            self.store.add_pending, submission.receipt_id, system, submission.rows, now, submission.request
+        )
         try:
             await asyncio.wait_for(
                 asyncio.wrap_future(self.publisher.publish(submission.messages)), self.publish_timeout

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lxml import etree
 
@@ -83,6 +83,7 @@ class Submission:
     envelopes: list[Envelope]
     messages: list[OutgoingMessage]
     rows: list[RecordRow]
+    request: bytes = b""  # as the sender sent it: kept (sealed) as the original of its records
 
     @property
     def receipt_id(self) -> str:
@@ -129,7 +130,8 @@ class Ingest:
         header = self._header(message.header_element, system_name)
         try:
             self._authenticate(root, system_name)
-            return self._body(system, header, message.body)
+            prepared = self._body(system, header, message.body)
+            return replace(prepared, request=data) if isinstance(prepared, Submission) else prepared
         except HubError as exc:
             exc.header = header
             raise
@@ -281,6 +283,7 @@ class Ingest:
         envelopes: list[Envelope] = []
         messages: list[OutgoingMessage] = []
         rows: list[RecordRow] = []
+        tree = body.getroottree()
         for index, (record, source_element) in enumerate(records, start=1):
             target = self.router.target_for(record)
             if target != header.destination and not self._destination_is_the_hub(source, record, header):
@@ -308,7 +311,7 @@ class Ingest:
                     record.record_id,
                     target,
                     record.TYPE,
-                    etree.tostring(source_element, encoding="UTF-8"),
+                    tree.getelementpath(source_element),
                 )
             )
         digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()

@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from hub.envelope import Envelope
 from hub.store.db import Database, metadata
-from hub.store.status import message_status
+from hub.store.status import message_status, record_xml, requests
 
 failed_messages = Table(
     "failed_messages",
@@ -191,11 +191,8 @@ class FailedStore:
                 .values(**common, attempts=json.dumps(history[-50:]))
             )
         else:
-            source_xml = None
-            if envelope is not None:
-                source_xml = conn.execute(
-                    select(message_status.c.source_xml).where(message_status.c.message_id == message_id)
-                ).scalar()
+            original = record_xml(conn, self.db, message_id) if envelope is not None else None
+            source_xml = sealer.seal(original) if original else None
             conn.execute(
                 failed_messages.insert().values(
                     **common,
@@ -343,9 +340,9 @@ class FailedStore:
         with self.engine.begin() as conn:
             for table, columns in (
                 (failed_messages, ("envelope", "source_xml")),
-                (message_status, ("source_xml",)),
+                (requests, ("request",)),
             ):
-                key = table.c.id if "id" in table.c else table.c.message_id
+                key = table.primary_key.columns.values()[0]
                 for row in conn.execute(select(key, *[table.c[name] for name in columns])):
                     values = {name: sealer.rotate(row[i + 1]) for i, name in enumerate(columns) if row[i + 1]}
                     if values:

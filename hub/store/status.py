@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from lxml import etree
 from sqlalchemy import (
     Column,
     DateTime,
@@ -28,6 +29,16 @@ from sqlalchemy import (
 )
 
 from hub.store.db import Database, metadata
+from hub.xml.parser import HardenedParser
+
+# Each request as the sender sent it (its signature included), sealed: kept once, not once per record.
+requests = Table(
+    "requests",
+    metadata,
+    Column("receipt_id", String(36), primary_key=True),
+    Column("request", LargeBinary, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+)
 
 receipts = Table(
     "receipts",
@@ -54,7 +65,7 @@ message_status = Table(
     Column("status", String(16), nullable=False),
     Column("error_class", String(64)),
     Column("reason", Text),
-    Column("source_xml", LargeBinary),  # the record as the sender wrote it, sealed
+    Column("source_path", String(500)),  # where the record stands in its request (ElementPath)
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("message_status_by_status", "status", "accepted_at"),
@@ -68,7 +79,7 @@ class RecordRow:
     record_id: str
     target: str
     type: str
-    source_xml: bytes | None = field(default=None, compare=False, repr=False)
+    source_path: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +148,17 @@ class StatusStore:
             records=tuple(RecordRow(*r) for r in records),
         )
 
-    def add_pending(self, receipt_id: str, source: str, rows: Sequence[RecordRow], at: dt.datetime) -> None:
-        """Rows for records about to be published; a resend of the same receipt leaves existing rows."""
+    def add_pending(
+        self, receipt_id: str, source: str, rows: Sequence[RecordRow], at: dt.datetime, request: bytes | None = None
+    ) -> None:
+        """Rows for records about to be published, and the request they came in (sealed); a resend of
+        the same receipt leaves what exists."""
         with self.engine.begin() as conn:
+            if request is not None:
+                conn.execute(
+                    self.db.insert_ignoring_duplicates(requests),
+                    {"receipt_id": receipt_id, "request": self.db.sealer.seal(request), "at": at},
+                )
             conn.execute(
                 self._insert_status,
                 [
@@ -152,7 +171,7 @@ class StatusStore:
                         "target": r.target,
                         "type": r.type,
                         "status": "accepted",
-                        "source_xml": self.db.sealer.seal(r.source_xml) if r.source_xml else None,
+                        "source_path": r.source_path,
                         "accepted_at": at,
                         "updated_at": at,
                     }
@@ -170,6 +189,7 @@ class StatusStore:
                     message_status.c.receipt_id == receipt_id, message_status.c.status == "accepted"
                 )
             )
+            conn.execute(delete(requests).where(requests.c.receipt_id == receipt_id))
 
     def add_receipt(self, receipt: Receipt, user_id: str) -> None:
         with self.engine.begin() as conn:
@@ -251,12 +271,9 @@ class StatusStore:
         return ReceiptStatus(receipt_id, source, counts, records)
 
     def forget_payloads(self, before: dt.datetime) -> int:
-        """Delete the original XML of records last changed before `before`; ids and status stay."""
-        c = message_status.c
+        """Delete the requests received before `before`; records keep their ids and status."""
         with self.engine.begin() as conn:
-            return conn.execute(
-                update(message_status).where(c.updated_at < before, c.source_xml.is_not(None)).values(source_xml=None)
-            ).rowcount
+            return conn.execute(delete(requests).where(requests.c.at < before)).rowcount
 
     def oldest_undelivered(self) -> dt.datetime | None:
         """When the oldest record still waiting for delivery was accepted."""
@@ -302,7 +319,20 @@ class StatusStore:
 
     def source_xml(self, message_id: str) -> bytes | None:
         with self.engine.connect() as conn:
-            sealed = conn.execute(
-                select(message_status.c.source_xml).where(message_status.c.message_id == message_id)
-            ).scalar()
-        return self.db.sealer.open(sealed) if sealed else None
+            return record_xml(conn, self.db, message_id)
+
+
+_REQUESTS = HardenedParser(max_bytes=1 << 30, max_depth=200)  # requests the gateway accepted once
+
+
+def record_xml(conn, db: Database, message_id: str) -> bytes | None:  # type: ignore[no-untyped-def]
+    """A record as its sender wrote it, cut from the stored request; None once the request is gone."""
+    row = conn.execute(
+        select(message_status.c.source_path, requests.c.request)
+        .select_from(message_status.join(requests, requests.c.receipt_id == message_status.c.receipt_id))
+        .where(message_status.c.message_id == message_id)
+    ).first()
+    if row is None or not row.source_path:
+        return None
+    element = _REQUESTS.parse(db.sealer.open(row.request)).find(row.source_path)
+    return etree.tostring(element, encoding="UTF-8") if element is not None else None

@@ -31,7 +31,11 @@ def test_failures_are_grouped_filtered_and_sealed(database):
     envelopes = [envelope("sopa"), envelope("sopa"), envelope("gvs")]
     for e in envelopes:
         status.add_pending(
-            str(e.correlation_id), e.source, [RecordRow(str(e.message_id), 1, "R", "spolis", e.type, b"<x/>")], NOW
+            str(e.correlation_id),
+            e.source,
+            [RecordRow(str(e.message_id), 1, "R", "spolis", e.type, "x")],
+            NOW,
+            b"<r><x/></r>",
         )
     failed.put(
         [

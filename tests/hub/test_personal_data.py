@@ -14,7 +14,7 @@ from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedStore, Filter, failed_messages
 from hub.store.message_log import MessageLog
-from hub.store.status import RecordRow, StatusStore, message_status
+from hub.store.status import RecordRow, StatusStore, requests
 from tests.hub.test_failed_store import NOW, envelope, failure
 from tests.hub.test_gateway import wait_for
 from tests.hub.test_worker import factory, submit
@@ -30,7 +30,11 @@ def test_person_codes_in_reasons_notes_and_events_are_stored_as_pseudonyms(tmp_p
     status, failed, log, audit = StatusStore(db), FailedStore(db), MessageLog(db), AuditLog(db)
     env = envelope()
     status.add_pending(
-        str(env.correlation_id), "sopa", [RecordRow(str(env.message_id), 1, "R", "spolis", env.type, b"<x/>")], NOW
+        str(env.correlation_id),
+        "sopa",
+        [RecordRow(str(env.message_id), 1, "R", "spolis", env.type, "x")],
+        NOW,
+        b"<r><x/></r>",
     )
     failed.put([failure(env, f"PERSONA_NEZINAMA: {CODE} is not in the register")], NOW)
     status.mark_failed([(str(env.message_id), "target_rejected", f"again {CODE.replace('-', '')}")], NOW)
@@ -53,18 +57,15 @@ def test_payloads_are_forgotten_after_the_retention_period(start_hub, spolis):
     assert hub.purge()["record_payloads"] == 0  # nothing is old yet
     long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=hub.settings.payload_retention_days + 1)
     with hub.db.engine.begin() as conn:
-        conn.execute(update(message_status).values(updated_at=long_ago))
+        conn.execute(update(requests).values(at=long_ago))
         conn.execute(update(failed_messages).values(updated_at=long_ago))
     removed = hub.purge()
-    assert (removed["record_payloads"], removed["failed_payloads"]) == (2, 1)
+    assert (removed["record_payloads"], removed["failed_payloads"]) == (1, 1)  # one request, one entry
     operators = hub.operators()
     (entry,) = operators.find(Filter())
     detail = operators.show(entry.id)
     assert detail.envelope is None and detail.source_xml is None and "retention" in detail.raw
     outcome = operators.replay([entry], operator="ops.ilze", reason="try")
     assert "retention" in outcome.skipped[entry.id] and not outcome.replayed
-    with hub.db.engine.connect() as conn:
-        assert all(
-            x is None for (x,) in conn.execute(message_status.select().with_only_columns(message_status.c.source_xml))
-        )
+    assert all(hub.store.source_xml(m) is None for m in ids.values())
     assert hub.store.message_status(ids[unknown.record_id]).records[0].status == "failed"  # the record stays
