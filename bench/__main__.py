@@ -1,45 +1,93 @@
-"""`python -m bench`: prints the table and writes it to bench/results/."""
+"""`python -m bench` (`make bench`): every measurement in one run on the same broker, one table,
+written to bench/results/ too. Needs RabbitMQ (HUB_BENCH_AMQP_URL, default guest on localhost)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import platform
+import os
+import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-import lxml
-import zeep
+from bench import backlog, peers, queries, raw, stages
+from bench.environment import SIZES, Bench, machine
+from bench.report import Results, render
+from hub.broker.codec import BrokerCodec
+from hub.store.crypto import Sealer
 
-from bench.outbound_build import measure
+SECTIONS = ("raw", "ingest", "delivery", "e2e", "peers", "queries", "backlog")
+RESULTS = Path(__file__).parent / "results"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--records", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-save", action="store_true")
-    args = parser.parse_args()
-
-    costs = measure(records=args.records, rounds=args.rounds)
-    lines = [
-        f"# outbound build, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"Python {platform.python_version()}, lxml {lxml.__version__}, zeep {zeep.__version__}",
-        "",
-        "| SPOLIS request, per record | us |",
-        "| --- | --- |",
-        f"| lxml build + XSD validate + serialise (the hub) | {costs['lxml']:.0f} |",
-        f"| zeep create_message + serialise (no validation) | {costs['zeep']:.0f} |",
-        "",
-        f"zeep / lxml = {costs['zeep'] / costs['lxml']:.1f}x "
-        f"({args.records} records, batches of 100, median of {args.rounds})",
+def run(bench: Bench, results: Results, only: set[str]) -> None:
+    codec = BrokerCodec(Sealer.from_config(None, bench.work / "store.key"))
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("raw", lambda: setattr(results, "raw", raw.measure(bench.amqp_url, bench.prefix, bench.size.records, codec))),
+        ("ingest", lambda: setattr(results, "ingest", stages.gateway_ingest(bench))),
+        ("delivery", lambda: setattr(results, "delivery", stages.worker_delivery(bench))),
+        ("e2e", lambda: results.e2e.update({n: stages.end_to_end(bench, n) for n in (1, 2)})),
+        (
+            "peers",
+            lambda: (setattr(results, "naive", peers.naive(bench)), setattr(results, "celery", peers.celery(bench))),
+        ),
+        ("queries", lambda: setattr(results, "queries", queries.measure(bench))),
+        ("backlog", lambda: setattr(results, "backlog", backlog.measure(bench))),
     ]
-    table = "\n".join(lines)
+    for name, step in steps:
+        if name not in only:
+            continue
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            step()
+        finally:
+            bench.stop_all()  # every section on a quiet machine
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--no-save", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--profile", choices=("gateway", "worker"), help="record py-spy flame graphs of that role's processes"
+    )
+    parser.add_argument(
+        "--amqp-url", default=os.environ.get("HUB_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    )
+    args = parser.parse_args(argv)
+    results = Results(args.size, machine())
+    with tempfile.TemporaryDirectory(prefix="hub-bench-") as work:
+        bench = Bench(args.amqp_url, Path(work), SIZES[args.size], args.profile)
+        try:
+            run(bench, results, set(args.only))
+        finally:
+            bench.stop_all()
+            bench.delete_queues()
+        saved = _keep_profiles(bench) if args.profile else []
+    table = render(results)
     print(table)
+    for path in saved:
+        print(f"flame graph: {path}", file=sys.stderr)
     if not args.no_save:
-        out = Path(__file__).parent / "results" / f"outbound-build-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.md"
+        RESULTS.mkdir(exist_ok=True)
+        out = RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{args.size}.md"
         out.write_text(table + "\n", encoding="utf-8")
-        print(f"\nwritten to {out}")
+        print(f"\nwritten to {out}", file=sys.stderr)
+    return 0
+
+
+def _keep_profiles(bench: Bench) -> list[Path]:
+    RESULTS.mkdir(exist_ok=True)
+    stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+    kept = []
+    for path in bench.profiles:
+        if path.exists():
+            kept.append(RESULTS / f"{stamp}-{path.name}")
+            kept[-1].write_bytes(path.read_bytes())
+    return kept
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

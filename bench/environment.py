@@ -1,0 +1,204 @@
+"""What every measurement shares: the broker, a work folder with development keys, the processes a
+stage starts (each its own OS process, as in production), and their cleanup."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from kombu import Connection
+
+from hub import devpki
+from hub.settings import PROJECT_ROOT
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much each measurement moves; `tiny` only proves the bench runs."""
+
+    name: str
+    records: int  # raw limits, gateway ingest, worker delivery, end to end
+    naive_records: int
+    celery_records: int
+    queries: int  # per caller count, at 1 caller; fewer each at 10 and 50
+    backlog: int
+    backlog_seconds: float  # how long the worker drains the backlog while its memory is watched
+
+
+SIZES = {
+    "tiny": Size("tiny", 400, 100, 100, 20, 2_000, 3.0),
+    "small": Size("small", 5_000, 500, 1_000, 100, 50_000, 15.0),
+    "full": Size("full", 20_000, 2_000, 5_000, 300, 1_000_000, 60.0),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+HTTP = httpx.Client(timeout=5)  # one client: polling must not cost a TLS context each time
+
+
+def wait_until(
+    condition: Callable[[], object], timeout: float, what: str, alive: Callable[[], None] | None = None
+) -> None:
+    """Poll `condition`; `alive` raises when a process it depends on has died, so nobody waits in vain."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        if alive is not None:
+            alive()
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not within {timeout:.0f} s")
+
+
+def answers(url: str) -> bool:
+    return HTTP.get(url).status_code == 200
+
+
+@dataclass
+class Bench:
+    amqp_url: str
+    work: Path
+    size: Size
+    profile: str | None = None  # a hub role (gateway, worker) whose processes py-spy records
+    prefix: str = field(default_factory=lambda: f"bench-{uuid.uuid4().hex[:6]}")
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    profilers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    profiles: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.pki = self.work / "pki"
+        devpki.create(self.pki, ["hub", "sopa", "spolis", "vsaa"])
+
+    def hub_env(self, stage: str, **extra: str) -> dict[str, str]:
+        """A hub process's settings: production-like (signatures required, RabbitMQ, quorum queues)."""
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+            "HUB_BROKER_URL": self.amqp_url,
+            "HUB_BROKER_PREFIX": f"{self.prefix}-{stage}",
+            "HUB_STORE_URL": f"sqlite:///{self.work / f'{stage}.sqlite3'}",
+            "HUB_STORE_KEY_FILE": str(self.work / "store.key"),
+            "HUB_PSEUDONYM_KEY_FILE": str(self.work / "pseudonym.key"),
+            "HUB_SIGNATURES": "required",
+            "HUB_PARTNER_CERTS_DIR": str(self.pki),
+            "HUB_SIGNING_KEY_FILE": str(self.pki / "hub.key"),
+            "HUB_SIGNING_CERT_FILE": str(self.pki / "hub.pem"),
+            "HUB_LOG_LEVEL": "WARNING",
+            **extra,
+        }
+
+    def start(
+        self, name: str, args: list[str], env: dict[str, str] | None = None, *, python: bool = True
+    ) -> subprocess.Popen[bytes]:
+        log = (self.work / f"{name}.log").open("wb")
+        command = [sys.executable, *args] if python else args
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env or dict(os.environ), stdout=log, stderr=log)
+        self.processes.append(process)
+        return process
+
+    def run(self, name: str, args: list[str], timeout: float) -> None:
+        """A process that does its job and ends (the load generator); raises with its log if it fails."""
+        process = self.start(name, args)
+        self.processes.remove(process)
+        if process.wait(timeout=timeout) != 0:
+            raise RuntimeError(f"{name} failed: {(self.work / f'{name}.log').read_text(errors='replace')[-2000:]}")
+
+    def alive(self) -> None:
+        """Raise, with the end of its log, when a process this run started has exited."""
+        for process in self.processes:
+            if process.poll() is not None:
+                name = Path(process.args[-1]).name if isinstance(process.args, list) else "?"
+                logs = sorted(self.work.glob("*.log"), key=lambda p: p.stat().st_mtime)
+                tail = logs[-1].read_text(errors="replace")[-1500:] if logs else ""
+                raise RuntimeError(f"a process of this run exited ({process.args}, {name}): {tail}")
+
+    def hub(self, name: str, role: str, env: dict[str, str]) -> str:
+        """A `hub serve` process; its base URL once it is ready."""
+        port = free_port()
+        self.start(name, ["-m", "hub", "serve", "--role", role], {**env, "HUB_HTTP_PORT": str(port)})
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers(f"{url}/readyz"), 60, f"{name} ready", self.alive)
+        if self.profile == role:
+            self._record(name, self.processes[-1].pid)
+        return url
+
+    def _record(self, name: str, pid: int) -> None:
+        """py-spy samples the process (the threads holding the GIL) until it ends: a flame graph."""
+        out = self.work / f"profile-{name}.svg"
+        spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+        command = [spy, "record", "--pid", str(pid), "--gil", "--rate", "200", "-o", str(out)]
+        self.profilers.append(self.start(f"py-spy-{name}", command, python=False))
+        self.processes.remove(self.profilers[-1])
+        self.profiles.append(out)
+
+    def simulator(self, system: str, *, signed: bool = True) -> str:
+        """A target's simulator process (no artificial latency), demanding the hub's signature as the
+        state systems would (`signed=False` for the peers, which sign nothing); its SOAP endpoint."""
+        port = free_port()
+        db = ["--db", str(self.work / f"{system}-{port}.sqlite3")] if system == "spolis" else []
+        pki = ["--pki", str(self.pki if signed else self.work / "no-keys")]
+        self.start(f"{system}-{port}", ["-m", "hub", "simulate", system, "--port", str(port), *db, *pki])
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: answers(f"{base}/_sim/stats"), 30, f"{system} simulator", self.alive)
+        return f"{base}/soap/{system}"
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in [*self.processes, *self.profilers]:  # a profiler writes its graph once its process ended
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+        self.profilers.clear()
+
+    def delete_queues(self) -> None:
+        """Remove every queue and exchange this run declared (their names start with the prefix)."""
+        listed = subprocess.run(
+            ["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True, timeout=60, check=False
+        )
+        exchanges = subprocess.run(
+            ["rabbitmqctl", "-q", "list_exchanges", "name"], capture_output=True, text=True, timeout=60, check=False
+        )
+        with Connection(self.amqp_url) as connection:
+            for name in listed.stdout.split():
+                if name.startswith(self.prefix):
+                    connection.channel().queue_delete(name)
+            for name in exchanges.stdout.split():
+                if name.startswith(self.prefix):
+                    connection.channel().exchange_delete(name)
+
+
+def machine() -> str:
+    cpus = os.cpu_count()
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kb = int(meminfo.read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GB"
+    rabbitmq = subprocess.run(
+        ["rabbitmqctl", "-q", "version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
+    return (
+        f"{platform.node()}: {cpus} CPUs{memory}, {platform.platform()}, Python {platform.python_version()}, "
+        f"RabbitMQ {rabbitmq or '?'}"
+    )

@@ -1,0 +1,184 @@
+"""The hub by stage, each in its own processes as in production (signatures required, RabbitMQ,
+quorum queues, the SQLite store):
+
+- gateway ingest: signed SOAP data loads of 100 records in, records published and confirmed;
+- worker delivery: a backlog of sealed envelopes consumed, SPOLIS's request built, signed and sent
+  to a sink that only reads the body, then acked;
+- end to end: loads in, records delivered into the SPOLIS simulator, with 1 and 2 worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import statistics
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from adapters.sopa.dialect import from_canonical
+from bench.environment import HTTP, Bench, free_port, wait_until
+from bench.raw import RIGA, _Pipelined
+from hub.broker.codec import BrokerCodec
+from hub.broker.publisher import pika_parameters
+from hub.envelope import Envelope
+from hub.routing import Router
+from hub.runtime import build_topology, declare_topology
+from hub.settings import Settings
+from hub.simulation.records import RecordFactory
+from hub.soap import MessageHeader, build_envelope
+from hub.soap.signature import Signer
+from hub.store.crypto import Sealer
+
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class Throughput:
+    records: int
+    seconds: float
+    p50_s: float | None = None
+    p99_s: float | None = None
+
+    @property
+    def per_s(self) -> float:
+        return self.records / self.seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def signed_loads(bench: Bench, records: int, seed: int, *, signed: bool = True) -> list[tuple[str, bytes]]:
+    """SOPA data loads of BATCH records, signed by SOPA beforehand (signing is the partner's work)."""
+    signer = Signer.from_files(bench.pki / "sopa.key", bench.pki / "sopa.pem") if signed else None
+    factory = RecordFactory(municipality=RIGA, record_prefix="B", decision_prefix="B", rng=random.Random(seed))
+    requests = []
+    for number in range(records // BATCH):
+        body = from_canonical(factory.batch(BATCH), RIGA, f"BENCH-{seed}-{number}")
+        header = MessageHeader(
+            message_id=uuid.uuid4(),
+            message_type=MessageHeader.message_type_of(body),
+            sender="sopa",
+            destination="spolis",
+            user_id="rsd.soc.darbinieks.014",
+        )
+        requests.append(("/soap/sopa", build_envelope(body, header, signer)))
+    return requests
+
+
+def load(bench: Bench, url: str, requests: list[tuple[str, bytes]], concurrency: int, name: str) -> dict:  # type: ignore[type-arg]
+    """Run the load generator in its own process and return its report."""
+    spec, out = bench.work / f"{name}.requests", bench.work / f"{name}.json"
+    spec.write_bytes(pickle.dumps(requests))
+    bench.run(
+        f"loadgen-{name}",
+        ["-m", "bench.loadgen", str(spec), str(out), "--url", url, "--concurrency", str(concurrency)],
+        timeout=1800,
+    )
+    report = json.loads(out.read_text(encoding="utf-8"))
+    if report["faults"]:
+        raise RuntimeError(f"{len(report['faults'])} requests refused, e.g. {report['faults'][0]}")
+    return report
+
+
+def gateway_ingest(bench: Bench) -> Throughput:
+    records = bench.size.records
+    requests = signed_loads(bench, records, seed=1)
+    url = bench.hub("gateway-ingest", "gateway", bench.hub_env("ingest"))
+    report = load(bench, url, requests, concurrency=4, name="ingest")
+    latencies = report["latencies"]
+    return Throughput(
+        records, report["ended"] - report["started"], percentile(latencies, 0.5), percentile(latencies, 0.99)
+    )
+
+
+def fill_backlog(bench: Bench, stage: str, count: int) -> None:
+    """`count` sealed envelopes waiting in the stage's SPOLIS delivery queue."""
+    settings = Settings(broker_url=bench.amqp_url, broker_prefix=f"{bench.prefix}-{stage}", signatures="off")
+    from hub.systems import discover
+
+    topology = build_topology(settings, Router.load(settings.routes_file, discover()))
+    declare_topology(bench.amqp_url, topology)
+    codec = BrokerCodec(Sealer.from_config(None, bench.work / "store.key"))
+    factory = RecordFactory(municipality=RIGA, record_prefix="D", decision_prefix="D", rng=random.Random(3))
+    receipt = uuid.uuid4()
+    templates = factory.batch(min(count, 1000))
+    bodies = iter(
+        codec.message(
+            Envelope.of(
+                templates[n % len(templates)], source="sopa", target="spolis", user_id="u", correlation_id=receipt
+            ),
+            "",
+            "",
+        ).body
+        for n in range(count)
+    )
+    (parameters,) = pika_parameters(bench.amqp_url, "bench-backlog")
+    _Pipelined(parameters, topology.delivery_queue("spolis"), bodies, count).run()
+
+
+def start_sink(bench: Bench) -> str:
+    port = free_port()
+    bench.start(f"sink-{port}", ["-m", "bench.sink", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: HTTP.get(f"{url}/count").status_code == 200, 20, "sink", bench.alive)
+    return url
+
+
+def sink_count(url: str) -> tuple[int, float, float]:
+    """Records answered, and when the first and the last request came (epoch seconds)."""
+    count, first, last = HTTP.get(f"{url}/count").text.split()
+    return int(count), float(first), float(last)
+
+
+def worker_delivery(bench: Bench) -> Throughput:
+    records = bench.size.records
+    fill_backlog(bench, "delivery", records)
+    sink = start_sink(bench)
+    env = bench.hub_env("delivery", HUB_ENDPOINTS__SPOLIS=f"{sink}/soap/spolis")
+    bench.hub("worker-delivery", "worker", env)
+    wait_until(lambda: sink_count(sink)[0] >= records, 600, "the backlog delivered", bench.alive)
+    count, first, last = sink_count(sink)
+    return Throughput(count, last - first)
+
+
+def delivered(store: Path) -> tuple[int, list[float], float]:
+    """Records the hub marked delivered, each one's seconds from receipt to target, the last time."""
+    engine = create_engine(f"sqlite:///{store}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT accepted_at, updated_at FROM message_status WHERE status = 'delivered'")
+            ).all()
+    finally:
+        engine.dispose()
+
+    def epoch(value: object) -> float:
+        from datetime import UTC, datetime
+
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+    latencies = [epoch(b) - epoch(a) for a, b in rows]
+    return len(rows), latencies, max((epoch(b) for _, b in rows), default=0.0)
+
+
+def end_to_end(bench: Bench, workers: int) -> Throughput:
+    records = bench.size.records
+    stage = f"e2e{workers}"
+    spolis = bench.simulator("spolis")
+    env = bench.hub_env(stage, HUB_ENDPOINTS__SPOLIS=spolis)
+    url = bench.hub(f"gateway-{stage}", "gateway", env)
+    for number in range(workers):
+        bench.hub(f"worker-{stage}-{number}", "worker", env)
+    requests = signed_loads(bench, records, seed=10 + workers)
+    report = load(bench, url, requests, concurrency=4, name=stage)
+    store = bench.work / f"{stage}.sqlite3"
+    wait_until(lambda: delivered(store)[0] >= records, 900, "every record delivered", bench.alive)
+    count, latencies, last = delivered(store)
+    return Throughput(count, last - report["started"], statistics.median(latencies), percentile(latencies, 0.99))

@@ -1,0 +1,20 @@
+"""The benchmark runs, every section of it, on a tiny size (its figures are never asserted: the
+machines are noisy, and speed is read from `make bench`, not from tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.__main__ import main
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
+
+
+def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys):
+    assert main(["--size", "tiny", "--no-save", "--amqp-url", amqp_url]) == 0
+    table = capsys.readouterr().out
+    for heading in ("Raw limits", "The hub", "Peers", "Per-person queries", "memory with a backlog"):
+        assert heading in table
+    for stage in ("gateway ingest", "worker delivery", "1 worker process", "2 worker processes", "naive", "Celery"):
+        assert stage in table
+    assert table.count("met") >= 6  # every goal is judged, whatever the verdict
