@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.canonical import CanonicalRecord
+from hub.canonical import CanonicalRecord, record_from_payload
 
 
 def utcnow() -> dt.datetime:
@@ -57,6 +57,10 @@ class Envelope(BaseModel):
             flow=flow,
             payload=record.model_dump(mode="json"),
         )
+
+    def record(self) -> CanonicalRecord:
+        """The canonical record this envelope carries, checked when the gateway made the envelope."""
+        return record_from_payload(self.type, self.payload, checked=True)
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from hub.canonical import CooperationDuties, EmploymentProfiling, Municipality, record_from_payload
+from hub.canonical import CooperationDuties, EmploymentProfiling, Municipality
 from hub.canonical.mapping import Parsed, RecordCollector
 from hub.envelope import Envelope
 from hub.systems import DeliveryResult
@@ -188,7 +188,7 @@ class IntakeDialect:
     answer = INTAKE_ANSWER
 
     def item(self, envelope: Envelope) -> etree._Element:
-        duties = record_from_payload(envelope.type, envelope.payload)
+        duties = envelope.record()
         assert isinstance(duties, CooperationDuties)
         item = etree.Element(f"{{{NS}}}Ieraksts", nsmap={"nva": NS})
         sub(item, NS, "ZinojumaId", envelope.message_id)

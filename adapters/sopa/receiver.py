@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from hub.canonical import EmploymentProfiling, record_from_payload
+from hub.canonical import EmploymentProfiling
 from hub.envelope import Envelope
 from hub.simulation.record_store import RecordStore
 from hub.systems import DeliveryResult
@@ -30,7 +30,7 @@ class ProfileIntake:
     answer = INTAKE_ANSWER
 
     def item(self, envelope: Envelope) -> etree._Element:
-        p = record_from_payload(envelope.type, envelope.payload)
+        p = envelope.record()
         assert isinstance(p, EmploymentProfiling)
         item = etree.Element(f"{{{NS}}}Profils", nsmap={"sn": NS})
         sub(item, NS, "ZinojumaId", envelope.message_id)

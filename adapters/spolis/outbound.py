@@ -20,7 +20,6 @@ from hub.canonical import (
     MonthlyReport,
     PersonRecord,
     SocialServiceProvided,
-    record_from_payload,
 )
 from hub.envelope import Envelope
 from hub.xml.read import sub
@@ -140,7 +139,7 @@ def report_figures(report: MonthlyReport) -> list[tuple[str, str]]:
 
 def from_envelope(envelope: Envelope) -> etree._Element:
     return record_element(
-        record_from_payload(envelope.type, envelope.payload),
+        envelope.record(),
         message_id=envelope.message_id,
         source=envelope.source,
         user_id=envelope.user_id,

@@ -11,6 +11,7 @@ from hub.canonical.social_assistance import (
     MonthlyReport,
     SocialServiceProvided,
 )
+from hub.canonical.types import CHECKED
 
 RECORD_TYPES: dict[str, type[CanonicalRecord]] = {
     cls.TYPE: cls
@@ -27,10 +28,12 @@ RECORD_TYPES: dict[str, type[CanonicalRecord]] = {
 }
 
 
-def record_from_payload(type_: str, payload: dict[str, object]) -> CanonicalRecord:
-    """Rebuild a record from an envelope payload; an unknown type is a permanent error."""
+def record_from_payload(type_: str, payload: dict[str, object], *, checked: bool = False) -> CanonicalRecord:
+    """Rebuild a record from a payload; an unknown type is a permanent error. `checked`: the payload
+    comes from an envelope the hub made (and sealed) after checking it whole, so the costliest rule
+    checks are not run again; anything from outside (an operator's edit) is checked in full."""
     try:
         cls = RECORD_TYPES[type_]
     except KeyError:
         raise LookupError(f"unknown canonical record type {type_!r}") from None
-    return cls.model_validate(payload)
+    return cls.model_validate(payload, context={CHECKED: True} if checked else None)
