@@ -63,16 +63,8 @@ class QueryDesk:
         waiting = self.replies.expect(query_id)
         outcome = "answered"
         try:
-            try:
-                await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish([message])), self.publish_timeout)
-            except TimeoutError:
-                raise BrokerUnavailable("the broker did not take the query in time") from None
-            try:
-                body = await asyncio.wait_for(waiting, max(deadline_at - time.time(), 0.001))
-            except TimeoutError:
-                raise DeadlineExceeded(
-                    f"{envelope.target} gave no answer within {query.deadline_seconds:g} s"
-                ) from None
+            published = asyncio.wrap_future(self.publisher.publish([message]))
+            body = await self._answer(published, waiting, deadline_at, query)
             reply = orjson.loads(self.codec.open(body))
             if not reply.get("ok"):
                 raise RemoteError(
@@ -93,6 +85,25 @@ class QueryDesk:
                 envelope.flow, envelope.source, envelope.target, envelope.type, outcome
             ).observe(elapsed)
             await run_in_threadpool(self._record, query, outcome, elapsed)
+
+    async def _answer(
+        self, published: asyncio.Future[None], waiting: asyncio.Future[bytes], deadline_at: float, query: Query
+    ) -> bytes:
+        """The answer, once it came. The broker's confirm is not awaited first: an answer can only
+        come for a query the broker took, so the confirm is off the caller's path unless it fails."""
+        publish_by = time.time() + self.publish_timeout
+        while not waiting.done():
+            pending = {waiting} if published.done() else {published, waiting}
+            if published.done():
+                published.result()  # raises when the broker refused or lost the query
+            remaining = (deadline_at if published.done() else min(deadline_at, publish_by)) - time.time()
+            if remaining <= 0:
+                if not published.done():
+                    raise BrokerUnavailable("the broker did not take the query in time")
+                raise DeadlineExceeded(f"{query.envelope.target} gave no answer within {query.deadline_seconds:g} s")
+            await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        published.add_done_callback(lambda future: future.exception())  # settled later; nothing to wait for
+        return waiting.result()
 
     def _record(self, query: Query, outcome: str, elapsed: float) -> None:
         envelope, header = query.envelope, query.header
