@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.canonical import CanonicalRecord, record_from_payload
+from hub.canonical import QUERY_TYPES, CanonicalQuery, CanonicalRecord, record_from_payload
+from hub.canonical.types import CHECKED
 
 
 def utcnow() -> dt.datetime:
@@ -61,6 +62,10 @@ class Envelope(BaseModel):
     def record(self) -> CanonicalRecord:
         """The canonical record this envelope carries, checked when the gateway made the envelope."""
         return record_from_payload(self.type, self.payload, checked=True)
+
+    def query(self) -> CanonicalQuery:
+        """The per-person query this envelope carries, checked when the gateway made the envelope."""
+        return QUERY_TYPES[self.type].model_validate(self.payload, context={CHECKED: True})
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from adapters.vdeavk.dialect import ANSWER, SERVICE_NS, answer_from_xml, query_to_xml
-from hub.canonical.queries import Answer, DisabilityQuery
+from hub.canonical.queries import Answer
 from hub.envelope import Envelope
 from hub.errors import TargetUnavailable
 from hub.soap.transport import SoapTransport
@@ -21,7 +21,7 @@ class VdeavkTarget:
         )
 
     def answer(self, envelope: Envelope) -> Answer:
-        query = DisabilityQuery.model_validate(envelope.payload)
+        query = envelope.query()
         answer = self.transport.call(
             query_to_xml(query),
             soap_action=f"{SERVICE_NS}#GetUniversalServiceDataIS",

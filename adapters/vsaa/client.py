@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from adapters.vsaa.dialect import BY_TYPE, SERVICE_NS, answer_from_xml, query_to_xml
-from hub.canonical import QUERY_TYPES
 from hub.canonical.queries import Answer
 from hub.envelope import Envelope
 from hub.errors import TargetUnavailable
@@ -20,7 +19,7 @@ class VsaaTarget:
         )
 
     def answer(self, envelope: Envelope) -> Answer:
-        query = QUERY_TYPES[envelope.type].model_validate(envelope.payload)
+        query = envelope.query()
         name, _, answer_element = BY_TYPE[query.TYPE]
         answer = self.transport.call(
             query_to_xml(query),
