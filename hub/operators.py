@@ -28,6 +28,7 @@ from hub.errors import ValidationFailed
 from hub.store.audit import AuditEntry, AuditLog
 from hub.store.failed import FailedGroup, FailedMessage, FailedStore, Filter
 from hub.store.message_log import MessageLog
+from hub.worker import REPLAYS
 
 REPLAY_CHUNK = 500
 CONFIRM_TIMEOUT_SECONDS = 60.0
@@ -140,7 +141,7 @@ class FailedMessages:
                     envelope,
                     self.topology.delivery_exchange,
                     envelope.target,
-                    {"hub-replay-count": message.replay_count + 1},
+                    {REPLAYS: message.replay_count + 1},
                 )
                 for message, envelope in chunk
             ]

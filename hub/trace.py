@@ -2,7 +2,8 @@
 
 Built from the receipt and the record's status (received, validated and published: the whole load is
 validated before anything is queued, and the receipt is given only after the broker confirmed every
-record, so these three share the receipt's time), the message log (each attempt and its outcome,
+record, so these three share the receipt's time; a delivery at the first try, which the log does
+not repeat), the message log (each attempt and its outcome,
 retries, the failed-message store, replays) and the failed-message store's entry.
 """
 
@@ -73,8 +74,13 @@ def trace(message_id: str, status: StatusStore, failed: FailedStore, log: Messag
         )
         if row.given is not None:
             steps.append(Step(_aware(row.given), "published", f"confirmed by the broker, for {row.target}"))
-    for event in log.events(message_id):
+    events = log.events(message_id)
+    for event in events:
         steps.append(Step(event.at, event.event, _describe(event.event, event.detail)))
+    if row is not None and row.status == "delivered" and not any(e.event == "delivered" for e in events):
+        latency = round((_aware(row.updated_at) - _aware(row.accepted_at)).total_seconds() * 1000)
+        detail = {"target": row.target, "attempt": 1, "latency_ms": latency}  # the first try: only the status says so
+        steps.append(Step(_aware(row.updated_at), "delivered", _describe("delivered", detail)))
     if row is not None:
         reason = f": {row.error_class}: {row.reason}" if row.error_class else ""
         steps.append(Step(_aware(row.updated_at), "now", f"{row.status}{reason}"))

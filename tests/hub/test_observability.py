@@ -55,9 +55,13 @@ def test_the_message_log_forgets_after_its_retention(start_hub, spolis):
     ids = submit(hub, factory(33).batch(2))
     wait_for(lambda: hub.store.counts().get("delivered") == 2)
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
-    hub.message_log.record([("00000000-0000-4000-8000-00000000beef", "delivered", {})], at=old)
+    recent, forgotten = ids.values()
+    hub.message_log.record([(forgotten, "retry_scheduled", {"attempt": 1})], at=old)
+    hub.message_log.record([(recent, "retry_scheduled", {"attempt": 1})])
     assert hub.purge()["message_log_events"] == 1
-    assert all(hub.message_log.events(mid) for mid in ids.values())
+    assert hub.message_log.events(recent) and not hub.message_log.events(forgotten)
+    steps = [s.what for s in trace(forgotten, hub.store, hub.failed, hub.message_log)]
+    assert steps == ["received", "validated", "published", "delivered", "now"]  # the status still tells
 
 
 def test_trace_of_an_unknown_message(capsys, tmp_path, monkeypatch):
