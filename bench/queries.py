@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 from dataclasses import dataclass
 
 from adapters.vsaa.dialect import query_to_xml
 from bench.environment import Bench
+from bench.raw import sopa_request
 from bench.stages import load, percentile
 from hub.canonical.queries import GrantedBenefitsQuery
 from hub.simulation.people import person_code
-from hub.soap import MessageHeader, build_envelope
 from hub.soap.signature import Signer
 
 CALLERS = (1, 10, 50)
@@ -35,15 +34,8 @@ def signed_queries(bench: Bench, count: int, seed: int) -> list[tuple[str, bytes
     requests = []
     for _ in range(count):
         body = query_to_xml(GrantedBenefitsQuery(person_code=person_code(rng), as_of=today))
-        header = MessageHeader(
-            message_id=uuid.uuid4(),
-            message_type=MessageHeader.message_type_of(body),
-            sender="sopa",
-            destination="vsaa",
-            user_id="rsd.soc.darbinieks.014",
-            purpose="sociālās palīdzības lēmuma sagatavošana",
-        )
-        requests.append(("/soap/sopa", build_envelope(body, header, signer)))
+        purpose = "sociālās palīdzības lēmuma sagatavošana"
+        requests.append(("/soap/sopa", sopa_request(body, "vsaa", signer=signer, purpose=purpose)))
     return requests
 
 

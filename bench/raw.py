@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pika
+from lxml import etree
 from pika.adapters.select_connection import SelectConnection
 
 from adapters.sopa.dialect import from_canonical
@@ -31,6 +32,7 @@ from hub.envelope import Envelope
 from hub.settings import PROJECT_ROOT
 from hub.simulation.records import RecordFactory
 from hub.soap import MessageHeader, build_envelope, parse_envelope
+from hub.soap.signature import Signer
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 
@@ -38,20 +40,27 @@ RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 IN_FLIGHT = 1000
 
 
+def sopa_request(
+    body: etree._Element, destination: str, *, signer: Signer | None = None, purpose: str | None = None
+) -> bytes:
+    """What SOPA sends: `body` in a SOAP request with its VISS header, signed when a signer is given."""
+    header = MessageHeader(
+        message_id=uuid.uuid4(),
+        message_type=MessageHeader.message_type_of(body),
+        sender="sopa",
+        destination=destination,
+        user_id="rsd.soc.darbinieks.014",
+        purpose=purpose,
+    )
+    return build_envelope(body, header, signer)
+
+
 def sopa_load(records: int, seed: int) -> tuple[bytes, list]:  # type: ignore[type-arg]
     """A SOPA data load, as a SOAP request (unsigned), and its canonical records."""
     batch = RecordFactory(municipality=RIGA, record_prefix="B", decision_prefix="B", rng=random.Random(seed)).batch(
         records
     )
-    body = from_canonical(batch, RIGA, f"BENCH-{seed}")
-    header = MessageHeader(
-        message_id=uuid.uuid4(),
-        message_type=MessageHeader.message_type_of(body),
-        sender="sopa",
-        destination="spolis",
-        user_id="rsd.soc.darbinieks.014",
-    )
-    return build_envelope(body, header), batch
+    return sopa_request(from_canonical(batch, RIGA, f"BENCH-{seed}"), "spolis"), batch
 
 
 def parse_validate_us(records: int) -> float:
@@ -76,7 +85,7 @@ def envelope_body(codec: BrokerCodec) -> bytes:
 
 
 @dataclass
-class _Pipelined:
+class PipelinedPublisher:
     """Publish `count` messages keeping up to IN_FLIGHT unconfirmed; stop when all are confirmed."""
 
     parameters: pika.ConnectionParameters
@@ -125,7 +134,7 @@ def publish_rate(url: str, queue: str, body: bytes, count: int) -> float:
     (parameters,) = pika_parameters(url, "bench-raw")
     with pika.BlockingConnection(parameters) as connection:
         connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
-    return _Pipelined(parameters, queue, itertools.repeat(body), count).run()
+    return PipelinedPublisher(parameters, queue, itertools.repeat(body), count).run()
 
 
 def consume_rate(url: str, queue: str, count: int) -> float:

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from adapters.sopa.dialect import from_canonical
 from bench.environment import HTTP, Bench, free_port, wait_until
-from bench.raw import RIGA, _Pipelined
+from bench.raw import RIGA, PipelinedPublisher, sopa_request
 from hub.broker.codec import BrokerCodec
 from hub.broker.publisher import pika_parameters
 from hub.envelope import Envelope
@@ -29,7 +29,6 @@ from hub.routing import Router
 from hub.runtime import build_topology, declare_topology
 from hub.settings import Settings
 from hub.simulation.records import RecordFactory
-from hub.soap import MessageHeader, build_envelope
 from hub.soap.signature import Signer
 from hub.store.crypto import Sealer
 
@@ -60,14 +59,7 @@ def signed_loads(bench: Bench, records: int, seed: int, *, signed: bool = True) 
     requests = []
     for number in range(records // BATCH):
         body = from_canonical(factory.batch(BATCH), RIGA, f"BENCH-{seed}-{number}")
-        header = MessageHeader(
-            message_id=uuid.uuid4(),
-            message_type=MessageHeader.message_type_of(body),
-            sender="sopa",
-            destination="spolis",
-            user_id="rsd.soc.darbinieks.014",
-        )
-        requests.append(("/soap/sopa", build_envelope(body, header, signer)))
+        requests.append(("/soap/sopa", sopa_request(body, "spolis", signer=signer)))
     return requests
 
 
@@ -119,7 +111,7 @@ def fill_backlog(bench: Bench, stage: str, count: int) -> None:
         for n in range(count)
     )
     (parameters,) = pika_parameters(bench.amqp_url, "bench-backlog")
-    _Pipelined(parameters, topology.delivery_queue("spolis"), bodies, count).run()
+    PipelinedPublisher(parameters, topology.delivery_queue("spolis"), bodies, count).run()
 
 
 def start_sink(bench: Bench) -> str:

@@ -266,6 +266,25 @@ def dev_pki(tmp_path_factory) -> Path:
     return directory
 
 
+def serve_env(amqp_url: str, prefix: str, folder: Path, pki: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `hub serve` process of a test: RabbitMQ, signatures required, its store and
+    keys in `folder`, the fast routes; `settings` adds or overrides HUB_ variables."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HUB_BROKER_URL": amqp_url,
+        "HUB_BROKER_PREFIX": prefix,
+        "HUB_STORE_URL": f"sqlite:///{folder / 'hub.sqlite3'}",
+        "HUB_STORE_KEY_FILE": str(folder / "store.key"),
+        "HUB_PSEUDONYM_KEY_FILE": str(folder / "pseudonym.key"),
+        "HUB_ROUTES_FILE": str(FAST_ROUTES),
+        "HUB_SIGNATURES": "required",
+        "HUB_PARTNER_CERTS_DIR": str(pki),
+        "HUB_SIGNING_KEY_FILE": str(pki / "hub.key"),
+        "HUB_SIGNING_CERT_FILE": str(pki / "hub.pem"),
+        **{f"HUB_{name.upper()}": value for name, value in settings.items()},
+    }
+
+
 def signed(pki: Path) -> dict[str, Any]:
     """Hub settings with signatures required, trusting the certificates in `pki`."""
     return {

@@ -26,7 +26,7 @@ from hub.simulation.people import person_code
 from hub.simulation.pki import hub_verifier, signer_for
 from hub.soap import MessageHeader, build_envelope
 from hub.soap.signature import Signer
-from tests.conftest import FAST_ROUTES
+from tests.conftest import serve_env
 from tests.hub.hostile import corpus
 from tests.hub.test_gateway import wait_for
 from tests.hub.test_hostile_input import Listener, check_refusal
@@ -50,23 +50,16 @@ def hub_serve(amqp_url, broker_prefix, spolis, vsaa, dev_pki, tmp_path) -> Itera
         target.service.server.verifier = hub_verifier(dev_pki)
     port = free_port()
     log = tmp_path / "hub.log"
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HUB_BROKER_URL": amqp_url,
-        "HUB_BROKER_PREFIX": broker_prefix,
-        "HUB_HTTP_PORT": str(port),
-        "HUB_STORE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
-        "HUB_STORE_KEY_FILE": str(tmp_path / "store.key"),
-        "HUB_PSEUDONYM_KEY_FILE": str(tmp_path / "pseudonym.key"),
-        "HUB_ROUTES_FILE": str(FAST_ROUTES),
-        "HUB_ENDPOINTS__SPOLIS": spolis.endpoint,
-        "HUB_ENDPOINTS__VSAA": vsaa.endpoint,
-        "HUB_SIGNATURES": "required",
-        "HUB_PARTNER_CERTS_DIR": str(dev_pki),
-        "HUB_SIGNING_KEY_FILE": str(dev_pki / "hub.key"),
-        "HUB_SIGNING_CERT_FILE": str(dev_pki / "hub.pem"),
-        "HUB_LOG_LEVEL": "INFO",
-    }
+    env = serve_env(
+        amqp_url,
+        broker_prefix,
+        tmp_path,
+        dev_pki,
+        http_port=str(port),
+        endpoints__spolis=spolis.endpoint,
+        endpoints__vsaa=vsaa.endpoint,
+        log_level="INFO",
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "hub", "serve"],
         cwd=PROJECT_ROOT,

@@ -26,7 +26,7 @@ from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
 from hub.simulation.pki import hub_verifier, signer_for
 from hub.systems import discover
-from tests.conftest import FAST_ROUTES
+from tests.conftest import serve_env
 from tests.hub.test_gateway import wait_for
 from tests.integration.test_queries import ep51
 from tests.monitoring.conftest import tool
@@ -84,23 +84,16 @@ def hub_processes(amqp_url, broker_prefix, spolis, vsaa, dev_pki, tmp_path) -> I
     with signatures required both ways as in production."""
     for target in (spolis, vsaa):
         target.service.server.verifier = hub_verifier(dev_pki)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HUB_BROKER_URL": amqp_url,
-        "HUB_BROKER_PREFIX": broker_prefix,
-        "HUB_STORE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
-        "HUB_STORE_KEY_FILE": str(tmp_path / "store.key"),
-        "HUB_PSEUDONYM_KEY_FILE": str(tmp_path / "pseudonym.key"),
-        "HUB_ROUTES_FILE": str(FAST_ROUTES),
-        "HUB_ENDPOINTS__SPOLIS": spolis.endpoint,
-        "HUB_ENDPOINTS__VSAA": vsaa.endpoint,
-        "HUB_WORKERS_PER_TARGET": "1",
-        "HUB_SIGNATURES": "required",
-        "HUB_PARTNER_CERTS_DIR": str(dev_pki),
-        "HUB_SIGNING_KEY_FILE": str(dev_pki / "hub.key"),
-        "HUB_SIGNING_CERT_FILE": str(dev_pki / "hub.pem"),
-        "HUB_LOG_LEVEL": "WARNING",
-    }
+    env = serve_env(
+        amqp_url,
+        broker_prefix,
+        tmp_path,
+        dev_pki,
+        endpoints__spolis=spolis.endpoint,
+        endpoints__vsaa=vsaa.endpoint,
+        workers_per_target="1",
+        log_level="WARNING",
+    )
     ports = {"gateway": free_port(), "worker-1": free_port(), "worker-2": free_port()}
     processes = {}
     try:
