@@ -207,15 +207,14 @@ class StatusStore:
             )
 
     def mark_delivered(self, message_ids: Iterable[str], at: dt.datetime) -> None:
-        params = [{"mid": mid, "at": at} for mid in message_ids]
-        if not params:
+        ids = list(message_ids)
+        if not ids:
             return
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn:  # one statement for the batch, not one execution per record
             conn.execute(
                 update(message_status)
-                .where(message_status.c.message_id == bindparam("mid"))
-                .values(status="delivered", updated_at=bindparam("at"), error_class=None, reason=None),
-                params,
+                .where(message_status.c.message_id.in_(ids))
+                .values(status="delivered", updated_at=at, error_class=None, reason=None)
             )
 
     def mark_failed(self, failures: Iterable[tuple[str, str, str]], at: dt.datetime) -> None:
