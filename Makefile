@@ -22,6 +22,7 @@ test: $(STAMP)
 	$(VENV)/bin/pytest
 
 serve: $(STAMP)
+	$(VENV)/bin/hub pki dev
 	$(VENV)/bin/hub serve
 
 bench: $(STAMP)
