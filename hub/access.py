@@ -18,6 +18,7 @@ from pathlib import Path
 from hub.canonical import QUERY_TYPES, RECORD_TYPES
 from hub.errors import Unauthorised
 from hub.routing import Router
+from hub.settings import Settings
 from hub.systems import SystemAdapter
 
 log = logging.getLogger(__name__)
@@ -70,3 +71,9 @@ class AccessTable:
 
     def senders(self, type_: str) -> set[str]:
         return {system for system, types in self.grants.items() if type_ in types}
+
+
+def load_rules(settings: Settings, systems: Mapping[str, SystemAdapter]) -> tuple[Router, AccessTable]:
+    """The routes and the access table, which is checked against them."""
+    router = Router.load(settings.routes_file, systems)
+    return router, AccessTable.load(settings.access_file, systems, router)

@@ -8,9 +8,10 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from hub import __version__, logs
-from hub.settings import get_settings
+from hub.settings import DEV_PKI_DIR, get_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -76,38 +77,30 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from hub.access import AccessTable
+    from hub.access import load_rules
     from hub.dashboard import DASHBOARD_FILE, render
-    from hub.routing import Router
+    from hub.generated import is_current, write_if_changed
     from hub.systems import discover
 
-    settings = get_settings()
     systems = discover()
-    router = Router.load(settings.routes_file, systems)
-    content = render(router, AccessTable.load(settings.access_file, systems, router), systems)
-    path = Path(args.output) if args.output else DASHBOARD_FILE
-    current = path.exists() and path.read_bytes() == content
+    content = render(*load_rules(get_settings(), systems), systems)
+    path = args.output or DASHBOARD_FILE
     if args.check:
-        if not current:
+        if not is_current(path, content):
             print(f"{path} is out of date: run `hub dashboard`", file=sys.stderr)
-        return 0 if current else 1
-    if not current:
-        path.write_bytes(content)
+            return 1
+        return 0
+    if write_if_changed(path, content):
         print(f"wrote {path}")
     return 0
 
 
 def _pki_dev(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from hub.devpki import create
     from hub.systems import discover
 
-    directory = Path(args.out)
-    made = create(directory, ["hub", *sorted(discover())], days=args.days)
-    print(f"{directory}: keys and certificates for {', '.join(made) or 'nobody new (all there already)'}")
+    made = create(args.out, ["hub", *sorted(discover())], days=args.days)
+    print(f"{args.out}: keys and certificates for {', '.join(made) or 'nobody new (all there already)'}")
     print("development only: never use these keys in production, nor give partners' keys to the hub")
     return 0
 
@@ -147,13 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     dashboard = commands.add_parser("dashboard", help="write the Grafana dashboard from the routes")
     dashboard.add_argument("--check", action="store_true", help="only say whether the file is up to date")
-    dashboard.add_argument("--output", help="where to write (default monitoring/grafana/dashboards/hub.json)")
+    dashboard.add_argument("--output", type=Path, help="where to write (default: the committed file)")
     dashboard.set_defaults(func=_dashboard)
 
     pki = commands.add_parser("pki", help="keys and certificates")
     pki_commands = pki.add_subparsers(dest="pki_command", required=True)
     dev = pki_commands.add_parser("dev", help="self-signed keys for the hub and every system (development only)")
-    dev.add_argument("--out", default="var/pki", help="folder (default var/pki, where the hub and simulators look)")
+    dev.add_argument("--out", type=Path, default=DEV_PKI_DIR, help="folder (default %(default)s, where the hub looks)")
     dev.add_argument("--days", type=int, default=365)
     dev.set_defaults(func=_pki_dev)
 

@@ -16,7 +16,7 @@ from kombu import Connection
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
-from hub.access import AccessTable
+from hub.access import AccessTable, load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import BatchHandler, ConsumerLoop
 from hub.broker.delay import create_delayer
@@ -174,8 +174,7 @@ class Hub:
     def __init__(self, settings: Settings, systems: Mapping[str, SystemAdapter] | None = None) -> None:
         self.settings = settings
         self.systems = dict(systems or discover())
-        self.router = Router.load(settings.routes_file, self.systems)
-        self.access = AccessTable.load(settings.access_file, self.systems, self.router)
+        self.router, self.access = load_rules(settings, self.systems)
         self.signer, self.verifier = load_signatures(settings, self.systems)
         self.topology = build_topology(settings, self.router)
         self.db = open_database(settings)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_PKI_DIR = Path("var/pki")  # where `hub pki dev` writes, and the hub and the simulators look
 
 
 class Settings(BaseSettings):
@@ -29,10 +30,10 @@ class Settings(BaseSettings):
     signatures: Literal["required", "off"] = Field(
         "required", description="partners sign requests, the hub signs its own; off only on closed test networks"
     )
-    partner_certs_dir: Path = Field(Path("var/pki"), description="<system>[.<label>].pem certificates per system")
+    partner_certs_dir: Path = Field(DEV_PKI_DIR, description="<system>[.<label>].pem certificates per system")
     signing_key: SecretStr | None = Field(None, description="the hub's own signing key, PEM")
-    signing_key_file: Path = Path("var/pki/hub.key")
-    signing_cert_file: Path = Path("var/pki/hub.pem")
+    signing_key_file: Path = DEV_PKI_DIR / "hub.key"
+    signing_cert_file: Path = DEV_PKI_DIR / "hub.pem"
     signature_max_age_seconds: float = Field(300, gt=0, description="oldest signed timestamp accepted")
     routes_file: Path = PROJECT_ROOT / "config" / "routes.toml"
     access_file: Path = Field(PROJECT_ROOT / "config" / "access.toml", description="who may send and ask what")

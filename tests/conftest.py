@@ -22,11 +22,10 @@ from adapters.spolis.simulator import SpolisService
 from adapters.vdeavk.simulator import VdeavkService
 from adapters.vsaa.simulator import VsaaService
 from hub import devpki
-from hub.access import AccessTable
+from hub.access import load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.http_server import ServerThread
-from hub.routing import Router
 from hub.runtime import Hub, build_ingest
 from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.record_store import RecordStore
@@ -251,8 +250,7 @@ def ingest():
     what the contract tests hold samples against and the fuzz tests throw mutations at."""
     settings = Settings()
     systems = discover()
-    router = Router.load(settings.routes_file, systems)
-    access = AccessTable.load(settings.access_file, systems, router)
+    router, access = load_rules(settings, systems)
     return build_ingest(
         settings, systems, router, access, Topology("contract", router.targets), BrokerCodec.throwaway()
     )

@@ -9,30 +9,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 
-from hub.access import AccessTable
+from hub.access import load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.contracts.catalog import wsdls
-from hub.contracts.wsdl import write_if_changed
 from hub.errors import HubError, ValidationFailed
-from hub.routing import Router
+from hub.generated import is_current, write_if_changed
 from hub.runtime import build_ingest
-from hub.settings import Settings, get_settings
-from hub.systems import SystemAdapter, discover
-
-
-def _access(settings: Settings, systems: Mapping[str, SystemAdapter]) -> tuple[Router, AccessTable]:
-    router = Router.load(settings.routes_file, systems)
-    return router, AccessTable.load(settings.access_file, systems, router)
+from hub.settings import get_settings
+from hub.systems import discover
 
 
 def _ingest():  # type: ignore[no-untyped-def]
     settings = get_settings()
     systems = discover()
-    router, access = _access(settings, systems)
+    router, access = load_rules(settings, systems)
     topology = Topology("contract", router.targets)
     return build_ingest(settings, systems, router, access, topology, BrokerCodec.throwaway()), systems
 
@@ -74,12 +67,12 @@ def _sample(args: argparse.Namespace) -> int:
 def _wsdl(args: argparse.Namespace) -> int:
     settings = get_settings()
     systems = discover()
-    documents = wsdls(systems, _access(settings, systems)[1], settings.schemas_dir)
+    documents = wsdls(systems, load_rules(settings, systems)[1], settings.schemas_dir)
     stale = []
     for relative, content in sorted(documents.items()):
         path = settings.schemas_dir / relative
         if args.check:
-            if not path.exists() or path.read_bytes() != content:
+            if not is_current(path, content):
                 stale.append(relative)
         elif write_if_changed(path, content):
             print(f"wrote {relative}")

@@ -13,7 +13,6 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from lxml import etree
 
@@ -124,10 +123,3 @@ def served_wsdl(document: bytes, location: str, base_url: str, address: str) -> 
 
     document = _SCHEMA_LOCATION.sub(absolute, document)
     return _SOAP_ADDRESS.sub(lambda m: m.group(1) + address.encode() + m.group(2), document)
-
-
-def write_if_changed(path: Path, content: bytes) -> bool:
-    if path.exists() and path.read_bytes() == content:
-        return False
-    path.write_bytes(content)
-    return True

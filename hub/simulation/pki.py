@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from hub.settings import DEV_PKI_DIR
 from hub.soap.signature import SignatureVerifier, Signer, TrustedCertificates
-
-DEFAULT = Path("var/pki")
 
 
 def add_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--pki", type=Path, default=DEFAULT, help="folder of keys and certificates (`hub pki dev` makes one)"
+        "--pki", type=Path, default=DEV_PKI_DIR, help="folder of keys and certificates (`hub pki dev` makes one)"
     )
 
 
