@@ -1,10 +1,10 @@
 """`hub trace MESSAGE_ID`: one message's journey, from the receipt to its last event.
 
 Built from the receipt and the record's status (received, validated and published: the whole load is
-validated before anything is queued, and the receipt is given only after the broker confirmed every
-record, so these three share the receipt's time; a delivery at the first try, which the log does
-not repeat), the message log (each attempt and its outcome,
-retries, the failed-message store, replays) and the failed-message store's entry.
+validated before anything is queued and the receipt is given only after the broker confirmed every
+record, so the three share the receipt's time; also a delivery at the first try, which the message
+log does not repeat), the message log (each attempt and its outcome, retries, the failed-message
+store, replays) and the failed-message store's entry.
 """
 
 from __future__ import annotations

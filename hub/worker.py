@@ -65,6 +65,9 @@ class Item:
     def attempts(self) -> tuple[Attempt, ...]:
         return tuple(Attempt.from_json(a) for a in self.history)
 
+    def remember(self, attempt: Attempt) -> None:
+        self.history = [*self.history, attempt.to_json()][-HISTORY_KEPT:]
+
 
 class DeliveryWorker:
     def __init__(
@@ -236,7 +239,7 @@ class DeliveryWorker:
         by_delay: dict[float, list[OutgoingMessage]] = {}
         for item in items:
             attempt = item.attempt + 1
-            item.history = [*item.history, Attempt(now, error_class, self.scrub(str(error))).to_json()][-HISTORY_KEPT:]
+            item.remember(Attempt(now, error_class, self.scrub(str(error))))
             policy = self._policy(item)
             if policy.exhausted(attempt, item.envelope.created_at, now):
                 exhausted.append(item)
@@ -290,9 +293,7 @@ class DeliveryWorker:
         failures = []
         for item in items:
             if not counted:
-                item.history = [*item.history, Attempt(now, error_class, self.scrub(str(error))).to_json()][
-                    -HISTORY_KEPT:
-                ]
+                item.remember(Attempt(now, error_class, self.scrub(str(error))))
             failures.append(
                 Failure(
                     item.envelope,

@@ -84,6 +84,11 @@ def _c14n(element: etree._Element) -> bytes:
     return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
 
 
+def _base64(text: str | None, *, strict: bool = False) -> bytes:
+    """The bytes of a base64 element text, which may be wrapped over lines; ValueError if not base64."""
+    return base64.b64decode("".join((text or "").split()), validate=strict)
+
+
 def _ds(parent: etree._Element, name: str, **attributes: str) -> etree._Element:
     return etree.SubElement(parent, f"{{{DS_NS}}}{name}", attributes)
 
@@ -240,7 +245,7 @@ class SignatureVerifier:
     def _certificate(signature: etree._Element) -> x509.Certificate:
         text = signature.findtext(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate")
         try:
-            return x509.load_der_x509_certificate(base64.b64decode("".join((text or "").split()), validate=True))
+            return x509.load_der_x509_certificate(_base64(text, strict=True))
         except ValueError:
             raise Unauthenticated.single(
                 f"{SECURITY_PATH}/Signature/KeyInfo",
@@ -286,7 +291,7 @@ class SignatureVerifier:
             if algorithm is None:
                 raise _invalid(f"the digest method must be one of {sorted(DIGEST_METHODS)}")
             try:
-                stated = base64.b64decode("".join((reference.findtext(f"{{{DS_NS}}}DigestValue") or "").split()))
+                stated = _base64(reference.findtext(f"{{{DS_NS}}}DigestValue"))
             except ValueError:
                 raise _invalid(f"the digest of {uri} is not base64") from None
             if not hmac.compare_digest(stated, algorithm(_c14n(element)).digest()):
@@ -299,7 +304,7 @@ class SignatureVerifier:
         signature: etree._Element, signed_info: etree._Element, method: str, cert: x509.Certificate
     ) -> None:
         try:
-            value = base64.b64decode("".join((signature.findtext(f"{{{DS_NS}}}SignatureValue") or "").split()))
+            value = _base64(signature.findtext(f"{{{DS_NS}}}SignatureValue"))
         except ValueError:
             raise _invalid("SignatureValue is not base64") from None
         kind, digest = SIGNATURE_METHODS[method]

@@ -17,6 +17,7 @@ from hub.pseudonym import mask
 from hub.store.crypto import Sealer
 
 metadata = MetaData()
+REASON_CHARS = 2000  # the longest failure reason kept
 
 
 def create_store_engine(url: str) -> Engine:
@@ -50,6 +51,10 @@ class Database:
         self.sealer = sealer
         self.scrub = scrub
         metadata.create_all(self.engine, checkfirst=True)
+
+    def reason(self, text: str) -> str:
+        """A failure's reason as the stores keep it: scrubbed, then cut (never a code cut in half)."""
+        return self.scrub(text)[:REASON_CHARS]
 
     def insert_ignoring_duplicates(self, table: Table) -> Insert:
         """INSERT … ON CONFLICT DO NOTHING in the engine's dialect."""

@@ -175,11 +175,12 @@ class FailedStore:
         existing = conn.execute(
             select(failed_messages.c.id, failed_messages.c.attempts).where(failed_messages.c.message_id == message_id)
         ).first()
+        reason = self.db.reason(failure.message)
         common = {
             "state": "failed",
             "error_class": failure.error_class,
-            "error_message": self.db.scrub(failure.message[:2000]),
-            "group_id": group_of(failure.target, failure.error_class, self.db.scrub(failure.message)),
+            "error_message": reason,
+            "group_id": group_of(failure.target, failure.error_class, reason),
             "last_failed_at": now,
             "updated_at": now,
         }
@@ -215,7 +216,7 @@ class FailedStore:
                 .values(
                     status="failed",
                     error_class=failure.error_class,
-                    reason=self.db.scrub(failure.message[:2000]),
+                    reason=reason,
                     updated_at=now,
                 )
             )

@@ -219,7 +219,7 @@ class StatusStore:
 
     def mark_failed(self, failures: Iterable[tuple[str, str, str]], at: dt.datetime) -> None:
         """`failures` holds (message_id, error_class, reason); a delivered record stays delivered."""
-        params = [{"mid": mid, "cls": cls, "why": self.db.scrub(why[:2000]), "at": at} for mid, cls, why in failures]
+        params = [{"mid": mid, "cls": cls, "why": self.db.reason(why), "at": at} for mid, cls, why in failures]
         if not params:
             return
         with self.engine.begin() as conn:
@@ -234,7 +234,7 @@ class StatusStore:
 
     def receipt_status(self, receipt_id: str) -> ReceiptStatus | None:
         with self.engine.connect() as conn:
-            source = conn.execute(select(receipts.c.source).where(receipts.c.receipt_id == receipt_id)).scalar()
+            source = self._sender(conn, receipt_id)
             if source is None:
                 return None
             rows = conn.execute(
@@ -247,14 +247,15 @@ class StatusStore:
     def message_status(self, message_id: str) -> ReceiptStatus | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(message_status).where(message_status.c.message_id == message_id)).first()
-            source = (
-                conn.execute(select(receipts.c.source).where(receipts.c.receipt_id == row.receipt_id)).scalar()
-                if row is not None
-                else None
-            )
+            source = self._sender(conn, row.receipt_id) if row is not None else None
         if row is None or source is None:
             return None
         return self._status(row.receipt_id, source, [row])
+
+    @staticmethod
+    def _sender(conn, receipt_id: str) -> str | None:  # type: ignore[no-untyped-def]
+        """Who sent the receipt's request; None when there is no such receipt."""
+        return conn.execute(select(receipts.c.source).where(receipts.c.receipt_id == receipt_id)).scalar()
 
     @staticmethod
     def _status(receipt_id: str, source: str, rows: Sequence) -> ReceiptStatus:  # type: ignore[type-arg]
