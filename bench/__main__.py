@@ -14,15 +14,13 @@ from pathlib import Path
 from bench import backlog, peers, queries, raw, stages
 from bench.environment import SIZES, Bench, machine
 from bench.report import Results, render
-from hub.broker.codec import BrokerCodec
-from hub.store.crypto import Sealer
 
 SECTIONS = ("raw", "ingest", "delivery", "e2e", "peers", "queries", "backlog")
 RESULTS = Path(__file__).parent / "results"
 
 
 def run(bench: Bench, results: Results, only: set[str]) -> None:
-    codec = BrokerCodec(Sealer.from_config(None, bench.work / "store.key"))
+    codec = bench.codec()
     steps: list[tuple[str, Callable[[], None]]] = [
         ("raw", lambda: setattr(results, "raw", raw.measure(bench.amqp_url, bench.prefix, bench.size.records, codec))),
         ("ingest", lambda: setattr(results, "ingest", stages.gateway_ingest(bench))),

@@ -19,7 +19,11 @@ import httpx
 from kombu import Connection
 
 from hub import devpki
+from hub.broker.codec import BrokerCodec
 from hub.settings import PROJECT_ROOT
+from hub.simulation import pki
+from hub.soap.signature import Signer
+from hub.store.crypto import Sealer
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,17 @@ class Bench:
     def __post_init__(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
         self.pki = self.work / "pki"
+        self.store_key = self.work / "store.key"
         devpki.create(self.pki, ["hub", "sopa", "spolis", "vsaa"])
+
+    def codec(self) -> BrokerCodec:
+        """Seals and opens as this run's hub processes do: they share its store key."""
+        return BrokerCodec(Sealer.from_config(None, self.store_key))
+
+    def signer(self, system: str) -> Signer:
+        signer = pki.signer_for(system, self.pki)
+        assert signer is not None, f"no development key for {system}"
+        return signer
 
     def hub_env(self, stage: str, **extra: str) -> dict[str, str]:
         """A hub process's settings: production-like (signatures required, RabbitMQ, quorum queues)."""
@@ -95,7 +109,7 @@ class Bench:
             "HUB_BROKER_URL": self.amqp_url,
             "HUB_BROKER_PREFIX": f"{self.prefix}-{stage}",
             "HUB_STORE_URL": f"sqlite:///{self.work / f'{stage}.sqlite3'}",
-            "HUB_STORE_KEY_FILE": str(self.work / "store.key"),
+            "HUB_STORE_KEY_FILE": str(self.store_key),
             "HUB_PSEUDONYM_KEY_FILE": str(self.work / "pseudonym.key"),
             "HUB_SIGNATURES": "required",
             "HUB_PARTNER_CERTS_DIR": str(self.pki),

@@ -14,7 +14,6 @@ from bench.raw import sopa_request
 from bench.stages import load, percentile
 from hub.canonical.queries import GrantedBenefitsQuery
 from hub.simulation.people import person_code
-from hub.soap.signature import Signer
 
 CALLERS = (1, 10, 50)
 
@@ -29,7 +28,7 @@ class QueryFigures:
 
 
 def signed_queries(bench: Bench, count: int, seed: int) -> list[tuple[str, bytes]]:
-    signer = Signer.from_files(bench.pki / "sopa.key", bench.pki / "sopa.pem")
+    signer = bench.signer("sopa")
     rng, today = random.Random(seed), dt.date.today()
     requests = []
     for _ in range(count):

@@ -15,6 +15,7 @@ import random
 import statistics
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -22,15 +23,13 @@ from sqlalchemy import create_engine, text
 from adapters.sopa.dialect import from_canonical
 from bench.environment import HTTP, Bench, free_port, wait_until
 from bench.raw import RIGA, PipelinedPublisher, sopa_request
-from hub.broker.codec import BrokerCodec
 from hub.broker.publisher import pika_parameters
 from hub.envelope import Envelope
 from hub.routing import Router
 from hub.runtime import build_topology, declare_topology
 from hub.settings import Settings
 from hub.simulation.records import RecordFactory
-from hub.soap.signature import Signer
-from hub.store.crypto import Sealer
+from hub.systems import discover
 
 BATCH = 100
 
@@ -54,7 +53,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def signed_loads(bench: Bench, records: int, seed: int, *, signed: bool = True) -> list[tuple[str, bytes]]:
     """SOPA data loads of BATCH records, signed by SOPA beforehand (signing is the partner's work)."""
-    signer = Signer.from_files(bench.pki / "sopa.key", bench.pki / "sopa.pem") if signed else None
+    signer = bench.signer("sopa") if signed else None
     factory = RecordFactory(municipality=RIGA, record_prefix="B", decision_prefix="B", rng=random.Random(seed))
     requests = []
     for number in range(records // BATCH):
@@ -92,11 +91,9 @@ def gateway_ingest(bench: Bench) -> Throughput:
 def fill_backlog(bench: Bench, stage: str, count: int) -> None:
     """`count` sealed envelopes waiting in the stage's SPOLIS delivery queue."""
     settings = Settings(broker_url=bench.amqp_url, broker_prefix=f"{bench.prefix}-{stage}", signatures="off")
-    from hub.systems import discover
-
     topology = build_topology(settings, Router.load(settings.routes_file, discover()))
     declare_topology(bench.amqp_url, topology)
-    codec = BrokerCodec(Sealer.from_config(None, bench.work / "store.key"))
+    codec = bench.codec()
     factory = RecordFactory(municipality=RIGA, record_prefix="D", decision_prefix="D", rng=random.Random(3))
     receipt = uuid.uuid4()
     templates = factory.batch(min(count, 1000))
@@ -151,8 +148,6 @@ def delivered(store: Path) -> tuple[int, list[float], float]:
         engine.dispose()
 
     def epoch(value: object) -> float:
-        from datetime import UTC, datetime
-
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.__main__ import main
+from bench.environment import SIZES
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -18,3 +19,14 @@ def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys)
     for stage in ("gateway ingest", "worker delivery", "1 worker process", "2 worker processes", "naive", "Celery"):
         assert stage in table
     assert table.count("met") >= 6  # every goal is judged, whatever the verdict
+    tiny = SIZES["tiny"]
+    moved = {row.split("|")[1].strip(): int(row.split("|")[2].replace(",", "")) for row in _rows(table, "## The hub")}
+    assert len(moved) == 4 and all(count >= tiny.records for count in moved.values()), moved  # all got through
+    peers = [int(row.split("|")[2].replace(",", "")) for row in _rows(table, "## Peers")]
+    assert peers == [tiny.naive_records, tiny.celery_records]
+
+
+def _rows(table: str, heading: str) -> list[str]:
+    """The data rows of the markdown table under `heading`."""
+    section = table.split(heading, 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| ---")][1:]

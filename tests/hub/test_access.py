@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from adapters.sopa.dialect import from_canonical
 from hub.access import AccessConfigError, AccessTable
 from hub.canonical import AssistantOpinion
 from hub.routing import Router
@@ -15,7 +16,7 @@ from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
 from hub.systems import discover
 from tests.hub.test_gateway import metric
-from tests.hub.test_worker import factory, submit
+from tests.hub.test_worker import RIGA, factory, submit
 from tests.integration.test_queries import ask, ep51
 
 SYSTEMS = discover()
@@ -84,9 +85,6 @@ def test_a_load_holding_a_type_its_sender_may_not_send_is_refused_whole(start_hu
     hub = start_hub(access_file=access)
     f = factory(8)
     client = HubClient(hub.gateway_url, sender="sopa", retries=0)
-    from adapters.sopa.dialect import from_canonical
-    from tests.hub.test_worker import RIGA
-
     refused = client.submit(
         from_canonical([f.benefit(), f.social_service()], RIGA, "P-9"), destination="spolis", user_id="u", records=2
     )

@@ -7,7 +7,7 @@ import random
 import uuid
 
 from hub.envelope import Envelope
-from hub.store.audit import AuditLog, audit_log
+from hub.store.audit import GENESIS, AuditLog, _digest, audit_log
 from hub.store.failed import Attempt, FailedStore, Failure, Filter, group_of
 from hub.store.status import RecordRow, StatusStore
 from tests.hub.test_worker import factory
@@ -87,8 +87,6 @@ def test_the_audit_chain_detects_a_changed_entry(database):
 def test_a_rewritten_or_cut_chain_is_caught_by_an_anchor_logged_before(database):
     """Whoever can write the database can recompute every hash after a change, or delete the newest
     entries; a head the hub logged earlier (kept outside the database) still tells."""
-    from hub.store.audit import GENESIS, _digest
-
     audit = AuditLog(database)
     for n in range(4):
         audit.record(operator="ops", action="query", subject=f"s{n}", reason="why", details={})

@@ -10,6 +10,8 @@ import random
 from hub.logs import JsonFormatter, TextFormatter, handling
 from hub.pseudonym import Pseudonymizer
 from hub.simulation.people import person_code
+from tests.hub.test_gateway import wait_for
+from tests.hub.test_worker import factory, submit
 
 
 def record(msg: str, **extra) -> logging.LogRecord:
@@ -46,9 +48,6 @@ def test_person_codes_become_pseudonyms_wherever_they_hide():
 
 
 def test_a_hub_s_lines_about_messages_name_them_and_no_person_code(start_hub, spolis):
-    from tests.hub.test_gateway import wait_for
-    from tests.hub.test_worker import factory, submit
-
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     pseudonymize = Pseudonymizer(b"0123456789abcdef0123456789abcdef")

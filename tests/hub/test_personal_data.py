@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from cryptography.fernet import Fernet
 from sqlalchemy import update
 
 from hub.pseudonym import Pseudonymizer
@@ -24,8 +25,6 @@ CODE = "010180-10006"
 
 def test_person_codes_in_reasons_notes_and_events_are_stored_as_pseudonyms(tmp_path):
     pseudonymize = Pseudonymizer(b"k" * 32)
-    from cryptography.fernet import Fernet
-
     db = Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}", Sealer([Fernet.generate_key()]), pseudonymize.scrub)
     status, failed, log, audit = StatusStore(db), FailedStore(db), MessageLog(db), AuditLog(db)
     env = envelope()
