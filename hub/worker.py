@@ -53,6 +53,7 @@ class Item:
     envelope: Envelope
     attempt: int
     history: list[dict[str, str]] = field(default_factory=list)
+    message_id: str = ""  # the envelope's, as the stores spell it
 
     @classmethod
     def of(cls, received: Received, envelope: Envelope) -> Item:
@@ -60,7 +61,8 @@ class Item:
             history = json.loads(str(received.headers.get(HISTORY) or "[]"))
         except ValueError:
             history = []
-        return cls(received, envelope, int(received.headers.get(ATTEMPT) or 0), history)
+        attempt = int(received.headers.get(ATTEMPT) or 0)
+        return cls(received, envelope, attempt, history, str(envelope.message_id))
 
     def attempts(self) -> tuple[Attempt, ...]:
         return tuple(Attempt.from_json(a) for a in self.history)
@@ -122,14 +124,14 @@ class DeliveryWorker:
         return any(item.received is received for item in items)
 
     def _deliver(self, items: list[Item]) -> None:
-        already = self.status.delivered_among(str(i.envelope.message_id) for i in items)
+        already = self.status.delivered_among(i.message_id for i in items)
         if already:
             metrics.deduplicated.labels(self.target_name).inc(len(already))
             self.message_log.record((mid, "deduplicated", {"target": self.target_name}) for mid in already)
             for item in items:
-                if str(item.envelope.message_id) in already:
+                if item.message_id in already:
                     item.received.ack()
-            items = [i for i in items if str(i.envelope.message_id) not in already]
+            items = [i for i in items if i.message_id not in already]
             if not items:
                 return
         if not self._may_call():
@@ -170,7 +172,7 @@ class DeliveryWorker:
             else:
                 if result.outcome == "duplicate":
                     metrics.target_duplicates.labels(self.target_name).inc()
-                    duplicates.add(str(item.envelope.message_id))
+                    duplicates.add(item.message_id)
                 done.append(item)
         self._delivered(done, duplicates)
         for item, error in rejected:
@@ -198,7 +200,7 @@ class DeliveryWorker:
         if not items:
             return
         now = utcnow()
-        ids = [str(i.envelope.message_id) for i in items]
+        ids = [i.message_id for i in items]
         self.status.mark_delivered(ids, now)
         # the status row says when a record was delivered; the message log adds only what it does not
         # say (a delivery after retries or a replay, a target that had the record already), which
@@ -206,28 +208,35 @@ class DeliveryWorker:
         self.message_log.record(
             (
                 (
-                    str(i.envelope.message_id),
+                    i.message_id,
                     "delivered",
                     {
                         "target": self.target_name,
                         "attempt": i.attempt + 1,
                         "latency_ms": round((now - i.envelope.created_at).total_seconds() * 1000),
-                        "target_had_it": str(i.envelope.message_id) in duplicates,
+                        "target_had_it": i.message_id in duplicates,
                     },
                 )
                 for i in items
-                if i.attempt or str(i.envelope.message_id) in duplicates or i.received.headers.get(REPLAYS)
+                if i.attempt or i.message_id in duplicates or i.received.headers.get(REPLAYS)
             ),
             now,
         )
         if any(i.received.headers.get(REPLAYS) for i in items):
             self.failed.resolve(ids, now)
-        for item in items:  # counted once the effect is done, even if the ack is lost with the connection
+        # counted once the effect is done, even if the ack is lost with the connection; a batch's
+        # records share a few label sets, each looked up once
+        latencies: dict[tuple[str, str, str], list[float]] = {}
+        for item in items:
             envelope = item.envelope
-            metrics.messages_delivered.labels(envelope.flow, envelope.source, self.target_name, envelope.type).inc()
-            metrics.delivery_latency.labels(envelope.flow, self.target_name, envelope.type).observe(
+            latencies.setdefault((envelope.flow, envelope.source, envelope.type), []).append(
                 max((now - envelope.created_at).total_seconds(), 0.0)
             )
+        for (flow, source, type_), seconds in latencies.items():
+            metrics.messages_delivered.labels(flow, source, self.target_name, type_).inc(len(seconds))
+            histogram = metrics.delivery_latency.labels(flow, self.target_name, type_)
+            for value in seconds:
+                histogram.observe(value)
         for item in items:
             item.received.ack()
 

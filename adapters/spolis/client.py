@@ -11,7 +11,10 @@ from adapters.spolis.outbound import ANSWER, NS, from_envelope, submission
 from hub.envelope import Envelope
 from hub.soap.batch import BatchTarget
 from hub.systems import DeliveryResult, TargetSettings
+from hub.xml.read import child_texts
 
+_RESULT = f"{{{NS}}}Rezultats"
+_REASON = f"{{{NS}}}Iemesls"
 _OUTCOMES = {"PIENEMTS": "delivered", "DUBLIKATS": "duplicate", "NORAIDITS": "rejected"}
 
 
@@ -29,12 +32,13 @@ class SpolisDialect:
 
     def results(self, answer: etree._Element) -> list[DeliveryResult]:
         results = []
-        for item in answer.iterfind(f"{{{NS}}}Rezultats"):
-            reason = item.find(f"{{{NS}}}Iemesls")
+        for item in answer.iterchildren(_RESULT):
+            texts = child_texts(item, NS)  # one pass over the children: this runs for every record
+            reason = item.find(_REASON) if "Iemesls" in texts else None
             results.append(
                 DeliveryResult(
-                    uuid.UUID(item.findtext(f"{{{NS}}}ZinojumaId")),
-                    _OUTCOMES.get(item.findtext(f"{{{NS}}}Statuss") or "", "rejected"),  # type: ignore[arg-type]
+                    uuid.UUID(texts.get("ZinojumaId")),
+                    _OUTCOMES.get(texts.get("Statuss", ""), "rejected"),  # type: ignore[arg-type]
                     f"{reason.get('kods')}: {reason.text}" if reason is not None else None,
                 )
             )
