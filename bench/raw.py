@@ -5,7 +5,7 @@ nothing of the hub around them, on one core. Stage figures are read as a share o
   validation of its body, per record;
 - publish: pika's SelectConnection to a quorum queue, persistent messages the size of the hub's
   sealed envelopes, publisher confirms pipelined (up to 1,000 in flight);
-- consume: pika's BlockingConnection, manual ack per message, prefetch 200;
+- consume: pika's BlockingConnection, manual ack per message, the hub workers' prefetch;
 - build: lxml building, validating and serialising SPOLIS's request, per record.
 """
 
@@ -29,7 +29,7 @@ from hub.broker.codec import BrokerCodec
 from hub.broker.publisher import pika_parameters
 from hub.canonical import Municipality
 from hub.envelope import Envelope
-from hub.settings import PROJECT_ROOT
+from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.records import RecordFactory
 from hub.soap import MessageHeader, build_envelope, parse_envelope
 from hub.soap.signature import Signer
@@ -38,6 +38,7 @@ from hub.xml.schema import Schema
 
 RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 IN_FLIGHT = 1000
+PREFETCH: int = Settings.model_fields["prefetch_count"].default  # the window the hub's workers use
 
 
 def sopa_request(
@@ -142,7 +143,7 @@ def consume_rate(url: str, queue: str, count: int) -> float:
     (parameters,) = pika_parameters(url, "bench-raw")
     with pika.BlockingConnection(parameters) as connection:
         channel = connection.channel()
-        channel.basic_qos(prefetch_count=200)
+        channel.basic_qos(prefetch_count=PREFETCH)
         taken = 0
         started = time.perf_counter()
         for method, _properties, _body in channel.consume(queue, inactivity_timeout=30):

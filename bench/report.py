@@ -9,7 +9,7 @@ from importlib.metadata import version
 
 from bench.backlog import BacklogFigures
 from bench.queries import QueryFigures
-from bench.raw import RawLimits
+from bench.raw import PREFETCH, RawLimits
 from bench.stages import Throughput
 
 PACKAGES = ("lxml", "pika", "kombu", "cryptography", "pydantic", "zeep", "xmlschema", "celery", "uvicorn")
@@ -56,7 +56,7 @@ def render(r: Results) -> str:
             f"| lxml hardened parse + XSD validation, per record (loads of 100) | {raw.parse_validate_us:.1f} µs |",
             f"| pika publish, confirms pipelined (1,000 in flight), quorum queue, {raw.body_bytes} B | "
             f"{raw.publish_per_s:,.0f} msg/s |",
-            f"| pika consume, manual ack each, prefetch 200 | {raw.consume_per_s:,.0f} msg/s |",
+            f"| pika consume, manual ack each, prefetch {PREFETCH} (as the workers) | {raw.consume_per_s:,.0f} msg/s |",
             f"| lxml build + validate + serialise SPOLIS's request, per record | {raw.build_us:.1f} µs "
             f"(zeep, no validation: {raw.zeep_build_us:.1f} µs) |",
             f"| ingest limit: parse + validate + publish | {raw.ingest_per_s:,.0f} records/s |",

@@ -42,10 +42,21 @@ class Settings(BaseSettings):
     endpoints: dict[str, str] = Field(
         default_factory=dict, description="target URLs, e.g. HUB_ENDPOINTS__SPOLIS=http://spolis:8091/soap/spolis"
     )
-    workers_per_target: int = Field(2, ge=1)
-    delivery_batch_size: int = Field(100, ge=1, le=1000)
+    workers_per_target: int = Field(
+        1,
+        ge=1,
+        description="delivery threads per target; they share one GIL, so more only help a slow target: "
+        "scale with worker processes",
+    )
+    delivery_batch_size: int = Field(
+        250,
+        ge=1,
+        le=1000,
+        description="records per call to a target (their schemas allow 1,000); a call's signature, HTTP "
+        "round trip and status update are paid once per batch",
+    )
     delivery_flush_seconds: float = Field(0.05, gt=0)
-    prefetch_count: int = Field(200, ge=1, le=2000)
+    prefetch_count: int = Field(500, ge=1, le=2000, description="two batches: one is filled while one is delivered")
     delivery_limit: int = Field(5, ge=2, description="deliveries without an ack before a message is poison")
     publish_timeout_seconds: float = Field(10.0, gt=0)
     target_timeout_seconds: float = Field(10.0, gt=0)
