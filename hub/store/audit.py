@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ audit_log = Table(
 )
 
 GENESIS = "0" * 64
+_HEAD = select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+_APPEND = audit_log.insert()  # values bound per call, so the compiled statement is cached
 
 
 @dataclass(frozen=True)
@@ -60,26 +63,30 @@ class AuditLog:
     def __init__(self, db: Database) -> None:
         self.engine = db.engine
         self.scrub = db.scrub
+        # one append at a time in this process: two that read the same head would fork the chain
+        # (other processes are kept out by the database: PostgreSQL's table lock, SQLite's writer lock)
+        self._appending = threading.Lock()
 
     def record(self, *, operator: str, action: str, subject: str, reason: str, details: dict[str, Any]) -> None:
         at = dt.datetime.now(dt.UTC).replace(microsecond=0)
         text = self.scrub(json.dumps(details, sort_keys=True, ensure_ascii=False, default=str))
         reason = self.scrub(reason)
-        with self.engine.begin() as conn:
+        with self._appending, self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-            prev = conn.execute(select(audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)).scalar() or GENESIS
+            prev = conn.execute(_HEAD).scalar() or GENESIS
             conn.execute(
-                audit_log.insert().values(
-                    at=at,
-                    operator=operator,
-                    action=action,
-                    subject=subject,
-                    reason=reason,
-                    details=text,
-                    prev_hash=prev,
-                    hash=_digest(prev, at, operator, action, subject, reason, text),
-                )
+                _APPEND,
+                {
+                    "at": at,
+                    "operator": operator,
+                    "action": action,
+                    "subject": subject,
+                    "reason": reason,
+                    "details": text,
+                    "prev_hash": prev,
+                    "hash": _digest(prev, at, operator, action, subject, reason, text),
+                },
             )
 
     def entries(self, limit: int = 100) -> list[AuditEntry]:
