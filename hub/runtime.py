@@ -311,7 +311,13 @@ class Hub:
         if not endpoint:
             raise ValueError(f"no endpoint for {name}: set HUB_ENDPOINTS__{name.upper()}")
         return system.target(
-            TargetSettings(endpoint, settings.target_timeout_seconds, settings.schemas_dir, self.signer)
+            TargetSettings(
+                endpoint,
+                settings.target_timeout_seconds,
+                settings.schemas_dir,
+                self.signer,
+                connections=max(settings.query_concurrency, settings.workers_per_target),
+            )
         )
 
     def _start_workers(self) -> None:

@@ -16,9 +16,7 @@ from hub.xml.schema import Schema
 class VdeavkTarget:
     def __init__(self, settings: TargetSettings) -> None:
         self.schema = Schema(settings.schemas_dir / "vdeavk" / "vdeavk-v1.xsd")
-        self.transport = SoapTransport(
-            settings.endpoint, system="vdeavk", timeout=settings.timeout_seconds, signer=settings.signer
-        )
+        self.transport = SoapTransport.to("vdeavk", settings)
 
     def answer(self, envelope: Envelope) -> Answer:
         query = envelope.query()

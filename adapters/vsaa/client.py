@@ -14,9 +14,7 @@ from hub.xml.schema import Schema
 class VsaaTarget:
     def __init__(self, settings: TargetSettings) -> None:
         self.schema = Schema(settings.schemas_dir / "vsaa" / "vsaa-v1.xsd")
-        self.transport = SoapTransport(
-            settings.endpoint, system="vsaa", timeout=settings.timeout_seconds, signer=settings.signer
-        )
+        self.transport = SoapTransport.to("vsaa", settings)
 
     def answer(self, envelope: Envelope) -> Answer:
         query = envelope.query()

@@ -38,9 +38,7 @@ class BatchTarget:
     def __init__(self, settings: TargetSettings, dialect: BatchDialect) -> None:
         self.dialect = dialect
         self.schema = Schema(settings.schemas_dir / dialect.schema)
-        self.transport = SoapTransport(
-            settings.endpoint, system=dialect.system, timeout=settings.timeout_seconds, signer=settings.signer
-        )
+        self.transport = SoapTransport.to(dialect.system, settings)
 
     def deliver(self, envelopes: Sequence[Envelope]) -> list[DeliveryResult]:
         system = self.dialect.system
