@@ -41,7 +41,8 @@ def run(url: str, requests: list[tuple[str, bytes]], concurrency: int) -> dict[s
                 with lock:
                     latencies.append(elapsed)
                     if response.status_code != 200:
-                        faults.append(response.text[:300])
+                        # the Fault, not the header that comes first
+                        faults.append(f"HTTP {response.status_code}: {response.text.partition('Body>')[2][:500]}")
 
     threads = [threading.Thread(target=caller) for _ in range(concurrency)]
     started = time.time()
