@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from hub import metrics
 from hub.broker.codec import BrokerCodec
@@ -53,7 +54,6 @@ class Item:
     envelope: Envelope
     attempt: int
     history: list[dict[str, str]] = field(default_factory=list)
-    message_id: str = ""  # the envelope's, as the stores spell it
 
     @classmethod
     def of(cls, received: Received, envelope: Envelope) -> Item:
@@ -61,8 +61,12 @@ class Item:
             history = json.loads(str(received.headers.get(HISTORY) or "[]"))
         except ValueError:
             history = []
-        attempt = int(received.headers.get(ATTEMPT) or 0)
-        return cls(received, envelope, attempt, history, str(envelope.message_id))
+        return cls(received, envelope, int(received.headers.get(ATTEMPT) or 0), history)
+
+    @cached_property
+    def message_id(self) -> str:
+        """The envelope's, as the stores spell it: asked for several times per record."""
+        return str(self.envelope.message_id)
 
     def attempts(self) -> tuple[Attempt, ...]:
         return tuple(Attempt.from_json(a) for a in self.history)

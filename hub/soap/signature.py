@@ -51,21 +51,20 @@ WSU_ID = f"{{{WSU_NS}}}Id"
 SECURITY_PATH = "Envelope/Header/Security"
 EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
 
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+
 SIGNATURE_METHODS = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": ("rsa", hashes.SHA256),
+    RSA_SHA256: ("rsa", hashes.SHA256),
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512": ("rsa", hashes.SHA512),
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256": ("ec", hashes.SHA256),
+    ECDSA_SHA256: ("ec", hashes.SHA256),
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512": ("ec", hashes.SHA512),
 }
 DIGEST_METHODS = {
-    "http://www.w3.org/2001/04/xmlenc#sha256": hashlib.sha256,
+    SHA256: hashlib.sha256,
     "http://www.w3.org/2001/04/xmlenc#sha512": hashlib.sha512,
 }
-RSA_SHA256, ECDSA_SHA256 = (
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-)
-SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 
 
 def fingerprint(cert: x509.Certificate) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from hub.envelope import Envelope
 from hub.store.audit import GENESIS, AuditLog, _digest, audit_log
@@ -82,6 +83,20 @@ def test_the_audit_chain_detects_a_changed_entry(database):
         conn.execute(audit_log.update().where(audit_log.c.action == "discard").values(reason="changed later"))
     whole, broken = audit.verify()
     assert not whole and broken == 2
+
+
+def test_appends_from_many_threads_of_one_process_all_land_on_one_chain(database):
+    """Query answers are audited from a thread pool: two appends reading the same head would fork
+    the chain (or, on SQLite, fail on a stale snapshot)."""
+    audit = AuditLog(database)
+
+    def append(n: int) -> None:
+        audit.record(operator="ops", action="query", subject=f"s{n}", reason="why", details={"n": n})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(append, range(80)))
+    assert audit.verify() == (True, None)
+    assert len(audit.entries(limit=100)) == 80
 
 
 def test_a_rewritten_or_cut_chain_is_caught_by_an_anchor_logged_before(database):
