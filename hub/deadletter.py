@@ -23,8 +23,8 @@ class DeadLetterMover:
         self.prefix = prefix
 
     def handle(self, batch: list[Received]) -> None:
-        failures = [self._failure(received) for received in batch]
-        store_failures(self.failed, self.message_log, failures, batch)
+        failures = [failure for received in batch for failure in self._failures(received)]
+        store_failures(self.failed, self.message_log, failures, [r.ack for r in batch])
         for failure in failures:
             envelope = failure.envelope
             log.error(
@@ -32,15 +32,16 @@ class DeadLetterMover:
                 extra={"message_id": str(envelope.message_id) if envelope else None, "target": failure.target},
             )
 
-    def _failure(self, received: Received) -> Failure:
+    def _failures(self, received: Received) -> list[Failure]:
+        """One for each record the message carried (a bundle carries several)."""
         try:
-            envelope: Envelope | None = self.codec.envelope(received.body)
+            envelopes: list[Envelope | None] = [*self.codec.envelopes(received.body)]
         except ValueError:
-            envelope = None
+            envelopes = [None]
         headers = received.headers
         queue = str(headers.get("x-first-death-queue") or "")
         reason = str(headers.get("x-first-death-reason") or "dead-lettered")
-        target = envelope.target if envelope else queue.removeprefix(f"{self.prefix}.deliver.") or "unknown"
+        fallback = queue.removeprefix(f"{self.prefix}.deliver.") or "unknown"
         count = received.properties.get("delivery_count") or headers.get("x-delivery-count")
         message = (
             f"dead-lettered by the broker from {queue or 'its queue'} ({reason}): "
@@ -48,4 +49,7 @@ class DeadLetterMover:
         )
         if count:
             message += f" ({count} deliveries)"
-        return Failure(envelope, received.body, target, "poison", message, ())
+        return [
+            Failure(envelope, received.body, envelope.target if envelope else fallback, "poison", message, ())
+            for envelope in envelopes
+        ]

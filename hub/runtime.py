@@ -337,6 +337,7 @@ class Hub:
                     message_log=self.message_log,
                     codec=self.codec,
                     stop=self.stop_event,
+                    batch_size=settings.delivery_batch_size,
                 )
                 self._consume(
                     self.topology.delivery_queue(target_name),

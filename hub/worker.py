@@ -11,6 +11,10 @@ Every message is acked only after its effect is done:
 An open circuit sends messages back to wait and pauses consuming, so nobody calls a target that
 is down. If settling fails (broker or database gone), nothing is acked and the broker hands the
 messages out again.
+
+A bundle (a load's records for this target in one message) is acked once every record in it is
+settled; until then a crash hands the whole bundle out again, and the records already delivered
+are recognised by their status and not sent twice.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from hub import metrics
-from hub.broker.codec import BrokerCodec
+from hub import logs, metrics
+from hub.broker.codec import RECORDS, BrokerCodec
 from hub.broker.consumer import Received
 from hub.broker.delay import Delayer
 from hub.broker.message import OutgoingMessage
@@ -48,20 +52,41 @@ HISTORY_KEPT = 10
 REPLAYS = "hub-replay-count"
 
 
+class _Countdown:
+    """Acks a bundle's message when the last of its records is settled."""
+
+    __slots__ = ("received", "left")
+
+    def __init__(self, received: Received, count: int) -> None:
+        self.received = received
+        self.left = count
+
+    def settle(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.received.ack()
+
+
 @dataclass
 class Item:
+    """One record to deliver, and how to settle the message it came in."""
+
     received: Received
     envelope: Envelope
     attempt: int
+    settle: Callable[[], None]
     history: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, received: Received, envelope: Envelope) -> Item:
+    def all_of(cls, received: Received, envelopes: list[Envelope]) -> list[Item]:
+        if len(envelopes) > 1:
+            settle = _Countdown(received, len(envelopes)).settle
+            return [cls(received, envelope, 0, settle) for envelope in envelopes]
         try:
             history = json.loads(str(received.headers.get(HISTORY) or "[]"))
         except ValueError:
             history = []
-        return cls(received, envelope, int(received.headers.get(ATTEMPT) or 0), history)
+        return [cls(received, envelopes[0], int(received.headers.get(ATTEMPT) or 0), received.ack, history)]
 
     @cached_property
     def message_id(self) -> str:
@@ -90,7 +115,9 @@ class DeliveryWorker:
         message_log: MessageLog,
         codec: BrokerCodec,
         stop: threading.Event,
+        batch_size: int,
     ) -> None:
+        """`batch_size`: the most records sent to the target in one call."""
         self.target_name = target_name
         self.target = target
         self.router = router
@@ -103,6 +130,7 @@ class DeliveryWorker:
         self.codec = codec
         self.scrub = failed.db.scrub  # failure texts travel in the hub-history header, in clear
         self.stop = stop
+        self.batch_size = batch_size
         self.park_delay = min(router.delays_for(target_name))
 
     def pause_seconds(self) -> float:
@@ -112,20 +140,19 @@ class DeliveryWorker:
     def handle(self, batch: list[Received]) -> None:
         items: list[Item] = []
         malformed: list[Failure] = []
+        bad: list[Received] = []
         for received in batch:
             try:
-                items.append(Item.of(received, self.codec.envelope(received.body)))
+                items.extend(Item.all_of(received, self.codec.envelopes(received.body)))
             except ValueError as exc:
                 error = MalformedMessage(f"not a hub envelope: {str(exc)[:300]}")
                 malformed.append(Failure(None, received.body, self.target_name, error.error_class, str(error), ()))
+                bad.append(received)
         if malformed:
-            store_failures(self.failed, self.message_log, malformed, [r for r in batch if not self._is_item(r, items)])
-        if items:
-            self._deliver(items)
-
-    @staticmethod
-    def _is_item(received: Received, items: Sequence[Item]) -> bool:
-        return any(item.received is received for item in items)
+            store_failures(self.failed, self.message_log, malformed, [r.ack for r in bad])
+        for chunk in _chunks(items, self.batch_size):
+            with logs.handling([i.message_id for i in chunk], [str(i.envelope.correlation_id) for i in chunk]):
+                self._deliver(chunk)  # its lines name the records, not the bundle that carried them
 
     def _deliver(self, items: list[Item]) -> None:
         already = self.status.delivered_among(i.message_id for i in items)
@@ -134,7 +161,7 @@ class DeliveryWorker:
             self.message_log.record((mid, "deduplicated", {"target": self.target_name}) for mid in already)
             for item in items:
                 if item.message_id in already:
-                    item.received.ack()
+                    item.settle()
             items = [i for i in items if i.message_id not in already]
             if not items:
                 return
@@ -242,7 +269,7 @@ class DeliveryWorker:
             for value in seconds:
                 histogram.observe(value)
         for item in items:
-            item.received.ack()
+            item.settle()
 
     def _retry(self, items: Sequence[Item], error: BaseException) -> None:
         """Each message to its route's next delay, or to the store when its attempts or age ran out."""
@@ -279,7 +306,7 @@ class DeliveryWorker:
             )
         for item in items:
             if item not in exhausted:
-                item.received.ack()
+                item.settle()
         if by_delay:
             log.warning(
                 "delivery will be retried",
@@ -297,7 +324,7 @@ class DeliveryWorker:
             for m in messages
         )
         for item in items:
-            item.received.ack()
+            item.settle()
 
     def _fail(self, items: Sequence[Item], error: BaseException, note: str = "", counted: bool = False) -> None:
         """`counted`: this last failure is already in each item's history."""
@@ -317,7 +344,7 @@ class DeliveryWorker:
                     item.attempts(),
                 )
             )
-        self._store_failures(failures, [i.received for i in items])
+        store_failures(self.failed, self.message_log, failures, [i.settle for i in items])
         for item in items:
             envelope = item.envelope
             log.warning(
@@ -330,12 +357,12 @@ class DeliveryWorker:
                 },
             )
 
-    def _store_failures(self, failures: Sequence[Failure], received: Sequence[Received]) -> None:
-        store_failures(self.failed, self.message_log, failures, received)
-
 
 def store_failures(
-    failed: FailedStore, message_log: MessageLog, failures: Sequence[Failure], received: Sequence[Received]
+    failed: FailedStore,
+    message_log: MessageLog,
+    failures: Sequence[Failure],
+    settle: Iterable[Callable[[], None]],
 ) -> None:
     """Into the failed-message store, logged, counted, then acked: the one way a message leaves for good."""
     now = utcnow()
@@ -362,10 +389,15 @@ def store_failures(
             envelope.type if envelope else "unknown",
             failure.error_class,
         ).inc()
-    for r in received:
-        r.ack()
+    for done in settle:
+        done()
 
 
 def _carried(headers: dict[str, object]) -> dict[str, str | int]:
-    """The hub's own headers travel on; the broker's x- headers do not."""
-    return {k: v for k, v in headers.items() if k.startswith("hub-") and isinstance(v, str | int)}
+    """The hub's own headers travel on (but a bundle's count); the broker's x- headers do not."""
+    return {k: v for k, v in headers.items() if k.startswith("hub-") and k != RECORDS and isinstance(v, str | int)}
+
+
+def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -5,7 +5,8 @@ moves it elsewhere first), and when the handler returns the loop acks what was s
 frame for a whole batch on RabbitMQ (a multiple ack), which costs a worker a tenth of what an ack
 per message did. Messages unacked when a connection drops go back to the queue
 (at-least-once), which is why every target is called with an idempotency key. While `pause`
-says so (an open circuit), the loop stops consuming and messages wait in the broker.
+says so (an open circuit), the loop stops consuming and messages wait in the broker. A batch is
+full when the records its messages carry (a bundle carries several) reach the batch size.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kombu import Connection, Consumer, Queue
 from kombu.message import Message
 
 from hub import logs
+from hub.broker.codec import RECORDS
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class ConsumerLoop:
         self.declare = declare
         self.connected = threading.Event()
         self._buffer: list[Received] = []
+        self._records = 0  # carried by the messages in the buffer
         self._oldest = 0.0
         self._whole_batches = False  # a multiple ack: RabbitMQ only (kombu's memory transport acks one)
 
@@ -88,6 +91,7 @@ class ConsumerLoop:
             except Exception as exc:
                 self.connected.clear()
                 self._buffer.clear()  # unacked: the broker hands them out again
+                self._records = 0
                 if stop.is_set():
                     break
                 log.warning(
@@ -129,7 +133,7 @@ class ConsumerLoop:
                         pass
                     connection.heartbeat_check()
                     if self._buffer and (
-                        len(self._buffer) >= self.batch_size or time.monotonic() - self._oldest >= self.flush_seconds
+                        self._records >= self.batch_size or time.monotonic() - self._oldest >= self.flush_seconds
                     ):
                         self._flush()
                 self._flush()
@@ -140,22 +144,25 @@ class ConsumerLoop:
     def _on_message(self, message: Message) -> None:
         if not self._buffer:
             self._oldest = time.monotonic()
+        headers = message.headers or {}
         self._buffer.append(
             Received(
                 body=message.body,
-                headers=message.headers or {},
+                headers=headers,
                 properties=message.properties or {},
                 redelivered=bool(message.delivery_info.get("redelivered")),
                 _message=message,
             )
         )
-        if len(self._buffer) >= self.batch_size:
+        carried = headers.get(RECORDS)
+        self._records += carried if isinstance(carried, int) and carried > 0 else 1
+        if self._records >= self.batch_size:
             self._flush()
 
     def _flush(self) -> None:
         if not self._buffer:
             return
-        batch, self._buffer = self._buffer, []
+        batch, self._buffer, self._records = self._buffer, [], 0
         try:
             with logs.handling(
                 [str(r.properties.get("message_id") or "") for r in batch],

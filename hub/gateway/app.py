@@ -183,16 +183,13 @@ class Gateway:
                 )
             return existing  # a resend: the hub already holds it
         now = utcnow()
-        submission, notices = await run_in_threadpool(
-            note_corrections, self.store, system, submission, self.ingest.codec
-        )
+        submission, notices = await run_in_threadpool(note_corrections, self.store, system, submission)
+        messages = await run_in_threadpool(self.ingest.messages, submission.envelopes)
         await run_in_threadpool(
             self.store.add_pending, submission.receipt_id, system, submission.rows, now, submission.request
         )
         try:
-            await asyncio.wait_for(
-                asyncio.wrap_future(self.publisher.publish(submission.messages)), self.publish_timeout
-            )
+            await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish(messages)), self.publish_timeout)
         except BaseException as exc:
             await run_in_threadpool(self.store.discard_pending, submission.receipt_id)
             if isinstance(exc, TimeoutError):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hub.broker.codec import BrokerCodec
 from hub.canonical import RECORD_TYPES
 from hub.gateway.ingest import Submission
 from hub.store.status import StatusStore
 
 
 def note_corrections(
-    store: StatusStore, source: str, submission: Submission, codec: BrokerCodec
+    store: StatusStore, source: str, submission: Submission
 ) -> tuple[Submission, list[tuple[int, str]]]:
     noted = [
         (index, envelope)
@@ -21,7 +20,7 @@ def note_corrections(
     ]
     if not noted:
         return submission, []
-    envelopes, messages = list(submission.envelopes), list(submission.messages)
+    envelopes = list(submission.envelopes)
     notices = []
     for type_ in {e.type for _, e in noted}:
         given = store.versions_given(source, type_, [e.payload["record_id"] for _, e in noted if e.type == type_])
@@ -31,8 +30,6 @@ def note_corrections(
                 continue
             revised = envelope.model_copy(update={"payload": {**envelope.payload, "revision": count + 1}})
             envelopes[index] = revised
-            old = messages[index]
-            messages[index] = replace(old, body=codec.seal(revised.to_json()))
             notices.append(
                 (
                     index + 1,
@@ -40,4 +37,4 @@ def note_corrections(
                     f"(revision {count + 1}); the target keeps the latest",
                 )
             )
-    return replace(submission, envelopes=envelopes, messages=messages), notices
+    return replace(submission, envelopes=envelopes), notices

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from lxml import etree
@@ -81,7 +81,6 @@ class Submission:
     handler: Handler
     body_sha256: str
     envelopes: list[Envelope]
-    messages: list[OutgoingMessage]
     rows: list[RecordRow]
     request: bytes = b""  # as the sender sent it: kept (sealed) as the original of its records
 
@@ -122,6 +121,14 @@ class Ingest:
             for owner in systems.values()
             for service in owner.services
         }
+
+    def messages(self, envelopes: Sequence[Envelope]) -> list[OutgoingMessage]:
+        """What a submission publishes: one bundle for each target its records go to."""
+        by_target: dict[str, list[Envelope]] = {}
+        for envelope in envelopes:
+            by_target.setdefault(envelope.target, []).append(envelope)
+        exchange = self.topology.delivery_exchange
+        return [self.codec.bundle(group, exchange, target) for target, group in by_target.items()]
 
     def prepare(self, system_name: str, data: bytes) -> Submission | StatusQuery | Query:
         system = self.systems[system_name]
@@ -281,7 +288,6 @@ class Ingest:
         receipt_id = header.message_id
         now = utcnow()
         envelopes: list[Envelope] = []
-        messages: list[OutgoingMessage] = []
         rows: list[RecordRow] = []
         tree = body.getroottree()
         for index, (record, source_element) in enumerate(records, start=1):
@@ -303,7 +309,6 @@ class Ingest:
                 created_at=now,
             )
             envelopes.append(envelope)
-            messages.append(self.codec.message(envelope, self.topology.delivery_exchange, target))
             rows.append(
                 RecordRow(
                     str(envelope.message_id),
@@ -315,4 +320,4 @@ class Ingest:
                 )
             )
         digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()
-        return Submission(header, handler, digest, envelopes, messages, rows)
+        return Submission(header, handler, digest, envelopes, rows)

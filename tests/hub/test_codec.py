@@ -20,16 +20,25 @@ def test_a_body_sealed_by_another_key_or_not_at_all_is_refused_as_such():
 
 
 @pytest.mark.rabbitmq
-def test_what_waits_in_rabbitmq_is_sealed(start_hub, amqp_url, spolis):
+def test_what_waits_in_rabbitmq_is_sealed_one_bundle_per_load(start_hub, amqp_url, spolis):
     hub = start_hub(amqp_url, workers=False)
     records = factory(71).batch(3)
     ids = submit(hub, records)
     with Connection(amqp_url) as connection:
         queue = Queue(hub.topology.delivery_queue("spolis"), no_declare=True).bind(connection.channel())
-        waiting = [queue.get(no_ack=False) for _ in records]
-        for message in waiting:
-            message.requeue()
-    bodies = [m.body for m in waiting]
-    assert all(r.person_code.encode() not in b and r.record_id.encode() not in b for r in records for b in bodies)
-    assert {m.properties["message_id"] for m in waiting} == set(ids.values())
-    assert {str(hub.codec.envelope(b).message_id) for b in bodies} == set(ids.values())
+        bundle = queue.get(no_ack=False)
+        nothing_else = queue.get(no_ack=False)
+        bundle.requeue()
+    assert nothing_else is None
+    assert all(r.person_code.encode() not in bundle.body and r.record_id.encode() not in bundle.body for r in records)
+    assert bundle.headers["hub-records"] == len(records) and bundle.headers["hub-target"] == "spolis"
+    assert bundle.properties["correlation_id"] == str(hub.codec.envelopes(bundle.body)[0].correlation_id)
+    assert sorted(str(e.message_id) for e in hub.codec.envelopes(bundle.body)) == sorted(ids.values())
+
+
+def test_a_bundle_opens_to_its_envelopes_and_an_empty_one_is_refused():
+    codec = BrokerCodec.throwaway()
+    with pytest.raises(ValueError, match="empty bundle"):
+        codec.envelopes(codec.seal(b"[]"))
+    with pytest.raises(ValueError):
+        codec.envelopes(codec.seal(b'[{"message_id": "x"}]'))

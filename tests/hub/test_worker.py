@@ -8,6 +8,7 @@ import random
 import time
 
 import httpx
+from kombu import Connection
 
 from adapters.sopa.dialect import from_canonical
 from hub.broker.message import OutgoingMessage
@@ -163,6 +164,42 @@ def test_a_redelivered_message_the_hub_already_delivered_is_not_sent_again(start
     hub.publisher.publish([hub.codec.message(again, hub.topology.delivery_exchange, "spolis")]).result(timeout=10)
     wait_for(lambda: metric(hub, "hub_deduplicated_total", {"target": "spolis"}) == before + 1)
     assert spolis.store.stats()["calls"] == calls
+    assert spolis.store.stats()["duplicates"] == 0
+
+
+def test_a_load_larger_than_a_target_call_is_sent_in_parts_and_its_bundle_acked_once_all_arrived(
+    start_hub, amqp_url, spolis
+):
+    hub = start_hub(amqp_url, delivery_batch_size=4)
+    ids = submit(hub, factory(8).batch(10))
+    wait_for(lambda: hub.store.counts().get("delivered") == 10)
+    assert sorted(spolis.store.message_ids()) == sorted(ids.values())
+    assert spolis.store.stats()["calls"] >= 3, "no call carries more than the batch size"
+    hub.stop()  # whatever it left unacked goes back to the queue
+    with Connection(amqp_url) as connection:
+        queue = connection.channel().queue_declare(hub.topology.delivery_queue("spolis"), passive=True)
+    assert queue.message_count == 0
+
+
+def test_a_redelivered_bundle_sends_only_what_the_hub_has_not_delivered(start_hub, broker_url, spolis):
+    hub = start_hub(broker_url)
+    records = factory(9).batch(3)
+    ids = submit(hub, records[:2])
+    wait_for(lambda: hub.store.counts().get("delivered") == 2)
+    receipt = hub.store.message_status(next(iter(ids.values()))).receipt_id
+    before = metric(hub, "hub_deduplicated_total", {"target": "spolis"})
+    again = [
+        Envelope.of(
+            r, source="sopa", target="spolis", user_id="u.1", correlation_id=receipt, message_id=ids[r.record_id]
+        )
+        for r in records[:2]
+    ]
+    new = Envelope.of(records[2], source="sopa", target="spolis", user_id="u.1", correlation_id=receipt)
+    bundle = hub.codec.bundle([*again, new], hub.topology.delivery_exchange, "spolis")
+    hub.publisher.publish([bundle]).result(timeout=10)
+    wait_for(lambda: spolis.store.stats()["records"] == 3)
+    assert metric(hub, "hub_deduplicated_total", {"target": "spolis"}) == before + 2
+    assert sorted(spolis.store.message_ids()) == sorted([*ids.values(), str(new.message_id)])
     assert spolis.store.stats()["duplicates"] == 0
 
 

@@ -26,11 +26,21 @@ def crash_on(url: str, queue: str) -> bool:
         return message is not None
 
 
-def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, amqp_url, spolis):
+@pytest.mark.parametrize("records", [1, 3], ids=["one envelope", "a bundle"])
+def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, amqp_url, spolis, records):
     hub = start_hub(amqp_url, gateway=False, workers=False, delivery_limit=3)
-    record = factory(21).benefit()
-    envelope = Envelope.of(record, source="sopa", target="spolis", user_id="u.1", correlation_id=uuid.uuid4())
-    hub.publisher.publish([hub.codec.message(envelope, hub.topology.delivery_exchange, "spolis")]).result(timeout=10)
+    receipt = uuid.uuid4()
+    envelopes = [
+        Envelope.of(record, source="sopa", target="spolis", user_id="u.1", correlation_id=receipt)
+        for record in factory(21).batch(records)
+    ]
+    exchange = hub.topology.delivery_exchange
+    message = (
+        hub.codec.bundle(envelopes, exchange, "spolis")
+        if records > 1
+        else hub.codec.message(envelopes[0], exchange, "spolis")
+    )
+    hub.publisher.publish([message]).result(timeout=10)
     crashes = 0
     while crash_on(amqp_url, hub.topology.delivery_queue("spolis")):
         crashes += 1
@@ -50,10 +60,12 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
     thread = threading.Thread(target=mover.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        (stored,) = wait_for(lambda: hub.failed.find(Filter()), timeout=30)
+        stored = wait_for(lambda: hub.failed.find(Filter()), timeout=30)
     finally:
         stop.set()
         thread.join(timeout=10)
-    assert (stored.message_id, stored.error_class, stored.target) == (str(envelope.message_id), "poison", "spolis")
-    assert "delivery_limit" in stored.error_message or "dead-lettered" in stored.error_message
-    assert hub.failed.envelope(stored.id)[0] == envelope
+    assert sorted(s.message_id for s in stored) == sorted(str(e.message_id) for e in envelopes)
+    for entry in stored:
+        assert (entry.error_class, entry.target) == ("poison", "spolis")
+        assert "delivery_limit" in entry.error_message or "dead-lettered" in entry.error_message
+    assert sorted((hub.failed.envelope(s.id)[0] for s in stored), key=str) == sorted(envelopes, key=str)
