@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from stdnum.lv.pvn import calc_check_digit_pers
+from hub.canonical.types import person_code_check_digit
 
 
 def person_code(rng: random.Random, *, new_format_share: float = 0.15) -> str:
@@ -16,7 +16,7 @@ def person_code(rng: random.Random, *, new_format_share: float = 0.15) -> str:
         birth = dt.date(1935, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 88))
         century = {18: "0", 19: "1", 20: "2"}[birth.year // 100]
         digits = birth.strftime("%d%m%y") + century + "".join(str(rng.randrange(10)) for _ in range(3))
-    digits += calc_check_digit_pers(digits)
+    digits += person_code_check_digit(digits)
     return f"{digits[:6]}-{digits[6:]}"
 
 

@@ -5,7 +5,11 @@ import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
+from stdnum import exceptions as stdnum_errors
+from stdnum.lv import pvn
 
 from hub.canonical import BenefitGranted, HouseholdStatusDecision, Municipality, record_from_payload
 from hub.simulation.people import person_code, with_wrong_check_digit
@@ -56,6 +60,36 @@ def test_bad_person_codes_name_their_rule(code, rule):
     with pytest.raises(ValidationError) as caught:
         benefit(person_code=code)
     assert rules(caught.value) == {rule}
+
+
+_STDNUM_RULES = {
+    stdnum_errors.InvalidChecksum: "person-code-checksum",
+    stdnum_errors.InvalidComponent: "person-code-date",
+}
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.one_of(
+        st.from_regex(r"\A[0-3][0-9]{10}\Z"),
+        st.from_regex(r"\A32[0-9]{9}\Z"),
+        st.builds(lambda rng: person_code(rng).replace("-", ""), st.randoms(use_true_random=False)),
+    )
+)
+def test_person_codes_are_judged_as_python_stdnum_judges_them(digits):
+    """python-stdnum, an independent implementation, as the reference for check digit and date."""
+    try:
+        pvn.validate(digits)
+        expected = None
+    except stdnum_errors.ValidationError as exc:
+        expected = _STDNUM_RULES[type(exc)]
+    code = f"{digits[:6]}-{digits[6:]}"
+    try:
+        benefit(person_code=code)
+        found = None
+    except ValidationError as exc:
+        (found,) = rules(exc)
+    assert found == expected
 
 
 def test_money_is_decimal_never_negative_two_decimals():
