@@ -6,7 +6,6 @@ import datetime as dt
 import uuid
 from typing import Any
 
-import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from hub.canonical import QUERY_TYPES, CanonicalQuery, CanonicalRecord, record_from_payload
@@ -68,7 +67,7 @@ class Envelope(BaseModel):
         return QUERY_TYPES[self.type].model_validate(self.payload, context={CHECKED: True})
 
     def to_json(self) -> bytes:
-        return orjson.dumps(self.model_dump(mode="json"))
+        return self.__pydantic_serializer__.to_json(self)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Envelope:

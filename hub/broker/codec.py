@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-import orjson
 from cryptography.fernet import Fernet
 from pydantic import TypeAdapter
 
@@ -65,7 +64,7 @@ class BrokerCodec:
         return OutgoingMessage(
             exchange=exchange,
             routing_key=routing_key,
-            body=self.seal(orjson.dumps([e.model_dump(mode="json") for e in envelopes])),
+            body=self.seal(_ENVELOPES.dump_json(list(envelopes))),
             message_id=str(uuid.uuid5(first.correlation_id, f"{first.target}/{first.message_id}")),
             correlation_id=str(first.correlation_id),
             type=types.pop() if len(types) == 1 else "bundle",

@@ -35,9 +35,17 @@ STATUS_ELEMENT = f"{{{HUB_NS}}}GetStatus"
 _RECORD_IDS = uuid.UUID("6f1c7f3e-8a52-4f0e-9a7e-2b1d7c1e5a10")
 
 
-def record_message_id(receipt_id: uuid.UUID, index: int) -> uuid.UUID:
-    """Stable per record: a resend of the same request yields the same ids, so targets dedupe it."""
-    return uuid.uuid5(_RECORD_IDS, f"{receipt_id}/{index}")
+def record_message_ids(receipt_id: uuid.UUID) -> Callable[[int], uuid.UUID]:
+    """Stable per record: a resend of the same request yields the same ids, so targets dedupe it.
+    `uuid5(_RECORD_IDS, f"{receipt_id}/{index}")`, with the hash's prefix built once per request."""
+    prefix = _RECORD_IDS.bytes + f"{receipt_id}/".encode()
+
+    def of(index: int) -> uuid.UUID:
+        return uuid.UUID(
+            bytes=hashlib.sha1(prefix + str(index).encode(), usedforsecurity=False).digest()[:16], version=5
+        )
+
+    return of
 
 
 @dataclass(frozen=True)
@@ -290,6 +298,7 @@ class Ingest:
         envelopes: list[Envelope] = []
         rows: list[RecordRow] = []
         tree = body.getroottree()
+        message_id = record_message_ids(receipt_id)
         for index, (record, source_element) in enumerate(records, start=1):
             target = self.router.target_for(record)
             if target != header.destination and not self._destination_is_the_hub(source, record, header):
@@ -305,7 +314,7 @@ class Ingest:
                 user_id=header.user_id,
                 correlation_id=receipt_id,
                 flow=self.router.route(record.TYPE).flow,
-                message_id=record_message_id(receipt_id, index),
+                message_id=message_id(index),
                 created_at=now,
             )
             envelopes.append(envelope)

@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.gateway.ingest import record_message_ids
 from hub.simulation.client import HubClient
 from hub.soap import HUB_NS, SOAP11_NS, parse_fault
 from tests.contract.samples import SCHEMAS, invalid_samples
@@ -173,3 +174,12 @@ def test_a_worker_only_process_serves_metrics_and_health_but_no_soap(start_hub, 
     assert httpx.get(f"{hub.gateway_url}/readyz").json()["checks"]["workers_connected"] is True
     assert "hub_delivery_latency_seconds" in httpx.get(f"{hub.gateway_url}/metrics").text
     assert post(hub, "sopa", sample("sopa", "benefits")).status_code == 404
+
+
+def test_record_ids_stay_what_earlier_releases_gave():
+    """A resend after an upgrade must carry the same ids, or targets would not recognise it."""
+    ids = record_message_ids(uuid.UUID("a3c1e2d4-0000-4000-8000-000000000001"))
+    assert (str(ids(1)), str(ids(1000))) == (
+        "af927ad6-30cf-5339-a3f7-67a9dcdb7b57",  # uuid5(6f1c7f3e-…, "<receipt>/<index>")
+        "0aa3767a-a1c8-50e0-9ff3-835e1b2c251b",
+    )
