@@ -9,10 +9,13 @@ after the broker confirmed every record.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from lxml import etree
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,6 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from hub import logs, metrics
+from hub.broker.message import OutgoingMessage
 from hub.broker.publisher import Publisher
 from hub.contracts.wsdl import served_wsdl
 from hub.envelope import utcnow
@@ -45,6 +49,15 @@ Readiness = dict[str, dict[str, object]]
 
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 INLINE_PREPARE_BYTES = 16 << 10  # a signed query is about 5 KiB; its parse and checks take about 1 ms
+
+
+class _Staged(NamedTuple):
+    """A load stored as pending, waiting for the broker's confirm of its messages."""
+
+    submission: Submission
+    notices: list[tuple[int, str]]
+    messages: list[OutgoingMessage]
+    accepted_at: dt.datetime
 
 
 class Gateway:
@@ -172,8 +185,9 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _submit(self, system: str, submission: Submission) -> Receipt:
-        existing = await run_in_threadpool(self.store.find_receipt, submission.receipt_id)
+    def _stage(self, system: str, submission: Submission) -> Receipt | _Staged:
+        """The receipt of a resend, or the load's rows stored as pending and its messages to publish."""
+        existing = self.store.find_receipt(submission.receipt_id)
         if existing is not None:
             if existing.body_sha256 != submission.body_sha256 or existing.source != system:
                 raise ValidationFailed.single(
@@ -181,13 +195,18 @@ class Gateway:
                     "message-id-reuse",
                     "this MessageID was already used for a different message",
                 )
-            return existing  # a resend: the hub already holds it
+            return existing
         now = utcnow()
-        submission, notices = await run_in_threadpool(note_corrections, self.store, system, submission)
-        messages = await run_in_threadpool(self.ingest.messages, submission.envelopes)
-        await run_in_threadpool(
-            self.store.add_pending, submission.receipt_id, system, submission.rows, now, submission.request
-        )
+        submission, notices = note_corrections(self.store, system, submission)
+        messages = self.ingest.messages(submission.envelopes)
+        self.store.add_pending(submission.receipt_id, system, submission.rows, now, submission.request)
+        return _Staged(submission, notices, messages, now)
+
+    async def _submit(self, system: str, submission: Submission) -> Receipt:
+        staged = await run_in_threadpool(self._stage, system, submission)  # one thread hop for the store's work
+        if isinstance(staged, Receipt):
+            return staged  # a resend: the hub already holds it
+        submission, notices, messages, now = staged.submission, staged.notices, staged.messages, staged.accepted_at
         try:
             await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish(messages)), self.publish_timeout)
         except BaseException as exc:
@@ -206,8 +225,8 @@ class Gateway:
             notices=tuple(notices),
         )
         await run_in_threadpool(self.store.add_receipt, receipt, submission.header.user_id)
-        for envelope in submission.envelopes:
-            metrics.messages_received.labels(envelope.flow, system, envelope.type).inc()
+        for (flow, type_), count in Counter((e.flow, e.type) for e in submission.envelopes).items():
+            metrics.messages_received.labels(flow, system, type_).inc(count)
         log.info(
             "receipt given",
             extra={"system": system, "receipt_id": receipt.receipt_id, "records": receipt.record_count},
