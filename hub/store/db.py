@@ -6,10 +6,11 @@ is recorded in the status and in the failed-message store in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 
@@ -61,5 +62,32 @@ class Database:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
+    def bulk_insert_ignoring_duplicates(self, table: Table, columns: Sequence[str]) -> BulkInsert:
+        return BulkInsert(self.engine, self.insert_ignoring_duplicates(table), table, columns)
+
     def close(self) -> None:
         self.engine.dispose()
+
+
+class BulkInsert:
+    """Many rows through the driver's executemany, the statement compiled once. SQLAlchemy's own
+    executemany builds and converts every row's parameters in Python, which cost the gateway more than
+    SQLite's insert of a load's status rows; here only the columns whose type needs it are converted."""
+
+    def __init__(self, engine: Engine, statement: Insert, table: Table, columns: Sequence[str]) -> None:
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup or []) if compiled.positional else None
+        self.converters = {
+            name: convert
+            for name in columns
+            if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+
+    def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        for name, convert in self.converters.items():
+            for row in rows:
+                row[name] = convert(row[name])
+        order = self.order
+        conn.exec_driver_sql(self.sql, [tuple(row[n] for n in order) for row in rows] if order else rows)

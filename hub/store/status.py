@@ -112,6 +112,21 @@ class ReceiptStatus:
     records: list[RecordStatus]
 
 
+_PENDING_COLUMNS = (
+    "message_id",
+    "receipt_id",
+    "record_index",
+    "record_id",
+    "source",
+    "target",
+    "type",
+    "status",
+    "source_path",
+    "accepted_at",
+    "updated_at",
+)
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -120,7 +135,7 @@ class StatusStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.engine = db.engine
-        self._insert_status = db.insert_ignoring_duplicates(message_status)
+        self._insert_pending = db.bulk_insert_ignoring_duplicates(message_status, _PENDING_COLUMNS)
 
     def find_receipt(self, receipt_id: str) -> Receipt | None:
         with self.engine.connect() as conn:
@@ -159,8 +174,8 @@ class StatusStore:
                     self.db.insert_ignoring_duplicates(requests),
                     {"receipt_id": receipt_id, "request": self.db.sealer.seal(request), "at": at},
                 )
-            conn.execute(
-                self._insert_status,
+            self._insert_pending(
+                conn,
                 [
                     {
                         "message_id": r.message_id,
