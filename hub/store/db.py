@@ -87,7 +87,14 @@ class BulkInsert:
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         for name, convert in self.converters.items():
+            converted: dict[Any, Any] = {}  # a load's rows mostly share their values (the time it came)
             for row in rows:
-                row[name] = convert(row[name])
+                value = row[name]
+                try:
+                    row[name] = converted[value]
+                except KeyError:
+                    row[name] = converted[value] = convert(value)
+                except TypeError:  # unhashable, such as a JSON column's dict
+                    row[name] = convert(value)
         order = self.order
         conn.exec_driver_sql(self.sql, [tuple(row[n] for n in order) for row in rows] if order else rows)
