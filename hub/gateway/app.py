@@ -206,7 +206,7 @@ class Gateway:
         staged = await run_in_threadpool(self._stage, system, submission)  # one thread hop for the store's work
         if isinstance(staged, Receipt):
             return staged  # a resend: the hub already holds it
-        submission, notices, messages, now = staged.submission, staged.notices, staged.messages, staged.accepted_at
+        submission, notices, messages, now = staged
         try:
             await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish(messages)), self.publish_timeout)
         except BaseException as exc:

@@ -63,7 +63,7 @@ class Database:
         return dialect.insert(table).on_conflict_do_nothing()
 
     def bulk_insert_ignoring_duplicates(self, table: Table, columns: Sequence[str]) -> BulkInsert:
-        return BulkInsert(self.engine, self.insert_ignoring_duplicates(table), table, columns)
+        return BulkInsert(self.engine, self.insert_ignoring_duplicates(table), columns)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -74,8 +74,9 @@ class BulkInsert:
     executemany builds and converts every row's parameters in Python, which cost the gateway more than
     SQLite's insert of a load's status rows; here only the columns whose type needs it are converted."""
 
-    def __init__(self, engine: Engine, statement: Insert, table: Table, columns: Sequence[str]) -> None:
+    def __init__(self, engine: Engine, statement: Insert, columns: Sequence[str]) -> None:
         dialect = engine.dialect
+        table = statement.table
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
         self.sql = str(compiled)
         self.order = list(compiled.positiontup or []) if compiled.positional else None
@@ -90,11 +91,8 @@ class BulkInsert:
             converted: dict[Any, Any] = {}  # a load's rows mostly share their values (the time it came)
             for row in rows:
                 value = row[name]
-                try:
-                    row[name] = converted[value]
-                except KeyError:
-                    row[name] = converted[value] = convert(value)
-                except TypeError:  # unhashable, such as a JSON column's dict
-                    row[name] = convert(value)
+                if value not in converted:
+                    converted[value] = convert(value)
+                row[name] = converted[value]
         order = self.order
         conn.exec_driver_sql(self.sql, [tuple(row[n] for n in order) for row in rows] if order else rows)

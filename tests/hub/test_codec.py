@@ -3,10 +3,13 @@ UI, holds no person code; the hub's ids stay readable in the properties."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from kombu import Connection, Queue
 
 from hub.broker.codec import BrokerCodec
+from hub.envelope import Envelope
 from tests.hub.test_worker import factory, submit
 
 
@@ -38,6 +41,13 @@ def test_what_waits_in_rabbitmq_is_sealed_one_bundle_per_load(start_hub, amqp_ur
 
 def test_a_bundle_opens_to_its_envelopes_and_an_empty_one_is_refused():
     codec = BrokerCodec.throwaway()
+    receipt = uuid.uuid4()
+    envelopes = [
+        Envelope.of(r, source="sopa", target="spolis", user_id="u.1", correlation_id=receipt)
+        for r in factory(72).batch(3)
+    ]
+    bundle = codec.bundle(envelopes, "hub.deliver", "spolis")
+    assert codec.envelopes(bundle.body) == envelopes and bundle.headers["hub-records"] == 3
     with pytest.raises(ValueError, match="empty bundle"):
         codec.envelopes(codec.seal(b"[]"))
     with pytest.raises(ValueError):
