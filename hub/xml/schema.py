@@ -108,10 +108,16 @@ def field_error_from_log(entry: etree._LogEntry, top: etree._Element) -> FieldEr
     return FieldError(field, _RULE_BY_TYPE.get(entry.type_name, "schema"), message, line)
 
 
+_COMPILING = threading.Lock()
+
+
 class Schema:
     """A compiled XSD (with its imports) that validates elements, not only whole documents.
 
-    lxml keeps the error log on the schema object, so each thread gets its own compiled copy.
+    lxml keeps the error log on the schema object, so each thread gets its own compiled copy. Copies
+    are compiled one at a time, as a precaution: once, a worker thread's compile of a valid schema
+    failed with names read as namespaces ("The attribute 'http://www.w3.org/2001/XMLSchema' is not
+    allowed"), as if libxml2's shared strings had been changed under it; it has not been reproduced.
     """
 
     def __init__(self, path: Path) -> None:
@@ -123,7 +129,8 @@ class Schema:
         schema = getattr(self._local, "schema", None)
         if schema is None:
             parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-            schema = etree.XMLSchema(etree.parse(str(self.path), parser))
+            with _COMPILING:
+                schema = etree.XMLSchema(etree.parse(str(self.path), parser))
             self._local.schema = schema
         return schema
 
