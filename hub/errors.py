@@ -40,6 +40,10 @@ class ValidationFailed(HubError):
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         super().__init__(f"{first.field}: {first.rule}: {first.message}{more}")
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Refusals cross from the gateway's preparing processes with the header and operation set."""
+        return type(self), (self.errors,), self.__dict__
+
     @classmethod
     def single(cls, field: str, rule: str, message: str, line: int | None = None) -> Self:
         return cls([FieldError(field, rule, message, line)])

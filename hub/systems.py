@@ -120,6 +120,10 @@ class SystemAdapter:
     def __post_init__(self) -> None:
         self._by_element.update({op.element: op for op in self.operations})
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its name: a process of the gateway's pool discovers the same adapters itself."""
+        return _discovered, (self.name,)
+
     def operation_for(self, element: str) -> InboundOperation | None:
         return self._by_element.get(element)
 
@@ -140,6 +144,10 @@ class SystemAdapter:
     def service_wsdl(self) -> str:
         """Path under schemas/ of the WSDL of this system's own service."""
         return f"{self.name}/{self.name}-service-v1.wsdl"
+
+
+def _discovered(name: str) -> SystemAdapter:
+    return discover()[name]
 
 
 @cache
