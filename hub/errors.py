@@ -93,6 +93,12 @@ class TargetTimeout(TargetUnavailable):
     error_class = "target_timeout"
 
 
+class ProcessLost(HubError):
+    """A process the work was handed to ended before answering; the work was not done, so again may succeed."""
+
+    permanent = False
+
+
 class MalformedMessage(HubError):
     """A broker message that is not a valid envelope (poison)."""
 

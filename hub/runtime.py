@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from kombu import Connection
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
+from hub import logs
 from hub.access import AccessTable, load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import BatchHandler, ConsumerLoop
@@ -30,6 +32,7 @@ from hub.errors import BrokerUnavailable
 from hub.gateway.admin import AdminApi
 from hub.gateway.app import Gateway, Readiness, operations_routes
 from hub.gateway.ingest import Ingest
+from hub.gateway.pool import PreparePool
 from hub.gateway.queries import QueryDesk
 from hub.http_server import ServerThread
 from hub.observe import HubCollector
@@ -149,6 +152,15 @@ def build_ingest(
     )
 
 
+def standalone_ingest(settings: Settings) -> Ingest:
+    """The gateway's pipeline from its settings alone: what each process of the gateway's pool builds."""
+    systems = discover()
+    router, access = load_rules(settings, systems)
+    _, verifier = load_signatures(settings, systems)
+    codec = BrokerCodec(open_sealer(settings))
+    return build_ingest(settings, systems, router, access, build_topology(settings, router), codec, verifier)
+
+
 def build_topology(settings: Settings, router: Router) -> Topology:
     return Topology(
         settings.broker_prefix,
@@ -164,10 +176,13 @@ def open_pseudonymizer(settings: Settings) -> Pseudonymizer:
     return Pseudonymizer.from_config(key, settings.pseudonym_key_file)
 
 
-def open_database(settings: Settings) -> Database:
+def open_sealer(settings: Settings) -> Sealer:
     keys = settings.store_keys.get_secret_value() if settings.store_keys else None
-    sealer = Sealer.from_config(keys, settings.store_key_file)
-    return Database(settings.store_url, sealer, open_pseudonymizer(settings).scrub)
+    return Sealer.from_config(keys, settings.store_key_file)
+
+
+def open_database(settings: Settings) -> Database:
+    return Database(settings.store_url, open_sealer(settings), open_pseudonymizer(settings).scrub)
 
 
 class Hub:
@@ -194,6 +209,7 @@ class Hub:
         self._threads: list[threading.Thread] = []
         self._closing: list[Callable[[], None]] = []
         self._http: ServerThread | None = None
+        self._pool: PreparePool | None = None
         self._topology_declared = False
         self._collector: HubCollector | None = None
 
@@ -206,6 +222,7 @@ class Hub:
         if gateway:
             self._start_loop(self.replies.loop)
             self._start_housekeeping()
+            self._start_pool()
         self._collector = HubCollector(
             broker_connected=lambda: self.publisher.connected,
             consumers=lambda: (sum(c.connected.is_set() for c in self.consumers), len(self.consumers)),
@@ -216,6 +233,19 @@ class Hub:
         self._http = ServerThread(app, self.settings.http_host, self.settings.http_port, name="http").start()
         log.info("listening", extra={"url": self._http.url, "gateway": gateway})
         return self
+
+    def _start_pool(self) -> None:
+        settings = self.settings
+        if not settings.gateway_processes:
+            return
+        if self.systems != discover():
+            raise ValueError("the gateway's processes prepare for the discovered adapters only")
+        self._pool = PreparePool(
+            settings.gateway_processes,
+            functools.partial(standalone_ingest, settings),
+            functools.partial(logs.configure, settings.log_level, settings.log_format),
+        )
+        self._closing.append(self._pool.close)
 
     @property
     def gateway_url(self) -> str:
@@ -237,6 +267,7 @@ class Hub:
             max_request_bytes=settings.max_request_bytes,
             publish_timeout=settings.publish_timeout_seconds,
             readiness=self.readiness,
+            pool=self._pool,
             queries=QueryDesk(
                 publisher=self.publisher,
                 replies=self.replies,

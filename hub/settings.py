@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         description="records per call to a target (their schemas allow 1,000); a call's signature, HTTP "
         "round trip and status update are paid once per batch",
     )
+    gateway_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="processes that parse, verify and map data loads beside the gateway's own (one GIL "
+        "holds it to one core); 0 does it in the gateway's threads. Set to the cores the gateway may use",
+    )
     delivery_flush_seconds: float = Field(0.05, gt=0)
     prefetch_count: int = Field(500, ge=1, le=2000, description="two batches: one is filled while one is delivered")
     delivery_limit: int = Field(5, ge=2, description="deliveries without an ack before a message is poison")

@@ -48,8 +48,8 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{args.file}: {exc.error_class}: {exc}")
         return 1
     kind = type(prepared).__name__
-    count = len(getattr(prepared, "envelopes", []) or [1])
-    print(f"{args.file}: valid {kind} for {args.system} ({count} message(s) would be sent)")
+    count = len(getattr(prepared, "rows", []) or [1])
+    print(f"{args.file}: valid {kind} for {args.system} ({count} record(s) would be sent)")
     return 0
 
 

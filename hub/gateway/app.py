@@ -1,9 +1,10 @@
 """The gateway's HTTP surface: SOAP endpoints, WSDLs and schemas, metrics, health.
 
-Data loads are parsed and validated in worker threads so the event loop stays free for other
-requests and health checks; a small request (a per-person query, a status question) is prepared on
-the loop, where it takes less time than the hop to a thread and back. The receipt is answered only
-after the broker confirmed every record.
+Data loads are parsed and validated in worker threads, or in the processes of the gateway's pool
+when it has one, so the event loop stays free for other requests and health checks; a small
+request (a per-person query, a status question) is prepared on the loop, where it takes less time
+than the hop to a thread and back. The receipt is answered only after the broker confirmed every
+record.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -26,7 +26,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from hub import logs, metrics
-from hub.broker.message import OutgoingMessage
 from hub.broker.publisher import Publisher
 from hub.contracts.wsdl import served_wsdl
 from hub.envelope import utcnow
@@ -34,6 +33,7 @@ from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.gateway.admin import AdminApi
 from hub.gateway.corrections import note_corrections
 from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
+from hub.gateway.pool import PreparePool
 from hub.gateway.queries import QueryDesk
 from hub.gateway.responses import receipt_element, status_element
 from hub.http_server import schema_files_route
@@ -56,7 +56,6 @@ class _Staged(NamedTuple):
 
     submission: Submission
     notices: list[tuple[int, str]]
-    messages: list[OutgoingMessage]
     accepted_at: dt.datetime
 
 
@@ -74,7 +73,9 @@ class Gateway:
         readiness: Callable[[], Readiness],
         queries: QueryDesk,
         admin: AdminApi | None = None,
+        pool: PreparePool | None = None,
     ) -> None:
+        """`pool`: processes that prepare data loads; without one, the gateway's threads do."""
         self.systems = {name: s for name, s in systems.items() if s.calls_hub}
         self.queries = queries
         self.ingest = ingest
@@ -85,6 +86,7 @@ class Gateway:
         self.publish_timeout = publish_timeout
         self.readiness = readiness
         self.admin = admin
+        self.pool = pool
 
     def app(self) -> Starlette:
         return Starlette(
@@ -114,6 +116,8 @@ class Gateway:
             body = await self._read_body(request)
             if len(body) <= INLINE_PREPARE_BYTES:
                 prepared = self.ingest.prepare(system, body)
+            elif self.pool is not None:
+                prepared = await self.pool.prepare(system, body)
             else:
                 prepared = await run_in_threadpool(self.ingest.prepare, system, body)
             header = prepared.header
@@ -197,18 +201,19 @@ class Gateway:
                 )
             return existing
         now = utcnow()
-        submission, notices = note_corrections(self.store, system, submission)
-        messages = self.ingest.messages(submission.envelopes)
+        submission, notices = note_corrections(self.store, system, submission, self.ingest.messages)
         self.store.add_pending(submission.receipt_id, system, submission.rows, now, submission.request)
-        return _Staged(submission, notices, messages, now)
+        return _Staged(submission, notices, now)
 
     async def _submit(self, system: str, submission: Submission) -> Receipt:
         staged = await run_in_threadpool(self._stage, system, submission)  # one thread hop for the store's work
         if isinstance(staged, Receipt):
             return staged  # a resend: the hub already holds it
-        submission, notices, messages, now = staged
+        submission, notices, now = staged
         try:
-            await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish(messages)), self.publish_timeout)
+            await asyncio.wait_for(
+                asyncio.wrap_future(self.publisher.publish(submission.messages)), self.publish_timeout
+            )
         except BaseException as exc:
             await run_in_threadpool(self.store.discard_pending, submission.receipt_id)
             if isinstance(exc, TimeoutError):
@@ -225,7 +230,7 @@ class Gateway:
             notices=tuple(notices),
         )
         await run_in_threadpool(self.store.add_receipt, receipt, submission.header.user_id)
-        for (flow, type_), count in Counter((e.flow, e.type) for e in submission.envelopes).items():
+        for (flow, type_), count in submission.received.items():
             metrics.messages_received.labels(flow, system, type_).inc(count)
         log.info(
             "receipt given",

@@ -3,24 +3,31 @@ record id is revision 2, and the receipt says so."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from hub.broker.message import OutgoingMessage
 from hub.canonical import RECORD_TYPES
+from hub.envelope import Envelope
 from hub.gateway.ingest import Submission
 from hub.store.status import StatusStore
 
 
 def note_corrections(
-    store: StatusStore, source: str, submission: Submission
+    store: StatusStore,
+    source: str,
+    submission: Submission,
+    pack: Callable[[Sequence[Envelope]], list[OutgoingMessage]],
 ) -> tuple[Submission, list[tuple[int, str]]]:
+    """The submission with its corrections revised and packed again (`pack`), and the notices."""
     noted = [
         (index, envelope)
-        for index, envelope in enumerate(submission.envelopes)
+        for index, envelope in enumerate(submission.revisable)
         if getattr(RECORD_TYPES.get(envelope.type), "CORRECTIONS_NOTED", False)
     ]
     if not noted:
         return submission, []
-    envelopes = list(submission.envelopes)
+    envelopes = list(submission.revisable)
     notices = []
     for type_ in {e.type for _, e in noted}:
         given = store.versions_given(source, type_, [e.payload["record_id"] for _, e in noted if e.type == type_])
@@ -37,4 +44,6 @@ def note_corrections(
                     f"(revision {count + 1}); the target keeps the latest",
                 )
             )
-    return replace(submission, envelopes=envelopes), notices
+    if not notices:
+        return submission, []
+    return replace(submission, revisable=envelopes, messages=pack(envelopes)), notices

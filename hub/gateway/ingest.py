@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -85,11 +86,18 @@ class Query:
 
 @dataclass(frozen=True)
 class Submission:
+    """A data load ready to store and publish: its messages are built (sealed) where it was prepared,
+    which may be another process, so what crosses back is a few bundles, not an object per record."""
+
     header: MessageHeader
     handler: Handler
     body_sha256: str
-    envelopes: list[Envelope]
     rows: list[RecordRow]
+    messages: list[OutgoingMessage]
+    received: dict[tuple[str, str], int]  # records per (flow, type), for the received counter
+    revisable: list[Envelope]
+    """Every envelope when a record notes corrections (monthly reports): the store says which
+    ones are, and their messages are built again with the revision; otherwise empty."""
     request: bytes = b""  # as the sender sent it: kept (sealed) as the original of its records
 
     @property
@@ -329,4 +337,6 @@ class Ingest:
                 )
             )
         digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()
-        return Submission(header, handler, digest, envelopes, rows)
+        received = Counter((e.flow, e.type) for e in envelopes)
+        revisable = envelopes if any(r.CORRECTIONS_NOTED for r, _ in records) else []
+        return Submission(header, handler, digest, rows, self.messages(envelopes), dict(received), revisable)

@@ -27,10 +27,12 @@ SUBMISSIONS = [
 def test_every_record_becomes_a_valid_request_for_its_target(sample, ingest):
     prepared = ingest.prepare(sample.system, sample.path.read_bytes())
     assert isinstance(prepared, Submission)
-    for target_name in {e.target for e in prepared.envelopes}:
+    for message in prepared.messages:
+        target_name = message.routing_key
         target = SYSTEMS[target_name].target(SETTINGS)
         assert isinstance(target, BatchTarget)
-        envelopes = [e for e in prepared.envelopes if e.target == target_name]
+        envelopes = ingest.codec.envelopes(message.body)
+        assert {e.target for e in envelopes} == {target_name}
         items = [target.dialect.item(e) for e in envelopes]
         request = target.dialect.request(items)
         assert target.schema.errors(request) == [], target_name

@@ -65,7 +65,9 @@ def test_valid_samples_pass_three_validators_and_the_hub(sample: Sample, driver,
     prepared = ingest.prepare(sample.system, sample.path.read_bytes())
     assert isinstance(prepared, (Submission, StatusQuery, Query))
     if isinstance(prepared, Submission):
-        assert len(prepared.envelopes) == len(prepared.rows) > 0
+        published = [e for m in prepared.messages for e in ingest.codec.envelopes(m.body)]
+        assert sorted(str(e.message_id) for e in published) == sorted(r.message_id for r in prepared.rows)
+        assert len(published) > 0
 
 
 @pytest.mark.parametrize("sample", invalid_samples(), ids=lambda s: s.id)

@@ -1,0 +1,109 @@
+"""Data loads prepared in processes of their own.
+
+Parsing, signature checks, schema validation and mapping are CPU work in Python and lxml, and one
+process runs them on one core at a time whatever its threads. The pool's processes each build the
+same `Ingest` from the same settings and hand back what the gateway stores and publishes: a
+load's rows and its sealed bundles, not an object per record. The gateway keeps everything with
+I/O or shared state (the store, the broker, metrics), so nothing else changes when it is on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from multiprocessing.synchronize import Barrier
+
+from hub.errors import ProcessLost
+from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
+
+log = logging.getLogger(__name__)
+
+Prepared = Submission | StatusQuery | Query
+
+_ingest: Ingest | None = None  # in a pool process: built once by `_start`
+
+
+def _start(build: Callable[[], Ingest], configure_logs: Callable[[], None], started: Barrier) -> None:
+    """A pool process's first act; `started` (a barrier) lets the gateway wait until all are ready."""
+    global _ingest
+    try:
+        configure_logs()
+        _ingest = build()
+    except BaseException:
+        started.abort()
+        raise
+    started.wait()
+
+
+def _nothing() -> None:
+    """Submitted once per process: the pool starts a process for each task it cannot place."""
+
+
+def _prepare(system: str, data: bytes) -> Prepared:
+    assert _ingest is not None, "a pool process prepares only once started"
+    prepared = _ingest.prepare(system, data)
+    # the request is the caller's already: not sent back
+    return replace(prepared, request=b"") if isinstance(prepared, Submission) else prepared
+
+
+class PreparePool:
+    """`processes` workers, spawned (not forked: the gateway runs threads) and all started before
+    the constructor returns, so the first load pays for nobody's imports. A process that dies
+    (killed, out of memory) costs the loads in flight a retryable Fault; the pool is started again."""
+
+    def __init__(
+        self, processes: int, build: Callable[[], Ingest], configure_logs: Callable[[], None], *, timeout: float = 60
+    ) -> None:
+        self.processes = processes
+        self._build = build
+        self._configure_logs = configure_logs
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._executor = self._started()
+        log.info("gateway preparing processes started", extra={"processes": processes})
+
+    def _started(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("spawn")
+        started = context.Barrier(self.processes + 1)
+        executor = ProcessPoolExecutor(
+            self.processes,
+            mp_context=context,
+            initializer=_start,
+            initargs=(self._build, self._configure_logs, started),
+        )
+        try:
+            for _ in range(self.processes):
+                executor.submit(_nothing)
+            started.wait(self._timeout)
+        except BaseException:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise RuntimeError("the gateway's preparing processes did not start; see their log") from None
+        return executor
+
+    async def prepare(self, system: str, data: bytes) -> Prepared:
+        executor = self._executor
+        try:
+            prepared = await asyncio.wrap_future(executor.submit(_prepare, system, data))
+        except BrokenProcessPool:
+            await asyncio.to_thread(self._restart, executor)
+            raise ProcessLost(
+                "a process preparing data loads ended; the load was not accepted: send it again"
+            ) from None
+        return replace(prepared, request=data) if isinstance(prepared, Submission) else prepared
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is not broken:
+                return  # another load's failure already started a new pool
+            log.error("a gateway preparing process ended; starting the pool again")
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._started()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,141 @@
+"""The gateway with its pool of preparing processes (HUB_GATEWAY_PROCESSES): loads large enough to
+go there are accepted, delivered and refused exactly as in the gateway's own threads, and a pool
+process that dies costs one retryable Fault, not the gateway."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import random
+import signal
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from lxml import etree
+
+from adapters.sopa.dialect import NS as SOPA_NS
+from adapters.sopa.dialect import from_canonical
+from hub.canonical.base import Municipality
+from hub.errors import FieldError, Unauthenticated
+from hub.gateway.app import INLINE_PREPARE_BYTES
+from hub.gateway.ingest import Ingest
+from hub.gateway.pool import PreparePool
+from hub.simulation.records import RecordFactory
+from hub.soap import HUB_NS, MessageHeader, build_envelope, parse_fault
+from hub.systems import discover
+from tests.hub.test_gateway import body_of, post, wait_for
+
+RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
+
+
+def load(records: int, seed: int) -> tuple[bytes, etree._Element]:
+    """A SOPA data load of `records` records for SPOLIS (unsigned: these hubs run without signatures)."""
+    factory = RecordFactory(municipality=RIGA, record_prefix="P", decision_prefix="P", rng=random.Random(seed))
+    body = from_canonical(factory.batch(records), RIGA, f"POOL-{seed}")
+    header = MessageHeader(
+        message_id=uuid.uuid4(),
+        message_type=MessageHeader.message_type_of(body),
+        sender="sopa",
+        destination="spolis",
+        user_id="rsd.soc.darbinieks.014",
+    )
+    return build_envelope(body, header), body
+
+
+def pool_processes() -> list[multiprocessing.Process]:
+    return [p for p in multiprocessing.active_children() if p.name.startswith("SpawnProcess")]
+
+
+def test_a_refusal_crosses_processes_whole():
+    refused = Unauthenticated([FieldError("Envelope/Header/Security", "signature-invalid", "does not verify", 3)])
+    refused.header, refused.operation = "the header", "IesniegtDatuPaketi"
+    again = pickle.loads(pickle.dumps(refused))
+    assert type(again) is Unauthenticated
+    assert (again.errors, again.header, again.operation, str(again)) == (
+        refused.errors,
+        "the header",
+        "IesniegtDatuPaketi",
+        str(refused),
+    )
+
+
+def test_an_adapter_crosses_processes_as_its_name():
+    sopa = discover()["sopa"]
+    assert pickle.loads(pickle.dumps(sopa)) is sopa
+
+
+def test_a_load_prepared_in_the_pool_is_delivered_once(start_hub, amqp_url, spolis):
+    hub = start_hub(amqp_url, gateway_processes=1)
+    data, _ = load(120, seed=1)
+    assert len(data) > INLINE_PREPARE_BYTES, "small requests never reach the pool"
+    (process,) = pool_processes()
+    os.kill(process.pid, signal.SIGSTOP)  # the load waits for the pool's process: it is prepared there
+    try:
+        with ThreadPoolExecutor(1) as caller:
+            answer = caller.submit(post, hub, "sopa", data)
+            time.sleep(1.0)
+            assert not answer.done(), "the load was prepared without the pool"
+            os.kill(process.pid, signal.SIGCONT)
+            response = answer.result(timeout=30)
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    assert response.status_code == 200, response.text
+    receipt = body_of(response)
+    ids = [r.get("messageId") for r in receipt.iterfind(f"{{{HUB_NS}}}Record")]
+    assert len(ids) == int(receipt.findtext(f"{{{HUB_NS}}}RecordCount")) == 120
+    wait_for(lambda: spolis.store.stats()["records"] == 120)
+    assert sorted(spolis.store.message_ids()) == sorted(ids)
+
+    again = post(hub, "sopa", data)  # a resend: the pool prepares it, the store knows it
+    assert again.status_code == 200
+    assert [r.get("messageId") for r in body_of(again).iterfind(f"{{{HUB_NS}}}Record")] == ids
+    assert spolis.store.stats()["duplicates"] == 0
+
+
+def test_a_refusal_from_the_pool_names_field_and_rule(start_hub, spolis):
+    hub = start_hub(gateway_processes=1)
+    data, body = load(120, seed=2)
+    codes = body.iter(f"{{{SOPA_NS}}}PersonasKods")
+    for _ in range(3):
+        code = next(codes)
+    wrong = code.text[:-1] + str((int(code.text[-1]) + 1) % 10)
+    data = data.replace(code.text.encode(), wrong.encode(), 1)
+    response = post(hub, "sopa", data)
+    fault = parse_fault(body_of(response))
+    assert fault.code == "Client" and fault.error_class == "validation"
+    assert [(e.rule, e.field.rsplit("/", 1)[-1]) for e in fault.errors] == [("person-code-checksum", "PersonasKods")]
+    assert fault.errors[0].line is not None
+    assert spolis.store.stats()["records"] == 0
+
+
+def test_a_pool_process_that_dies_costs_one_retryable_fault(start_hub, spolis):
+    hub = start_hub(gateway_processes=1)
+    (process,) = pool_processes()
+    os.kill(process.pid, signal.SIGKILL)
+    process.join(10)
+    data, _ = load(120, seed=3)
+    first = post(hub, "sopa", data)
+    fault = parse_fault(body_of(first))
+    assert (fault.code, fault.retry) == ("Server", True), fault
+    assert "send it again" in fault.string
+    second = post(hub, "sopa", data)
+    assert second.status_code == 200, second.text
+    wait_for(lambda: spolis.store.stats()["records"] == 120)
+
+
+def _cannot_build() -> Ingest:
+    raise ValueError("no schemas here")
+
+
+def _no_logs() -> None:
+    """Pool processes keep Python's default logging here."""
+
+
+def test_a_pool_that_cannot_start_says_so_at_once():
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="preparing processes did not start"):
+        PreparePool(1, _cannot_build, _no_logs, timeout=60)
+    assert time.monotonic() - started < 30, "a process that failed to build does not leave the gateway waiting"
