@@ -23,7 +23,7 @@ def run(bench: Bench, results: Results, only: set[str]) -> None:
     codec = bench.codec()
     steps: list[tuple[str, Callable[[], None]]] = [
         ("raw", lambda: setattr(results, "raw", raw.measure(bench.amqp_url, bench.prefix, bench.size.records, codec))),
-        ("ingest", lambda: setattr(results, "ingest", stages.gateway_ingest(bench))),
+        ("ingest", lambda: results.ingest.update({n: stages.gateway_ingest(bench, n) for n in (0, stages.CORES)})),
         ("delivery", lambda: setattr(results, "delivery", stages.worker_delivery(bench))),
         ("e2e", lambda: results.e2e.update({n: stages.end_to_end(bench, n) for n in (1, 2)})),
         (

@@ -72,6 +72,23 @@ def wait_until(
     raise TimeoutError(f"{what} not within {timeout:.0f} s")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) of a process and the children it has now; None off Linux."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, found = 0.0, False
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+            found = True
+    return total if found else None
+
+
 def answers(url: str) -> bool:
     return HTTP.get(url).status_code == 200
 

@@ -1,7 +1,8 @@
 """The hub by stage, each in its own processes as in production (signatures required, RabbitMQ,
 quorum queues, the SQLite store):
 
-- gateway ingest: signed SOAP data loads of 100 records in, records published and confirmed;
+- gateway ingest: signed SOAP data loads of 100 records in, records published and confirmed, with
+  the loads prepared in the gateway's threads, and in its pool of one process per core;
 - worker delivery: a backlog of sealed envelopes consumed, SPOLIS's request built, signed and sent
   to a sink that only reads the body, then acked;
 - end to end: loads in, records delivered into the SPOLIS simulator, with 1 and 2 worker processes.
@@ -10,6 +11,7 @@ quorum queues, the SQLite store):
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import random
 import statistics
@@ -21,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from adapters.sopa.dialect import from_canonical
-from bench.environment import HTTP, Bench, free_port, wait_until
+from bench.environment import HTTP, Bench, cpu_seconds, free_port, wait_until
 from bench.raw import RIGA, PipelinedPublisher, sopa_request
 from hub.broker.publisher import pika_parameters
 from hub.envelope import Envelope
@@ -32,6 +34,7 @@ from hub.simulation.records import RecordFactory
 from hub.systems import discover
 
 BATCH = 100
+CORES = os.cpu_count() or 1  # the gateway's pool as production sets it: a process per core
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Throughput:
     seconds: float
     p50_s: float | None = None
     p99_s: float | None = None
+    cpu_us: float | None = None  # CPU per record of the measured process and its children
 
     @property
     def per_s(self) -> float:
@@ -77,14 +81,20 @@ def load(bench: Bench, url: str, requests: list[tuple[str, bytes]], concurrency:
     return report
 
 
-def gateway_ingest(bench: Bench) -> Throughput:
+def gateway_ingest(bench: Bench, processes: int) -> Throughput:
+    """`processes`: the gateway's pool preparing the loads (HUB_GATEWAY_PROCESSES); 0 for its threads."""
     records = bench.size.records
     requests = signed_loads(bench, records, seed=1)
-    url = bench.hub("gateway-ingest", "gateway", bench.hub_env("ingest"))
-    report = load(bench, url, requests, concurrency=4, name="ingest")
+    name = f"ingest{processes}"
+    url = bench.hub(f"gateway-{name}", "gateway", bench.hub_env(name, HUB_GATEWAY_PROCESSES=str(processes)))
+    gateway = bench.processes[-1].pid
+    cpu_before = cpu_seconds(gateway)
+    report = load(bench, url, requests, concurrency=4, name=name)
+    cpu_after = cpu_seconds(gateway)
     latencies = report["latencies"]
+    cpu_us = (cpu_after - cpu_before) * 1e6 / records if cpu_before is not None and cpu_after is not None else None
     return Throughput(
-        records, report["ended"] - report["started"], percentile(latencies, 0.5), percentile(latencies, 0.99)
+        records, report["ended"] - report["started"], percentile(latencies, 0.5), percentile(latencies, 0.99), cpu_us
     )
 
 
@@ -159,7 +169,7 @@ def end_to_end(bench: Bench, workers: int) -> Throughput:
     records = bench.size.records
     stage = f"e2e{workers}"
     spolis = bench.simulator("spolis")
-    env = bench.hub_env(stage, HUB_ENDPOINTS__SPOLIS=spolis)
+    env = bench.hub_env(stage, HUB_ENDPOINTS__SPOLIS=spolis, HUB_GATEWAY_PROCESSES=str(CORES))
     url = bench.hub(f"gateway-{stage}", "gateway", env)
     for number in range(workers):
         bench.hub(f"worker-{stage}-{number}", "worker", env)
