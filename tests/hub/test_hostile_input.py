@@ -122,7 +122,8 @@ def test_injection_in_a_free_text_field_reaches_spolis_as_plain_text(start_hub, 
     stored = spolis.store._db.execute("SELECT xml FROM records WHERE message_id = ?", (message_id,)).fetchone()[0]
     names = [e.text for e in etree.fromstring(stored).iter() if e.text == text]
     assert names == [text], "the text must arrive as it was sent, as text"
-    assert hub.store.message_status(message_id).records[0].status == "delivered"
+    # SPOLIS stores the record before it answers; the hub marks it delivered once the answer is in.
+    wait_for(lambda: hub.store.message_status(message_id).records[0].status == "delivered")
     assert hub.store.counts() == {"delivered": 1}  # the hub's own tables are all there
 
 
