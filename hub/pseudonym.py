@@ -16,6 +16,8 @@ from pathlib import Path
 from hub.keys import read_or_create_key
 
 PERSON_CODE = re.compile(r"(?<![0-9])[0-3][0-9]{5}-?[0-9]{5}(?![0-9])")
+# A pseudonym's hex may hold eleven digits in a row; scrubbing it again would change it.
+_PSEUDONYM_OR_CODE = re.compile(rf"(?<![0-9a-z-])p-[0-9a-f]{{20}}(?![0-9a-f])|{PERSON_CODE.pattern}")
 
 
 def mask(text: str) -> str:
@@ -34,7 +36,8 @@ class Pseudonymizer:
         return f"p-{digest[:20]}"
 
     def scrub(self, text: str) -> str:
-        return PERSON_CODE.sub(lambda m: self(m.group(0)), text)
+        """Person codes as pseudonyms; pseudonyms already there (audit details, scrubbed notes) as they are."""
+        return _PSEUDONYM_OR_CODE.sub(lambda m: m[0] if m[0].startswith("p-") else self(m[0]), text)
 
     @classmethod
     def from_config(cls, key: str | None, key_file: Path) -> Pseudonymizer:

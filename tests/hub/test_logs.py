@@ -47,6 +47,15 @@ def test_person_codes_become_pseudonyms_wherever_they_hide():
     assert code not in TextFormatter().format(record(f"about {code}"))
 
 
+def test_a_pseudonym_is_not_scrubbed_again_when_its_hex_holds_eleven_digits():
+    pseudonymize = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
+    pseudonym = "p-a07321444776da1b207d"  # "07321444776" is shaped like a person code
+    assert pseudonymize.scrub(f"person {pseudonym}; {pseudonym}") == f"person {pseudonym}; {pseudonym}"
+    code = person_code(random.Random(2))
+    assert pseudonymize.scrub(f"{pseudonym} {code}") == f"{pseudonym} {pseudonymize(code)}"
+    assert pseudonymize.scrub("xp-a07321444776da1b207d") != "xp-a07321444776da1b207d"  # not a pseudonym
+
+
 def test_a_hub_s_lines_about_messages_name_them_and_no_person_code(start_hub, spolis):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
