@@ -34,6 +34,7 @@ from hub.gateway.app import Gateway, Readiness, operations_routes
 from hub.gateway.ingest import Ingest
 from hub.gateway.pool import PreparePool
 from hub.gateway.queries import QueryDesk
+from hub.gateway.reception import Reception
 from hub.http_server import ServerThread
 from hub.observe import HubCollector
 from hub.operators import FailedMessages
@@ -152,13 +153,15 @@ def build_ingest(
     )
 
 
-def standalone_ingest(settings: Settings) -> Ingest:
-    """The gateway's pipeline from its settings alone: what each process of the gateway's pool builds."""
+def standalone_reception(settings: Settings) -> Reception:
+    """The gateway's way in from its settings alone: what each process of the gateway's pool builds."""
     systems = discover()
     router, access = load_rules(settings, systems)
     _, verifier = load_signatures(settings, systems)
-    codec = BrokerCodec(open_sealer(settings))
-    return build_ingest(settings, systems, router, access, build_topology(settings, router), codec, verifier)
+    db = open_database(settings)
+    codec = BrokerCodec(db.sealer)
+    ingest = build_ingest(settings, systems, router, access, build_topology(settings, router), codec, verifier)
+    return Reception(ingest, StatusStore(db))
 
 
 def build_topology(settings: Settings, router: Router) -> Topology:
@@ -240,9 +243,11 @@ class Hub:
             return
         if self.systems != discover():
             raise ValueError("the gateway's processes prepare for the discovered adapters only")
+        if ":memory:" in settings.store_url:
+            raise ValueError("the gateway's processes share the store: it cannot be an in-memory database")
         self._pool = PreparePool(
             settings.gateway_processes,
-            functools.partial(standalone_ingest, settings),
+            functools.partial(standalone_reception, settings),
             functools.partial(logs.configure, settings.log_level, settings.log_format),
         )
         self._closing.append(self._pool.close)

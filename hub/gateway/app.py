@@ -1,21 +1,19 @@
 """The gateway's HTTP surface: SOAP endpoints, WSDLs and schemas, metrics, health.
 
-Data loads are parsed and validated in worker threads, or in the processes of the gateway's pool
-when it has one, so the event loop stays free for other requests and health checks; a small
-request (a per-person query, a status question) is prepared on the loop, where it takes less time
-than the hop to a thread and back. The receipt is answered only after the broker confirmed every
-record.
+Data loads are prepared and staged (`Reception`) in worker threads, or in the processes of the
+gateway's pool when it has one, so the event loop stays free for other requests and health checks;
+a small request (a per-person query, a status question) is prepared on the loop, where it takes
+less time than the hop to a thread and back. The receipt is answered only after the broker
+confirmed every record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
 
 from lxml import etree
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,13 +26,12 @@ from starlette.routing import Route
 from hub import logs, metrics
 from hub.broker.publisher import Publisher
 from hub.contracts.wsdl import served_wsdl
-from hub.envelope import utcnow
 from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.gateway.admin import AdminApi
-from hub.gateway.corrections import note_corrections
 from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
 from hub.gateway.pool import PreparePool
 from hub.gateway.queries import QueryDesk
+from hub.gateway.reception import Received, Reception, Staged
 from hub.gateway.responses import receipt_element, status_element
 from hub.http_server import schema_files_route
 from hub.soap import MessageHeader, build_envelope, fault_from_error
@@ -49,14 +46,6 @@ Readiness = dict[str, dict[str, object]]
 
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 INLINE_PREPARE_BYTES = 16 << 10  # a signed query is about 5 KiB; its parse and checks take about 1 ms
-
-
-class _Staged(NamedTuple):
-    """A load stored as pending, waiting for the broker's confirm of its messages."""
-
-    submission: Submission
-    notices: list[tuple[int, str]]
-    accepted_at: dt.datetime
 
 
 class Gateway:
@@ -75,10 +64,11 @@ class Gateway:
         admin: AdminApi | None = None,
         pool: PreparePool | None = None,
     ) -> None:
-        """`pool`: processes that prepare data loads; without one, the gateway's threads do."""
+        """`pool`: processes that prepare and stage data loads; without one, the gateway's threads do."""
         self.systems = {name: s for name, s in systems.items() if s.calls_hub}
         self.queries = queries
         self.ingest = ingest
+        self.reception = Reception(ingest, store)
         self.publisher = publisher
         self.store = store
         self.schemas_dir = schemas_dir.resolve()
@@ -114,12 +104,7 @@ class Gateway:
         header: MessageHeader | None = None
         try:
             body = await self._read_body(request)
-            if len(body) <= INLINE_PREPARE_BYTES:
-                prepared = self.ingest.prepare(system, body)
-            elif self.pool is not None:
-                prepared = await self.pool.prepare(system, body)
-            else:
-                prepared = await run_in_threadpool(self.ingest.prepare, system, body)
+            prepared = await self._receive(system, body)
             header = prepared.header
             # this request's task only: every line about it names its MessageID and CorrelationID
             logs.message_id.set(str(header.message_id))
@@ -189,27 +174,20 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _stage(self, system: str, submission: Submission) -> Receipt | _Staged:
-        """The receipt of a resend, or the load's rows stored as pending and its messages to publish."""
-        existing = self.store.find_receipt(submission.receipt_id)
-        if existing is not None:
-            if existing.body_sha256 != submission.body_sha256 or existing.source != system:
-                raise ValidationFailed.single(
-                    "Envelope/Header/MessageHeader/MessageID",
-                    "message-id-reuse",
-                    "this MessageID was already used for a different message",
-                )
-            return existing
-        now = utcnow()
-        submission, notices = note_corrections(self.store, system, submission, self.ingest.messages)
-        self.store.add_pending(submission.receipt_id, system, submission.rows, now, submission.request)
-        return _Staged(submission, notices, now)
+    async def _receive(self, system: str, body: bytes) -> Received:
+        if len(body) > INLINE_PREPARE_BYTES:
+            if self.pool is not None:
+                return await self.pool.receive(system, body)
+            return await run_in_threadpool(self.reception, system, body)
+        prepared = self.ingest.prepare(system, body)
+        if isinstance(prepared, Submission):
+            return await run_in_threadpool(self.reception.stage, system, prepared)  # the store's work
+        return prepared
 
-    async def _submit(self, system: str, submission: Submission) -> Receipt:
-        staged = await run_in_threadpool(self._stage, system, submission)  # one thread hop for the store's work
-        if isinstance(staged, Receipt):
-            return staged  # a resend: the hub already holds it
-        submission, notices, now = staged
+    async def _submit(self, system: str, staged: Staged) -> Receipt:
+        if staged.given is not None:
+            return staged.given  # a resend: the hub already holds it
+        submission, notices, now = staged.submission, staged.notices, staged.accepted_at
         try:
             await asyncio.wait_for(
                 asyncio.wrap_future(self.publisher.publish(submission.messages)), self.publish_timeout

@@ -1,10 +1,10 @@
-"""Data loads prepared in processes of their own.
+"""Data loads prepared and staged in processes of their own.
 
-Parsing, signature checks, schema validation and mapping are CPU work in Python and lxml, and one
-process runs them on one core at a time whatever its threads. The pool's processes each build the
-same `Ingest` from the same settings and hand back what the gateway stores and publishes: a
-load's rows and its sealed bundles, not an object per record. The gateway keeps everything with
-I/O or shared state (the store, the broker, metrics), so nothing else changes when it is on.
+Parsing, signature checks, schema validation, mapping and storing a load's rows are CPU work in
+Python, lxml and the database driver, and one process runs them on one core at a time whatever its
+threads. The pool's processes each build the same `Reception` from the same settings (the store is
+shared through its database) and hand back what the gateway publishes: a load's rows and its sealed
+bundles, not an object per record. The gateway keeps the broker, the receipts and metrics.
 """
 
 from __future__ import annotations
@@ -16,25 +16,22 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from multiprocessing.synchronize import Barrier
 
 from hub.errors import ProcessLost
-from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
+from hub.gateway.reception import Received, Reception, Staged
 
 log = logging.getLogger(__name__)
 
-Prepared = Submission | StatusQuery | Query
-
-_ingest: Ingest | None = None  # in a pool process: built once by `_start`
+_reception: Reception | None = None  # in a pool process: built once by `_start`
 
 
-def _start(build: Callable[[], Ingest], configure_logs: Callable[[], None], started: Barrier) -> None:
+def _start(build: Callable[[], Reception], configure_logs: Callable[[], None], started: Barrier) -> None:
     """A pool process's first act; `started` (a barrier) lets the gateway wait until all are ready."""
-    global _ingest
+    global _reception
     try:
         configure_logs()
-        _ingest = build()
+        _reception = build()
     except BaseException:
         started.abort()
         raise
@@ -45,11 +42,10 @@ def _nothing() -> None:
     """Submitted once per process: the pool starts a process for each task it cannot place."""
 
 
-def _prepare(system: str, data: bytes) -> Prepared:
-    assert _ingest is not None, "a pool process prepares only once started"
-    prepared = _ingest.prepare(system, data)
-    # the request is the caller's already: not sent back
-    return replace(prepared, request=b"") if isinstance(prepared, Submission) else prepared
+def _receive(system: str, data: bytes) -> Received:
+    assert _reception is not None, "a pool process receives only once started"
+    received = _reception(system, data)
+    return received.portable() if isinstance(received, Staged) else received
 
 
 class PreparePool:
@@ -58,7 +54,7 @@ class PreparePool:
     (killed, out of memory) costs the loads in flight a retryable Fault; the pool is started again."""
 
     def __init__(
-        self, processes: int, build: Callable[[], Ingest], configure_logs: Callable[[], None], *, timeout: float = 60
+        self, processes: int, build: Callable[[], Reception], configure_logs: Callable[[], None], *, timeout: float = 60
     ) -> None:
         self.processes = processes
         self._build = build
@@ -86,16 +82,15 @@ class PreparePool:
             raise RuntimeError("the gateway's preparing processes did not start; see their log") from None
         return executor
 
-    async def prepare(self, system: str, data: bytes) -> Prepared:
+    async def receive(self, system: str, data: bytes) -> Received:
         executor = self._executor
         try:
-            prepared = await asyncio.wrap_future(executor.submit(_prepare, system, data))
+            return await asyncio.wrap_future(executor.submit(_receive, system, data))
         except BrokenProcessPool:
             await asyncio.to_thread(self._restart, executor)
             raise ProcessLost(
                 "a process preparing data loads ended; the load was not accepted: send it again"
             ) from None
-        return replace(prepared, request=data) if isinstance(prepared, Submission) else prepared
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

@@ -21,8 +21,8 @@ from adapters.sopa.dialect import from_canonical
 from hub.canonical.base import Municipality
 from hub.errors import FieldError, Unauthenticated
 from hub.gateway.app import INLINE_PREPARE_BYTES
-from hub.gateway.ingest import Ingest
 from hub.gateway.pool import PreparePool
+from hub.gateway.reception import Reception
 from hub.simulation.records import RecordFactory
 from hub.soap import HUB_NS, MessageHeader, build_envelope, parse_fault
 from hub.systems import discover
@@ -31,12 +31,12 @@ from tests.hub.test_gateway import body_of, post, wait_for
 RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 
 
-def load(records: int, seed: int) -> tuple[bytes, etree._Element]:
+def load(records: int, seed: int, message_id: uuid.UUID | None = None) -> tuple[bytes, etree._Element]:
     """A SOPA data load of `records` records for SPOLIS (unsigned: these hubs run without signatures)."""
     factory = RecordFactory(municipality=RIGA, record_prefix="P", decision_prefix="P", rng=random.Random(seed))
     body = from_canonical(factory.batch(records), RIGA, f"POOL-{seed}")
     header = MessageHeader(
-        message_id=uuid.uuid4(),
+        message_id=message_id or uuid.uuid4(),
         message_type=MessageHeader.message_type_of(body),
         sender="sopa",
         destination="spolis",
@@ -95,6 +95,20 @@ def test_a_load_prepared_in_the_pool_is_delivered_once(start_hub, amqp_url, spol
     assert spolis.store.stats()["duplicates"] == 0
 
 
+def test_a_message_id_used_again_for_another_load_is_refused_by_the_pool(start_hub, spolis):
+    hub = start_hub(gateway_processes=1)
+    message_id = uuid.uuid4()
+    first, _ = load(120, seed=4, message_id=message_id)
+    assert post(hub, "sopa", first).status_code == 200
+    other, _ = load(120, seed=5, message_id=message_id)
+    response = post(hub, "sopa", other)
+    fault = parse_fault(body_of(response))
+    assert (fault.code, [e.rule for e in fault.errors]) == ("Client", ["message-id-reuse"])
+    assert f"<vh:MessageID>{message_id}</vh:MessageID>" in response.text, "the Fault answers the request's header"
+    wait_for(lambda: hub.store.counts() == {"delivered": 120})  # nothing of the second load was kept
+    assert spolis.store.stats()["records"] == 120
+
+
 def test_a_refusal_from_the_pool_names_field_and_rule(start_hub, spolis):
     hub = start_hub(gateway_processes=1)
     data, body = load(120, seed=2)
@@ -126,7 +140,7 @@ def test_a_pool_process_that_dies_costs_one_retryable_fault(start_hub, spolis):
     wait_for(lambda: spolis.store.stats()["records"] == 120)
 
 
-def _cannot_build() -> Ingest:
+def _cannot_build() -> Reception:
     raise ValueError("no schemas here")
 
 

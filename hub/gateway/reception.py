@@ -1,0 +1,78 @@
+"""A request's way in, up to the broker: prepared (parsed, checked, mapped, sealed into bundles) and,
+for a data load, staged (its rows stored as pending, or found to be a resend).
+
+Both run where the load is prepared, a gateway thread or a process of the gateway's pool, so that
+the gateway's own process keeps only publishing, the receipt and HTTP: staging a load's rows costs
+about as much CPU as the rest of what that process does for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from hub.envelope import utcnow
+from hub.errors import HubError, ValidationFailed
+from hub.gateway.corrections import note_corrections
+from hub.gateway.ingest import Handler, Ingest, Query, StatusQuery, Submission
+from hub.soap import MessageHeader
+from hub.store.status import Receipt, StatusStore
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A data load stored as pending and waiting for the broker's confirm of its messages, or a
+    resend of one the hub already holds (`given`)."""
+
+    submission: Submission
+    notices: list[tuple[int, str]]
+    accepted_at: dt.datetime
+    given: Receipt | None = None
+
+    @property
+    def header(self) -> MessageHeader:
+        return self.submission.header
+
+    @property
+    def handler(self) -> Handler:
+        return self.submission.handler
+
+    def portable(self) -> Staged:
+        """Without what only staging needed (the request, the envelopes of corrections): what
+        crosses back from another process."""
+        return replace(self, submission=replace(self.submission, request=b"", revisable=[]))
+
+
+Received = Staged | StatusQuery | Query
+
+
+@dataclass(frozen=True)
+class Reception:
+    ingest: Ingest
+    store: StatusStore
+
+    def __call__(self, system: str, data: bytes) -> Received:
+        prepared = self.ingest.prepare(system, data)
+        return self.stage(system, prepared) if isinstance(prepared, Submission) else prepared
+
+    def stage(self, system: str, submission: Submission) -> Staged:
+        try:
+            return self._stage(system, submission)
+        except HubError as exc:
+            exc.header, exc.operation = submission.header, submission.handler.name
+            raise
+
+    def _stage(self, system: str, submission: Submission) -> Staged:
+        given = self.store.find_receipt(submission.receipt_id)
+        if given is not None:
+            if given.body_sha256 != submission.body_sha256 or given.source != system:
+                raise ValidationFailed.single(
+                    "Envelope/Header/MessageHeader/MessageID",
+                    "message-id-reuse",
+                    "this MessageID was already used for a different message",
+                )
+            return Staged(submission, [], given.accepted_at, given)
+        now = utcnow()
+        submission, notices = note_corrections(self.store, system, submission, self.ingest.messages)
+        self.store.add_pending(submission.receipt_id, system, submission.rows, now, submission.request)
+        return Staged(submission, notices, now)
