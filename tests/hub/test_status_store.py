@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import pickle
 import uuid
 
 import pytest
@@ -61,3 +62,11 @@ def test_a_resend_keeps_existing_rows_and_an_unconfirmed_submission_is_forgotten
     store.add_pending(receipt_id, "gvs", records, now)
     store.discard_pending(receipt_id)
     assert store.counts().get("delivered") == 1 and store.counts().get("accepted", 0) == 0
+
+
+def test_a_row_crosses_processes_with_every_field():
+    row = RecordRow(
+        str(uuid.uuid4()), 3, "R-3", "spolis", "social_assistance.benefit.v1", "DatuPakete/Pabalsti/Pabalsts[3]"
+    )
+    again = pickle.loads(pickle.dumps(row))
+    assert (again, again.source_path) == (row, row.source_path)
