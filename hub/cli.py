@@ -4,6 +4,7 @@ commands."""
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -25,6 +26,10 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(settings.log_level, settings.log_format, hub.pseudonymize.scrub)
     hub.start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
+    # What start-up built lives as long as the process: out of the collector's way, its full passes
+    # over schemas, models and modules took about a tenth of a load's preparing.
+    gc.collect()
+    gc.freeze()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

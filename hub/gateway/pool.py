@@ -10,6 +10,7 @@ bundles, not an object per record. The gateway keeps the broker, the receipts an
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import threading
@@ -32,6 +33,8 @@ def _start(build: Callable[[], Reception], configure_logs: Callable[[], None], s
     try:
         configure_logs()
         _reception = build()
+        gc.collect()
+        gc.freeze()  # as `hub serve` does: what was built lives as long as the process
     except BaseException:
         started.abort()
         raise
