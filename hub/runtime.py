@@ -248,7 +248,7 @@ class Hub:
         self._pool = PreparePool(
             settings.gateway_processes,
             functools.partial(standalone_reception, settings),
-            functools.partial(logs.configure, settings.log_level, settings.log_format),
+            functools.partial(logs.configure, settings.log_level, settings.log_format, self.pseudonymize.scrub),
         )
         self._closing.append(self._pool.close)
 
