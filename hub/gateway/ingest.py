@@ -38,13 +38,19 @@ _RECORD_IDS = uuid.UUID("6f1c7f3e-8a52-4f0e-9a7e-2b1d7c1e5a10")
 
 def record_message_ids(receipt_id: uuid.UUID) -> Callable[[int], uuid.UUID]:
     """Stable per record: a resend of the same request yields the same ids, so targets dedupe it.
-    `uuid5(_RECORD_IDS, f"{receipt_id}/{index}")`, with the hash's prefix built once per request."""
+
+    A UUID of version 8 (RFC 9562, made by our own rule): its first half hashes the receipt, its
+    second the receipt and the record's index. A load's ids therefore sit together in the status
+    index: random ones made each insert rewrite a page of it, half of what storing a record cost.
+    Loads stored (pending) with ids of an earlier rule keep theirs (see `Reception`)."""
     prefix = _RECORD_IDS.bytes + f"{receipt_id}/".encode()
+    load = hashlib.sha1(prefix, usedforsecurity=False).digest()[:8]
 
     def of(index: int) -> uuid.UUID:
-        return uuid.UUID(
-            bytes=hashlib.sha1(prefix + str(index).encode(), usedforsecurity=False).digest()[:16], version=5
-        )
+        raw = bytearray(load + hashlib.sha1(prefix + str(index).encode(), usedforsecurity=False).digest()[:8])
+        raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
+        raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC's variant
+        return uuid.UUID(bytes=bytes(raw))
 
     return of
 

@@ -9,9 +9,10 @@ about as much CPU as the rest of what that process does for it.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, replace
 
-from hub.envelope import utcnow
+from hub.envelope import Envelope, utcnow
 from hub.errors import HubError, ValidationFailed
 from hub.gateway.corrections import note_corrections
 from hub.gateway.ingest import Handler, Ingest, Query, StatusQuery, Submission
@@ -72,7 +73,33 @@ class Reception:
                     "this MessageID was already used for a different message",
                 )
             return Staged(submission, [], given.accepted_at, given)
+        stored = self.store.pending_ids(submission.receipt_id)
+        if stored and stored != [row.message_id for row in submission.rows]:
+            submission = self._with_ids(submission, stored)
         now = utcnow()
         submission, notices = note_corrections(self.store, system, submission, self.ingest.messages)
         self.store.add_pending(submission.receipt_id, system, submission.rows, now, submission.request)
         return Staged(submission, notices, now)
+
+    def _with_ids(self, submission: Submission, stored: list[str]) -> Submission:
+        """The load with the ids its rows were stored with, by an earlier release's rule: a resend of a
+        load never given a receipt may have reached its targets already, which know it by those ids."""
+        if len(stored) != len(submission.rows):
+            raise ValidationFailed.single(
+                "Envelope/Header/MessageHeader/MessageID",
+                "message-id-reuse",
+                "this MessageID was already used for a different message",
+            )
+        ids = {row.message_id: stored[row.record_index - 1] for row in submission.rows}
+
+        def renamed(envelope: Envelope) -> Envelope:
+            return envelope.model_copy(update={"message_id": uuid.UUID(ids[str(envelope.message_id)])})
+
+        codec = self.ingest.codec
+        envelopes = [renamed(e) for message in submission.messages for e in codec.envelopes(message.body)]
+        return replace(
+            submission,
+            rows=[replace(row, message_id=ids[row.message_id]) for row in submission.rows],
+            messages=self.ingest.messages(envelopes),
+            revisable=[renamed(e) for e in submission.revisable],
+        )

@@ -168,6 +168,18 @@ class StatusStore:
             records=tuple(RecordRow(*r) for r in records),
         )
 
+    def pending_ids(self, receipt_id: str) -> list[str]:
+        """Message ids of a receipt's rows stored before it was given (a publish not confirmed, a crash),
+        in record order; empty when there are none."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(message_status.c.message_id)
+                    .where(message_status.c.receipt_id == receipt_id)
+                    .order_by(message_status.c.record_index)
+                ).scalars()
+            )
+
     def add_pending(
         self, receipt_id: str, source: str, rows: Sequence[RecordRow], at: dt.datetime, request: bytes | None = None
     ) -> None:

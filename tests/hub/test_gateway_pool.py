@@ -4,6 +4,7 @@ process that dies costs one retryable Fault, not the gateway."""
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import os
 import pickle
@@ -25,6 +26,7 @@ from hub.gateway.pool import PreparePool
 from hub.gateway.reception import Reception
 from hub.simulation.records import RecordFactory
 from hub.soap import HUB_NS, MessageHeader, build_envelope, parse_fault
+from hub.store.status import RecordRow
 from hub.systems import discover
 from tests.hub.test_gateway import body_of, post, wait_for
 
@@ -107,6 +109,25 @@ def test_a_message_id_used_again_for_another_load_is_refused_by_the_pool(start_h
     assert f"<vh:MessageID>{message_id}</vh:MessageID>" in response.text, "the Fault answers the request's header"
     wait_for(lambda: hub.store.counts() == {"delivered": 120})  # nothing of the second load was kept
     assert spolis.store.stats()["records"] == 120
+
+
+def test_a_load_stored_pending_with_earlier_ids_keeps_them_when_sent_again(start_hub, spolis):
+    """An earlier release stored the rows (uuid5 ids) and published, then ended before the receipt:
+    the targets may know the records by those ids, so the resend must carry them."""
+    hub = start_hub(gateway_processes=1)
+    message_id = uuid.uuid4()
+    data, body = load(120, seed=6, message_id=message_id)
+    earlier = [
+        str(uuid.uuid5(uuid.UUID("6f1c7f3e-8a52-4f0e-9a7e-2b1d7c1e5a10"), f"{message_id}/{i}")) for i in range(1, 121)
+    ]
+    rows = [RecordRow(m, i, f"P-{i}", "spolis", "social_assistance.benefit.v1") for i, m in enumerate(earlier, 1)]
+    hub.store.add_pending(str(message_id), "sopa", rows, dt.datetime.now(dt.UTC))
+    response = post(hub, "sopa", data)
+    assert response.status_code == 200, response.text
+    assert [r.get("messageId") for r in body_of(response).iterfind(f"{{{HUB_NS}}}Record")] == earlier
+    wait_for(lambda: spolis.store.stats()["records"] == 120)
+    assert sorted(spolis.store.message_ids()) == sorted(earlier)
+    wait_for(lambda: hub.store.counts() == {"delivered": 120})
 
 
 def test_a_refusal_from_the_pool_names_field_and_rule(start_hub, spolis):
