@@ -179,13 +179,10 @@ def open_pseudonymizer(settings: Settings) -> Pseudonymizer:
     return Pseudonymizer.from_config(key, settings.pseudonym_key_file)
 
 
-def open_sealer(settings: Settings) -> Sealer:
-    keys = settings.store_keys.get_secret_value() if settings.store_keys else None
-    return Sealer.from_config(keys, settings.store_key_file)
-
-
 def open_database(settings: Settings) -> Database:
-    return Database(settings.store_url, open_sealer(settings), open_pseudonymizer(settings).scrub)
+    keys = settings.store_keys.get_secret_value() if settings.store_keys else None
+    sealer = Sealer.from_config(keys, settings.store_key_file)
+    return Database(settings.store_url, sealer, open_pseudonymizer(settings).scrub)
 
 
 class Hub:

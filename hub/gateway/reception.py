@@ -47,6 +47,14 @@ class Staged:
 Received = Staged | StatusQuery | Query
 
 
+def _message_id_reused() -> ValidationFailed:
+    return ValidationFailed.single(
+        "Envelope/Header/MessageHeader/MessageID",
+        "message-id-reuse",
+        "this MessageID was already used for a different message",
+    )
+
+
 @dataclass(frozen=True)
 class Reception:
     ingest: Ingest
@@ -67,11 +75,7 @@ class Reception:
         given = self.store.find_receipt(submission.receipt_id)
         if given is not None:
             if given.body_sha256 != submission.body_sha256 or given.source != system:
-                raise ValidationFailed.single(
-                    "Envelope/Header/MessageHeader/MessageID",
-                    "message-id-reuse",
-                    "this MessageID was already used for a different message",
-                )
+                raise _message_id_reused()
             return Staged(submission, [], given.accepted_at, given)
         stored = self.store.pending_ids(submission.receipt_id)
         if stored and stored != [row.message_id for row in submission.rows]:
@@ -85,11 +89,7 @@ class Reception:
         """The load with the ids its rows were stored with, by an earlier release's rule: a resend of a
         load never given a receipt may have reached its targets already, which know it by those ids."""
         if len(stored) != len(submission.rows):
-            raise ValidationFailed.single(
-                "Envelope/Header/MessageHeader/MessageID",
-                "message-id-reuse",
-                "this MessageID was already used for a different message",
-            )
+            raise _message_id_reused()
         ids = {row.message_id: stored[row.record_index - 1] for row in submission.rows}
 
         def renamed(envelope: Envelope) -> Envelope:

@@ -36,8 +36,8 @@ def create_store_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # Status rows are keyed by random ids, so each load's commit rewrites pages all over the index;
-            # a longer log between checkpoints writes a page rewritten by many loads once (about 40 MB).
+            # Loads' commits rewrite the same index pages again and again: a longer log between
+            # checkpoints writes such a page to the database once for many commits (about 40 MB).
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()
