@@ -27,17 +27,19 @@ CHECKED = "checked"  # validation context: the value was fully checked when it e
 
 
 _PERSON_CODE_WEIGHTS = (10, 5, 8, 4, 2, 1, 6, 3, 7, 9)
+_ASCII_ZEROS = ord("0") * sum(_PERSON_CODE_WEIGHTS)  # what the weights add when summing character codes
 
 
 def person_code_check_digit(digits: str) -> str:
-    """The check digit of a person code's first ten digits (the algorithm python-stdnum uses)."""
-    return str((1 + sum(map(operator.mul, _PERSON_CODE_WEIGHTS, map(int, digits[:10])))) % 11 % 10)
+    """The check digit of a person code's first ten digits (the algorithm python-stdnum uses).
+    It sums the digits' character codes, once per record of every load: half the time of `int` each."""
+    return str((1 + sum(map(operator.mul, _PERSON_CODE_WEIGHTS, digits[:10].encode())) - _ASCII_ZEROS) % 11 % 10)
 
 
 def _check_person_code(value: str, info: ValidationInfo) -> str:
-    if len(value) != 12 or value[6] != "-" or not (value[:6] + value[7:]).isdigit():
-        raise RuleViolation("person-code-format", "person code must look like DDMMYY-NNNNN")
     digits = value[:6] + value[7:]
+    if len(value) != 12 or value[6] != "-" or not (digits.isascii() and digits.isdigit()):
+        raise RuleViolation("person-code-format", "person code must look like DDMMYY-NNNNN")
     if digits[0] > "3":
         raise RuleViolation("person-code-format", "a person code starts with 0-3 (higher is a company number)")
     if info.context and info.context.get(CHECKED):

@@ -54,6 +54,7 @@ def test_generated_person_codes_pass_both_formats():
         ("12345612345", "person-code-format"),
         ("40003521600", "person-code-format"),
         ("912345-12345", "person-code-format"),
+        ("010190-1234\u0665", "person-code-format"),  # an Arabic-Indic five is a digit to Python, not to the code
     ],
 )
 def test_bad_person_codes_name_their_rule(code, rule):
