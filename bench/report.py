@@ -74,8 +74,9 @@ def render(r: Results) -> str:
         how = f"1 process + {processes} preparing" if processes else "1 process, loads prepared in its threads"
         goal = _goal(share >= 0.5, "≥ 50%") if processes == max(r.ingest) else "for comparison"
         lines.append(
-            f"| gateway ingest ({how}; latency per request of 100) | {figure.records:,} | {figure.per_s:,.0f} | "
-            f"{_ms(figure.p50_s)} | {_ms(figure.p99_s)} | {share:.0%} of the ingest limit | {goal} |"
+            f"| gateway ingest ({how}, after a tenth as many untimed; latency per request of 100) "
+            f"| {figure.records:,} | {figure.per_s:,.0f} | {_ms(figure.p50_s)} | {_ms(figure.p99_s)} "
+            f"| {share:.0%} of the ingest limit | {goal} |"
         )
     if r.delivery:
         share = r.delivery.per_s / raw.delivery_per_s if raw else 0.0
