@@ -13,6 +13,7 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -28,8 +29,14 @@ _reception: Reception | None = None  # in a pool process: built once by `_start`
 
 
 def _start(build: Callable[[], Reception], configure_logs: Callable[[], None], started: Barrier) -> None:
-    """A pool process's first act; `started` (a barrier) lets the gateway wait until all are ready."""
+    """A pool process's first act; `started` (a barrier) lets the gateway wait until all are ready.
+
+    Ctrl-C in a terminal signals the whole process group: that is for the gateway, which answers the
+    loads in flight and then ends its pool. A pool process that took it would fail the load it holds and
+    leave the gateway starting a new pool while it stops. SIGTERM still ends a pool process: the
+    executor sends it to the others when one has died, and waits for them to end."""
     global _reception
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         configure_logs()
         _reception = build()

@@ -10,10 +10,15 @@ import os
 import pickle
 import random
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import httpx
+import kombu
 import pytest
 from lxml import etree
 
@@ -24,11 +29,14 @@ from hub.errors import FieldError, Unauthenticated
 from hub.gateway.app import INLINE_PREPARE_BYTES
 from hub.gateway.pool import PreparePool
 from hub.gateway.reception import Reception
+from hub.settings import PROJECT_ROOT
 from hub.simulation.records import RecordFactory
 from hub.soap import HUB_NS, MessageHeader, build_envelope, parse_fault
 from hub.store.status import RecordRow
 from hub.systems import discover
+from tests.conftest import serve_env
 from tests.hub.test_gateway import body_of, post, wait_for
+from tests.monitoring.test_prometheus import free_port, ready
 
 RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 
@@ -174,3 +182,57 @@ def test_a_pool_that_cannot_start_says_so_at_once():
     with pytest.raises(RuntimeError, match="preparing processes did not start"):
         PreparePool(1, _cannot_build, _no_logs, timeout=60)
     assert time.monotonic() - started < 30, "a process that failed to build does not leave the gateway waiting"
+
+
+def _pool_process_of(gateway: int) -> int:
+    """The pid of a `hub serve` process's one preparing process (its other child tracks semaphores)."""
+    for child in Path(f"/proc/{gateway}/task/{gateway}/children").read_text().split():
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    raise AssertionError("the gateway has no preparing process")
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.slow
+def test_ctrl_c_ends_the_gateway_after_the_load_its_pool_is_preparing(amqp_url, broker_prefix, dev_pki, tmp_path):
+    """A terminal's Ctrl-C signals every process of the group: it is for the gateway, which answers the
+    loads in flight and then ends its pool, not for the pool's processes."""
+    port = free_port()
+    log = tmp_path / "hub.log"
+    env = serve_env(
+        amqp_url, broker_prefix, tmp_path, dev_pki, http_port=str(port), signatures="off", gateway_processes="1"
+    )
+    gateway = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--role", "gateway"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        start_new_session=True,  # its own process group, as a terminal gives a command
+    )
+    try:
+        wait_for(lambda: ready(port), timeout=60)
+        preparing = _pool_process_of(gateway.pid)
+        data, _ = load(120, seed=7)
+        os.kill(preparing, signal.SIGSTOP)  # the load waits in the pool while the signal comes
+        with ThreadPoolExecutor(1) as caller:
+            answer = caller.submit(
+                httpx.post, f"http://127.0.0.1:{port}/soap/sopa", content=data, headers={"Content-Type": "text/xml"}
+            )
+            time.sleep(1.0)
+            assert not answer.done(), "the load was prepared without the pool"
+            os.killpg(gateway.pid, signal.SIGINT)
+            time.sleep(0.5)
+            os.kill(preparing, signal.SIGCONT)
+            response = answer.result(timeout=30)
+        assert gateway.wait(timeout=60) == 0
+    finally:
+        if gateway.poll() is None:
+            os.killpg(gateway.pid, signal.SIGKILL)
+            gateway.wait()
+    assert response.status_code == 200, response.text
+    assert int(body_of(response).findtext(f"{{{HUB_NS}}}RecordCount")) == 120
+    with kombu.Connection(amqp_url) as connection:
+        queue = connection.channel().queue_declare(f"{broker_prefix}.deliver.spolis", passive=True)
+    assert queue.message_count == 1, "the load's bundle reached the broker"
+    assert "Traceback" not in log.read_text(encoding="utf-8")
