@@ -19,7 +19,7 @@ from hub.canonical import (
     SocialServiceProvided,
 )
 from hub.canonical.mapping import Parsed, RecordCollector
-from hub.xml.read import child, child_texts, indexed_children, sub
+from hub.xml.read import child, child_texts, indexed_children, sub, texts_within
 
 NS = "urn:lv:riga:sopa:spolis:v1"
 DATA_PACKAGE = f"{{{NS}}}DatuPakete"
@@ -74,20 +74,21 @@ SERVICE_FIELDS = {
 }
 
 
-def _common(item: etree._Element, values: dict[str, str], municipality: dict[str, str]) -> dict[str, object]:
-    decision = child_texts(child(item, NS, "Lemums"), NS)
+def _common(values: dict[str, str], municipality: dict[str, str]) -> dict[str, object]:
     return {
         "record_id": values.get("IerakstaId"),
         "person_code": values.get("PersonasKods"),
         "municipality": municipality,
-        "decision_number": decision.get("Numurs"),
-        "decision_date": decision.get("Datums"),
-        "decided_at": decision.get("PienemsanasLaiks"),
+        "decision_number": values.get("Numurs"),
+        "decision_date": values.get("Datums"),
+        "decided_at": values.get("PienemsanasLaiks"),
     }
 
 
 def to_canonical(package: etree._Element) -> list[Parsed]:
-    """`package` is schema-valid; what the schema cannot say (check digits, periods) is checked here."""
+    """`package` is schema-valid; what the schema cannot say (check digits, periods) is checked here.
+    No record element of the schema shares its name with another in the same record (the decision's
+    `Numurs`, the provider's `Nosaukums`), so each record is read in one pass."""
     place = child_texts(child(package, NS, "Pasvaldiba"), NS)
     municipality = {"atvk": place.get("AtvkKods"), "name": place.get("Nosaukums")}
     records = RecordCollector()
@@ -95,11 +96,11 @@ def to_canonical(package: etree._Element) -> list[Parsed]:
 
     if (group := child(package, NS, "Pabalsti")) is not None:
         for at, item in indexed_children(group, NS, "Pabalsts", f"{root}/Pabalsti"):
-            v = child_texts(item, NS)
+            v = texts_within(item, NS)
             records.add(
                 BenefitGranted,
                 {
-                    **_common(item, v, municipality),
+                    **_common(v, municipality),
                     "benefit_kind": BENEFIT_KINDS.get(v.get("PabalstaVeids", "")),
                     "benefit_name": v.get("PabalstaNosaukums"),
                     "period_from": v.get("PeriodsNo"),
@@ -112,11 +113,11 @@ def to_canonical(package: etree._Element) -> list[Parsed]:
             )
     if (group := child(package, NS, "Statusi")) is not None:
         for at, item in indexed_children(group, NS, "Statuss", f"{root}/Statusi"):
-            v = child_texts(item, NS)
+            v = texts_within(item, NS)
             records.add(
                 HouseholdStatusDecision,
                 {
-                    **_common(item, v, municipality),
+                    **_common(v, municipality),
                     "status": STATUSES.get(v.get("StatusaVeids", "")),
                     "valid_from": v.get("DerigsNo"),
                     "valid_to": v.get("DerigsLidz"),
@@ -129,15 +130,14 @@ def to_canonical(package: etree._Element) -> list[Parsed]:
             )
     if (group := child(package, NS, "Pakalpojumi")) is not None:
         for at, item in indexed_children(group, NS, "Pakalpojums", f"{root}/Pakalpojumi"):
-            v = child_texts(item, NS)
-            provider = child_texts(child(item, NS, "Sniedzejs"), NS)
+            v = texts_within(item, NS)
             records.add(
                 SocialServiceProvided,
                 {
-                    **_common(item, v, municipality),
+                    **_common(v, municipality),
                     "service_code": SERVICES.get(v.get("PakalpojumaVeids", "")),
-                    "provider_register_no": provider.get("RegistraNr"),
-                    "provider_name": provider.get("Nosaukums"),
+                    "provider_register_no": v.get("RegistraNr"),
+                    "provider_name": v.get("Nosaukums"),
                     "period_from": v.get("PeriodsNo"),
                     "period_to": v.get("PeriodsLidz"),
                     "funding": FUNDING.get(v.get("Finansejums", "")),

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from lxml import etree
+
+
+def _texts(elements: Iterator[etree._Element], namespace: str) -> dict[str, str]:
+    cut = len(namespace) + 2
+    values: dict[str, str] = {}
+    for element in elements:
+        text = element.text
+        values[element.tag[cut:]] = text.strip() if text else ""
+    return values
 
 
 def child_texts(element: etree._Element, namespace: str) -> dict[str, str]:
     """Local name -> stripped text of each direct child in `namespace` (the last one wins).
     lxml picks the children by their tag: half the time of testing each one here."""
-    cut = len(namespace) + 2
-    values: dict[str, str] = {}
-    for child in element.iterchildren(f"{{{namespace}}}*"):
-        text = child.text
-        values[child.tag[cut:]] = text.strip() if text else ""
-    return values
+    return _texts(element.iterchildren(f"{{{namespace}}}*"), namespace)
+
+
+def texts_within(element: etree._Element, namespace: str) -> dict[str, str]:
+    """Local name -> stripped text of `element` and every element below it in `namespace`, in one pass:
+    for a record whose schema never gives two of its elements the same name (the last one wins), read
+    whole instead of once per nested group."""
+    return _texts(element.iter(f"{{{namespace}}}*"), namespace)
 
 
 def child(element: etree._Element, namespace: str, name: str) -> etree._Element | None:
