@@ -77,6 +77,9 @@ class Gateway:
         self.readiness = readiness
         self.admin = admin
         self.pool = pool
+        # Loads prepared in threads, two at a time: one GIL runs one thread's Python, the other overlaps
+        # its I/O. Ten at once starved each other and the publisher's thread (a p99 of almost a second).
+        self._preparing = asyncio.Semaphore(2)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -178,7 +181,8 @@ class Gateway:
         if len(body) > INLINE_PREPARE_BYTES:
             if self.pool is not None:
                 return await self.pool.receive(system, body)
-            return await run_in_threadpool(self.reception, system, body)
+            async with self._preparing:
+                return await run_in_threadpool(self.reception, system, body)
         prepared = self.ingest.prepare(system, body)
         if isinstance(prepared, Submission):
             return await run_in_threadpool(self.reception.stage, system, prepared)  # the store's work

@@ -1,6 +1,7 @@
-"""The gateway with its pool of preparing processes (HUB_GATEWAY_PROCESSES): loads large enough to
-go there are accepted, delivered and refused exactly as in the gateway's own threads, and a pool
-process that dies costs one retryable Fault, not the gateway."""
+"""Where data loads are prepared. The gateway's pool of preparing processes (HUB_GATEWAY_PROCESSES):
+loads large enough to go there are accepted, delivered and refused exactly as in the gateway's own
+threads, and a pool process that dies costs one retryable Fault, not the gateway. Without a pool, the
+gateway's threads prepare two loads at a time, however many arrive."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -182,6 +184,35 @@ def test_a_pool_that_cannot_start_says_so_at_once():
     with pytest.raises(RuntimeError, match="preparing processes did not start"):
         PreparePool(1, _cannot_build, _no_logs, timeout=60)
     assert time.monotonic() - started < 30, "a process that failed to build does not leave the gateway waiting"
+
+
+def test_without_a_pool_the_gateway_prepares_two_loads_at_a_time(start_hub, spolis, monkeypatch):
+    """One GIL runs one thread's Python at a time: more loads at once only starve each other and the
+    publisher's thread, which once left a load waiting almost a second with ten at once."""
+    preparing, most = 0, 0
+    lock = threading.Lock()
+    prepare = Reception.__call__
+
+    def counted(self, system, data):  # type: ignore[no-untyped-def]
+        nonlocal preparing, most
+        with lock:
+            preparing += 1
+            most = max(most, preparing)
+        try:
+            time.sleep(0.2)  # long enough for every load sent to be waiting
+            return prepare(self, system, data)
+        finally:
+            with lock:
+                preparing -= 1
+
+    monkeypatch.setattr(Reception, "__call__", counted)
+    hub = start_hub(workers=False)
+    loads = [load(120, seed=20 + n)[0] for n in range(6)]
+    with ThreadPoolExecutor(len(loads)) as callers:
+        answers = list(callers.map(lambda data: post(hub, "sopa", data), loads))
+    assert [a.status_code for a in answers] == [200] * len(loads)
+    assert most == 2
+    assert hub.store.counts() == {"accepted": 120 * len(loads)}
 
 
 def _pool_process_of(gateway: int) -> int:
