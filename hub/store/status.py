@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Select,
     String,
     Table,
     Text,
@@ -132,6 +134,11 @@ _PENDING_COLUMNS = (
 )
 
 
+def _rows_of(receipt_id: str, *columns: Column[Any]) -> Select[Any]:
+    """Those columns of a receipt's status rows, in record order."""
+    return select(*columns).where(message_status.c.receipt_id == receipt_id).order_by(message_status.c.record_index)
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -148,15 +155,14 @@ class StatusStore:
             if row is None:
                 return None
             records = conn.execute(
-                select(
+                _rows_of(
+                    receipt_id,
                     message_status.c.message_id,
                     message_status.c.record_index,
                     message_status.c.record_id,
                     message_status.c.target,
                     message_status.c.type,
                 )
-                .where(message_status.c.receipt_id == receipt_id)
-                .order_by(message_status.c.record_index)
             ).all()
         return Receipt(
             receipt_id=row.receipt_id,
@@ -172,13 +178,7 @@ class StatusStore:
         """Message ids of a receipt's rows stored before it was given (a publish not confirmed, a crash),
         in record order; empty when there are none."""
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(
-                    select(message_status.c.message_id)
-                    .where(message_status.c.receipt_id == receipt_id)
-                    .order_by(message_status.c.record_index)
-                ).scalars()
-            )
+            return list(conn.execute(_rows_of(receipt_id, message_status.c.message_id)).scalars())
 
     def add_pending(
         self, receipt_id: str, source: str, rows: Sequence[RecordRow], at: dt.datetime, request: bytes | None = None
