@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -14,6 +14,48 @@ from hub.canonical.types import CHECKED
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class EnvelopeFields(TypedDict):
+    """An envelope's fields with its record as it is: what a bundle serialises. A load's records travel
+    in one bundle per target, and building the model per record cost as much as all else of sealing
+    them; the fields come checked (the record validated, the ids and names the gateway's own)."""
+
+    message_id: uuid.UUID
+    correlation_id: uuid.UUID
+    type: str
+    source: str
+    target: str
+    created_at: dt.datetime
+    user_id: str
+    flow: str
+    payload: CanonicalRecord | dict[str, Any]
+
+
+class Addressing(TypedDict):
+    """Where a record goes and on whose behalf; the gateway gives a load's records their ids and time."""
+
+    source: str
+    target: str
+    user_id: str
+    correlation_id: uuid.UUID
+    flow: NotRequired[str]
+    message_id: NotRequired[uuid.UUID | None]
+    created_at: NotRequired[dt.datetime | None]
+
+
+def envelope_fields(record: CanonicalRecord, **addressing: Unpack[Addressing]) -> EnvelopeFields:
+    return {
+        "message_id": addressing.get("message_id") or uuid.uuid4(),
+        "correlation_id": addressing["correlation_id"],
+        "type": record.TYPE,
+        "source": addressing["source"],
+        "target": addressing["target"],
+        "created_at": addressing.get("created_at") or utcnow(),
+        "user_id": addressing["user_id"],
+        "flow": addressing.get("flow", ""),
+        "payload": record,
+    }
 
 
 class Envelope(BaseModel):
@@ -33,30 +75,19 @@ class Envelope(BaseModel):
     payload: dict[str, Any]
 
     @classmethod
-    def of(
-        cls,
-        record: CanonicalRecord,
-        *,
-        source: str,
-        target: str,
-        user_id: str,
-        correlation_id: uuid.UUID,
-        flow: str = "",
-        message_id: uuid.UUID | None = None,
-        created_at: dt.datetime | None = None,
-    ) -> Envelope:
+    def of(cls, record: CanonicalRecord, **addressing: Unpack[Addressing]) -> Envelope:
         """The envelope carrying one canonical record."""
-        return cls(
-            message_id=message_id or uuid.uuid4(),
-            correlation_id=correlation_id,
-            type=record.TYPE,
-            source=source,
-            target=target,
-            created_at=created_at or utcnow(),
-            user_id=user_id,
-            flow=flow,
-            payload=record.model_dump(mode="json"),
+        return cls.from_fields(envelope_fields(record, **addressing))
+
+    @classmethod
+    def from_fields(cls, fields: EnvelopeFields) -> Envelope:
+        payload = fields["payload"]
+        return cls.model_validate(
+            {**fields, "payload": payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload}
         )
+
+    def fields(self) -> EnvelopeFields:
+        return cast(EnvelopeFields, dict(self))
 
     def record(self) -> CanonicalRecord:
         """The canonical record this envelope carries, checked when the gateway made the envelope."""

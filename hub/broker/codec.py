@@ -14,11 +14,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+import pydantic_core
 from cryptography.fernet import Fernet
 from pydantic import TypeAdapter
 
 from hub.broker.message import OutgoingMessage
-from hub.envelope import Envelope
+from hub.envelope import Envelope, EnvelopeFields
 from hub.store.crypto import KeyUnavailable, Sealer
 
 RECORDS = "hub-records"  # how many records a message carries: the consumer loop batches by it
@@ -57,19 +58,19 @@ class BrokerCodec:
             return envelopes
         return [Envelope.from_json(data)]
 
-    def bundle(self, envelopes: Sequence[Envelope], exchange: str, routing_key: str) -> OutgoingMessage:
+    def bundle(self, envelopes: Sequence[EnvelopeFields], exchange: str, routing_key: str) -> OutgoingMessage:
         """One message for records of one request to one target; its id is stable across resends."""
         first = envelopes[0]
-        types = {e.type for e in envelopes}
+        types = {e["type"] for e in envelopes}
         return OutgoingMessage(
             exchange=exchange,
             routing_key=routing_key,
-            body=self.seal(_ENVELOPES.dump_json(list(envelopes))),
-            message_id=str(uuid.uuid5(first.correlation_id, f"{first.target}/{first.message_id}")),
-            correlation_id=str(first.correlation_id),
+            body=self.seal(pydantic_core.to_json(envelopes)),
+            message_id=str(uuid.uuid5(first["correlation_id"], f"{first['target']}/{first['message_id']}")),
+            correlation_id=str(first["correlation_id"]),
             type=types.pop() if len(types) == 1 else "bundle",
-            timestamp=int(first.created_at.timestamp()),
-            headers={"hub-source": first.source, "hub-target": first.target, RECORDS: len(envelopes)},
+            timestamp=int(first["created_at"].timestamp()),
+            headers={"hub-source": first["source"], "hub-target": first["target"], RECORDS: len(envelopes)},
         )
 
     def message(

@@ -21,7 +21,7 @@ from hub.broker.codec import BrokerCodec
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.canonical.mapping import Parsed
-from hub.envelope import Envelope, utcnow
+from hub.envelope import Envelope, EnvelopeFields, envelope_fields, utcnow
 from hub.errors import FieldError, HubError, Unauthenticated, ValidationFailed
 from hub.routing import Router
 from hub.soap import HUB_NS, MessageHeader, parse_envelope
@@ -144,11 +144,12 @@ class Ingest:
             for service in owner.services
         }
 
-    def messages(self, envelopes: Sequence[Envelope]) -> list[OutgoingMessage]:
+    def messages(self, envelopes: Sequence[Envelope | EnvelopeFields]) -> list[OutgoingMessage]:
         """What a submission publishes: one bundle for each target its records go to."""
-        by_target: dict[str, list[Envelope]] = {}
+        by_target: dict[str, list[EnvelopeFields]] = {}
         for envelope in envelopes:
-            by_target.setdefault(envelope.target, []).append(envelope)
+            fields = envelope.fields() if isinstance(envelope, Envelope) else envelope
+            by_target.setdefault(fields["target"], []).append(fields)
         exchange = self.topology.delivery_exchange
         return [self.codec.bundle(group, exchange, target) for target, group in by_target.items()]
 
@@ -309,7 +310,7 @@ class Ingest:
     ) -> Submission:
         receipt_id = header.message_id
         now = utcnow()
-        envelopes: list[Envelope] = []
+        envelopes: list[EnvelopeFields] = []
         rows: list[RecordRow] = []
         tree = body.getroottree()
         message_id = record_message_ids(receipt_id)
@@ -321,7 +322,7 @@ class Ingest:
                     "destination",
                     f"{record.TYPE} from {source} goes to {target}, but the header names {header.destination}",
                 )
-            envelope = Envelope.of(
+            envelope = envelope_fields(
                 record,
                 source=source,
                 target=target,
@@ -334,7 +335,7 @@ class Ingest:
             envelopes.append(envelope)
             rows.append(
                 RecordRow(
-                    str(envelope.message_id),
+                    str(envelope["message_id"]),
                     index,
                     record.record_id,
                     target,
@@ -343,6 +344,6 @@ class Ingest:
                 )
             )
         digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()
-        received = Counter((e.flow, e.type) for e in envelopes)
-        revisable = envelopes if any(r.CORRECTIONS_NOTED for r, _ in records) else []
+        received = Counter((e["flow"], e["type"]) for e in envelopes)
+        revisable = [Envelope.from_fields(e) for e in envelopes] if any(r.CORRECTIONS_NOTED for r, _ in records) else []
         return Submission(header, handler, digest, rows, self.messages(envelopes), dict(received), revisable)

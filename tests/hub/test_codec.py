@@ -9,7 +9,7 @@ import pytest
 from kombu import Connection, Queue
 
 from hub.broker.codec import BrokerCodec
-from hub.envelope import Envelope
+from hub.envelope import Envelope, envelope_fields
 from tests.hub.test_worker import factory, submit
 
 
@@ -40,14 +40,19 @@ def test_what_waits_in_rabbitmq_is_sealed_one_bundle_per_load(start_hub, amqp_ur
 
 
 def test_a_bundle_opens_to_its_envelopes_and_an_empty_one_is_refused():
+    """Fields with the record as it is (as the gateway bundles a load) and an envelope's own fields (a
+    correction, a replay) open to the same envelopes the model makes."""
     codec = BrokerCodec.throwaway()
     receipt = uuid.uuid4()
-    envelopes = [
-        Envelope.of(r, source="sopa", target="spolis", user_id="u.1", correlation_id=receipt)
+    fields = [
+        envelope_fields(r, source="sopa", target="spolis", user_id="u.1", correlation_id=receipt, flow="F1")
         for r in factory(72).batch(3)
     ]
-    bundle = codec.bundle(envelopes, "hub.deliver", "spolis")
-    assert codec.envelopes(bundle.body) == envelopes and bundle.headers["hub-records"] == 3
+    envelopes = [Envelope.from_fields(f) for f in fields]
+    assert [e.payload for e in envelopes] == [f["payload"].model_dump(mode="json") for f in fields]  # type: ignore[union-attr]
+    for given in (fields, [e.fields() for e in envelopes]):
+        bundle = codec.bundle(given, "hub.deliver", "spolis")
+        assert codec.envelopes(bundle.body) == envelopes and bundle.headers["hub-records"] == 3
     with pytest.raises(ValueError, match="empty bundle"):
         codec.envelopes(codec.seal(b"[]"))
     with pytest.raises(ValueError):

@@ -195,7 +195,7 @@ def test_a_redelivered_bundle_sends_only_what_the_hub_has_not_delivered(start_hu
         for r in records[:2]
     ]
     new = Envelope.of(records[2], source="sopa", target="spolis", user_id="u.1", correlation_id=receipt)
-    bundle = hub.codec.bundle([*again, new], hub.topology.delivery_exchange, "spolis")
+    bundle = hub.codec.bundle([e.fields() for e in [*again, new]], hub.topology.delivery_exchange, "spolis")
     hub.publisher.publish([bundle]).result(timeout=10)
     wait_for(lambda: spolis.store.stats()["records"] == 3)
     assert metric(hub, "hub_deduplicated_total", {"target": "spolis"}) == before + 2

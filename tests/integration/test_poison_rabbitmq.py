@@ -36,7 +36,7 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
     ]
     exchange = hub.topology.delivery_exchange
     message = (
-        hub.codec.bundle(envelopes, exchange, "spolis")
+        hub.codec.bundle([e.fields() for e in envelopes], exchange, "spolis")
         if records > 1
         else hub.codec.message(envelopes[0], exchange, "spolis")
     )
