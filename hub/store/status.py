@@ -134,9 +134,26 @@ _PENDING_COLUMNS = (
 )
 
 
-def _rows_of(receipt_id: str, *columns: Column[Any]) -> Select[Any]:
+def _rows_of(*columns: Column[Any]) -> Select[Any]:
     """Those columns of a receipt's status rows, in record order."""
-    return select(*columns).where(message_status.c.receipt_id == receipt_id).order_by(message_status.c.record_index)
+    return (
+        select(*columns)
+        .where(message_status.c.receipt_id == bindparam("receipt_id"))
+        .order_by(message_status.c.record_index)
+    )
+
+
+# Built once: a statement built per call is keyed for the compiled cache again each time, which cost a
+# load's staging more than the two lookups themselves.
+_RECEIPT = select(receipts).where(receipts.c.receipt_id == bindparam("receipt_id"))
+_RECEIPT_ROWS = _rows_of(
+    message_status.c.message_id,
+    message_status.c.record_index,
+    message_status.c.record_id,
+    message_status.c.target,
+    message_status.c.type,
+)
+_ROW_IDS = _rows_of(message_status.c.message_id)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -148,22 +165,16 @@ class StatusStore:
         self.db = db
         self.engine = db.engine
         self._insert_pending = db.bulk_insert_ignoring_duplicates(message_status, _PENDING_COLUMNS)
+        self._insert_request = db.insert_ignoring_duplicates(requests)
+        self._insert_receipt = db.insert_ignoring_duplicates(receipts)
 
     def find_receipt(self, receipt_id: str) -> Receipt | None:
+        key = {"receipt_id": receipt_id}
         with self.engine.connect() as conn:
-            row = conn.execute(select(receipts).where(receipts.c.receipt_id == receipt_id)).first()
+            row = conn.execute(_RECEIPT, key).first()
             if row is None:
                 return None
-            records = conn.execute(
-                _rows_of(
-                    receipt_id,
-                    message_status.c.message_id,
-                    message_status.c.record_index,
-                    message_status.c.record_id,
-                    message_status.c.target,
-                    message_status.c.type,
-                )
-            ).all()
+            records = conn.execute(_RECEIPT_ROWS, key).all()
         return Receipt(
             receipt_id=row.receipt_id,
             source=row.source,
@@ -178,7 +189,7 @@ class StatusStore:
         """Message ids of a receipt's rows stored before it was given (a publish not confirmed, a crash),
         in record order; empty when there are none."""
         with self.engine.connect() as conn:
-            return list(conn.execute(_rows_of(receipt_id, message_status.c.message_id)).scalars())
+            return list(conn.execute(_ROW_IDS, {"receipt_id": receipt_id}).scalars())
 
     def add_pending(
         self, receipt_id: str, source: str, rows: Sequence[RecordRow], at: dt.datetime, request: bytes | None = None
@@ -188,7 +199,7 @@ class StatusStore:
         with self.engine.begin() as conn:
             if request is not None:
                 conn.execute(
-                    self.db.insert_ignoring_duplicates(requests),
+                    self._insert_request,
                     {"receipt_id": receipt_id, "request": self.db.sealer.seal(request), "at": at},
                 )
             self._insert_pending(
@@ -226,7 +237,7 @@ class StatusStore:
     def add_receipt(self, receipt: Receipt, user_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                self.db.insert_ignoring_duplicates(receipts),
+                self._insert_receipt,
                 {
                     "receipt_id": receipt.receipt_id,
                     "source": receipt.source,
