@@ -32,10 +32,10 @@ from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
 from hub.gateway.pool import PreparePool
 from hub.gateway.queries import QueryDesk
 from hub.gateway.reception import Received, Reception, Staged
-from hub.gateway.responses import receipt_element, status_element
+from hub.gateway.responses import status_element
 from hub.http_server import schema_files_route
 from hub.soap import MessageHeader, build_envelope, fault_from_error
-from hub.store.status import Receipt, StatusStore
+from hub.store.status import StatusStore
 from hub.systems import SystemAdapter
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,14 @@ class Gateway:
             logs.correlation_id.set(str(header.correlation_id or header.message_id))
             if isinstance(prepared, StatusQuery):
                 operation = "GetStatus"
-                answer = await self._status(system, prepared)
+                answer = build_envelope(await self._status(system, prepared), header)
             elif isinstance(prepared, Query):
                 operation = prepared.handler.name
-                answer = await self.queries.ask(prepared)
+                answer = build_envelope(await self.queries.ask(prepared), header)
             else:
                 operation = prepared.handler.name
-                answer = receipt_element(await self._submit(system, prepared))
-            response = Response(build_envelope(answer, header), media_type=SOAP_CONTENT_TYPE)
+                answer = await self._submit(system, prepared)
+            response = Response(answer, media_type=SOAP_CONTENT_TYPE)
             outcome = "ok"
         except Exception as exc:
             fault = fault_from_error(exc)
@@ -188,10 +188,11 @@ class Gateway:
             return await run_in_threadpool(self.reception.stage, system, prepared)  # the store's work
         return prepared
 
-    async def _submit(self, system: str, staged: Staged) -> Receipt:
-        if staged.given is not None:
-            return staged.given  # a resend: the hub already holds it
-        submission, notices, now = staged.submission, staged.notices, staged.accepted_at
+    async def _submit(self, system: str, staged: Staged) -> bytes:
+        """The load's answer, once the broker confirmed its messages and its receipt is stored."""
+        if staged.resend:
+            return staged.answer  # the hub already holds it
+        submission, receipt = staged.submission, staged.receipt
         try:
             await asyncio.wait_for(
                 asyncio.wrap_future(self.publisher.publish(submission.messages)), self.publish_timeout
@@ -201,16 +202,6 @@ class Gateway:
             if isinstance(exc, TimeoutError):
                 raise BrokerUnavailable(f"the broker did not confirm within {self.publish_timeout:.0f} s") from None
             raise
-        receipt = Receipt(
-            receipt_id=submission.receipt_id,
-            source=system,
-            operation=submission.handler.name,
-            body_sha256=submission.body_sha256,
-            record_count=len(submission.rows),
-            accepted_at=now,
-            records=tuple(submission.rows),
-            notices=tuple(notices),
-        )
         await run_in_threadpool(self.store.add_receipt, receipt, submission.header.user_id)
         for (flow, type_), count in submission.received.items():
             metrics.messages_received.labels(flow, system, type_).inc(count)
@@ -218,7 +209,7 @@ class Gateway:
             "receipt given",
             extra={"system": system, "receipt_id": receipt.receipt_id, "records": receipt.record_count},
         )
-        return receipt
+        return staged.answer
 
     async def _status(self, system: str, query: StatusQuery) -> etree._Element:
         if query.receipt_id:

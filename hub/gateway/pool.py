@@ -3,8 +3,9 @@
 Parsing, signature checks, schema validation, mapping and storing a load's rows are CPU work in
 Python, lxml and the database driver, and one process runs them on one core at a time whatever its
 threads. The pool's processes each build the same `Reception` from the same settings (the store is
-shared through its database) and hand back what the gateway publishes: a load's rows and its sealed
-bundles, not an object per record. The gateway keeps the broker, the receipts and metrics.
+shared through its database) and hand back what the gateway publishes and answers: a load's sealed
+bundles and its receipt, not an object per record. The gateway keeps the broker, the receipts' rows and
+metrics.
 """
 
 from __future__ import annotations

@@ -2,13 +2,14 @@
 for a data load, staged (its rows stored as pending, or found to be a resend).
 
 Both run where the load is prepared, a gateway thread or a process of the gateway's pool, so that
-the gateway's own process keeps only publishing, the receipt and HTTP: staging a load's rows costs
-about as much CPU as the rest of what that process does for it.
+the gateway's own process keeps only publishing, the receipt's row and HTTP: staging a load's rows
+costs about as much CPU as the rest of what that process does for it. The receipt is built there too
+and sent by the gateway only once the broker confirmed: its hundred Record elements cost the gateway's
+process about 0.2 ms a load, and the load's rows then need not cross back.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from dataclasses import dataclass, replace
 
@@ -16,19 +17,20 @@ from hub.envelope import Envelope, utcnow
 from hub.errors import HubError, ValidationFailed
 from hub.gateway.corrections import note_corrections
 from hub.gateway.ingest import Handler, Ingest, Query, StatusQuery, Submission
-from hub.soap import MessageHeader
+from hub.gateway.responses import receipt_element
+from hub.soap import MessageHeader, build_envelope
 from hub.store.status import Receipt, StatusStore
 
 
 @dataclass(frozen=True)
 class Staged:
     """A data load stored as pending and waiting for the broker's confirm of its messages, or a
-    resend of one the hub already holds (`given`)."""
+    resend of one the hub already holds (`resend`); `answer` is the SOAP response with its receipt."""
 
     submission: Submission
-    notices: list[tuple[int, str]]
-    accepted_at: dt.datetime
-    given: Receipt | None = None
+    receipt: Receipt
+    answer: bytes
+    resend: bool = False
 
     @property
     def header(self) -> MessageHeader:
@@ -39,9 +41,13 @@ class Staged:
         return self.submission.handler
 
     def portable(self) -> Staged:
-        """Without what only staging needed (the request, the envelopes of corrections): what
-        crosses back from another process."""
-        return replace(self, submission=replace(self.submission, request=b"", revisable=[]))
+        """Without what only staging and the answer needed (the request, the envelopes of corrections,
+        the rows): what crosses back from another process."""
+        return replace(
+            self,
+            submission=replace(self.submission, request=b"", revisable=[], rows=[]),
+            receipt=replace(self.receipt, records=(), notices=()),
+        )
 
 
 Received = Staged | StatusQuery | Query
@@ -76,14 +82,28 @@ class Reception:
         if given is not None:
             if given.body_sha256 != submission.body_sha256 or given.source != system:
                 raise _message_id_reused()
-            return Staged(submission, [], given.accepted_at, given)
+            return self._answered(submission, given, resend=True)
         stored = self.store.pending_ids(submission.receipt_id)
         if stored and stored != [row.message_id for row in submission.rows]:
             submission = self._with_ids(submission, stored)
         now = utcnow()
         submission, notices = note_corrections(self.store, system, submission, self.ingest.messages)
         self.store.add_pending(submission.receipt_id, system, submission.rows, now, submission.request)
-        return Staged(submission, notices, now)
+        receipt = Receipt(
+            receipt_id=submission.receipt_id,
+            source=system,
+            operation=submission.handler.name,
+            body_sha256=submission.body_sha256,
+            record_count=len(submission.rows),
+            accepted_at=now,
+            records=tuple(submission.rows),
+            notices=tuple(notices),
+        )
+        return self._answered(submission, receipt, resend=False)
+
+    @staticmethod
+    def _answered(submission: Submission, receipt: Receipt, *, resend: bool) -> Staged:
+        return Staged(submission, receipt, build_envelope(receipt_element(receipt), submission.header), resend)
 
     def _with_ids(self, submission: Submission, stored: list[str]) -> Submission:
         """The load with the ids its rows were stored with, by an earlier release's rule: a resend of a
