@@ -17,7 +17,7 @@ from kombu import Connection
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
-from hub import logs
+from hub import logs, metrics
 from hub.access import AccessTable, load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import BatchHandler, ConsumerLoop
@@ -217,6 +217,7 @@ class Hub:
         declare_topology(self.settings.broker_url, self.topology)
         self._topology_declared = True
         self.publisher.start(timeout=30)
+        self._count_from_zero(gateway=gateway, workers=workers)
         if workers:
             self._start_workers()
         if gateway:
@@ -233,6 +234,22 @@ class Hub:
         self._http = ServerThread(app, self.settings.http_host, self.settings.http_port, name="http").start()
         log.info("listening", extra={"url": self._http.url, "gateway": gateway})
         return self
+
+    def _count_from_zero(self, *, gateway: bool, workers: bool) -> None:
+        """Each route's record counters and delivery latency exported at zero from the start, in the
+        processes that count them: Prometheus's `increase()` and `rate()` see a series from its second
+        sample on, so one born at its first burst's total counts none of it (the dashboard's records of
+        the last hour, after a restart)."""
+        for type_, route in self.router.routes.items():
+            if route.kind != "record":
+                continue
+            for source in sorted(self.access.senders(type_)):
+                if gateway:
+                    metrics.messages_received.labels(route.flow, source, type_)
+                if workers:
+                    for target in route.possible_targets:
+                        metrics.messages_delivered.labels(route.flow, source, target, type_)
+                        metrics.delivery_latency.labels(route.flow, target, type_)
 
     def _start_pool(self) -> None:
         settings = self.settings

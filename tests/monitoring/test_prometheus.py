@@ -190,6 +190,17 @@ def test_prometheus_scrapes_gateway_and_workers_under_load_and_their_sums_add_up
     hub_processes, prometheus, spolis, broker_prefix, dev_pki
 ):
     gateway = f"http://127.0.0.1:{hub_processes['gateway']}"
+    workers = {f"127.0.0.1:{hub_processes[w]}" for w in ("worker-1", "worker-2")}
+
+    # Each route's record counters are scraped at zero before any traffic, in the processes that count
+    # them: `increase()` sees a series from its second sample on, so one born at its total counts none.
+    def at_zero(counter: str) -> set[str]:
+        found = prometheus.query(f'count by (instance) ({counter}{{flow="F1"}} == 0)')["result"]
+        return {r["metric"]["instance"] for r in found}
+
+    wait_for(lambda: at_zero("hub_messages_delivered_total") == workers, timeout=60)
+    wait_for(lambda: at_zero("hub_messages_received_total") == {f"127.0.0.1:{hub_processes['gateway']}"}, timeout=60)
+
     accepted = load(gateway, dev_pki)
     assert accepted == sum(LOAD.values())
     wait_for(lambda: spolis.store.stats()["records"] == accepted, timeout=180)
@@ -206,8 +217,7 @@ def test_prometheus_scrapes_gateway_and_workers_under_load_and_their_sums_add_up
     settles('sum(hub_query_duration_seconds_count{flow="F5", outcome="answered"})', QUERIES)
     settles("max(hub_broker_connected)", 1)
     settles("sum(hub_failed_messages) or vector(0)", 0)
-    by_instance = prometheus.query("sum by (instance) (hub_messages_delivered_total)")["result"]
-    workers = {f"127.0.0.1:{hub_processes[w]}" for w in ("worker-1", "worker-2")}
+    by_instance = prometheus.query("sum by (instance) (hub_messages_delivered_total > 0)")["result"]
     assert {r["metric"]["instance"] for r in by_instance} == workers  # both delivered, neither alone
     assert prometheus.value('sum(hub_gateway_requests_total{outcome="ok"})') >= accepted / 100
     assert prometheus.value(f'sum(rabbitmq_detailed_queue_consumers{{queue="{broker_prefix}.deliver.spolis"}})')
