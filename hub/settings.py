@@ -59,9 +59,9 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=64,
-        description="processes that parse, verify and map data loads and store their rows as pending, "
-        "beside the gateway's own (one GIL holds it to one core); 0 does it in the gateway's threads, two "
-        "loads at a time. Set to the cores the gateway may use",
+        description="processes that parse, verify and map data loads, store their rows as pending and build "
+        "their receipts, beside the gateway's own (one GIL holds it to one core); 0 does it in the gateway's "
+        "threads, two loads at a time. Set to the cores the gateway may use",
     )
     delivery_flush_seconds: float = Field(0.05, gt=0)
     prefetch_count: int = Field(500, ge=1, le=2000, description="two batches: one is filled while one is delivered")

@@ -11,8 +11,6 @@ import os
 import pickle
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -31,14 +29,13 @@ from hub.errors import FieldError, Unauthenticated
 from hub.gateway.app import INLINE_PREPARE_BYTES
 from hub.gateway.pool import PreparePool
 from hub.gateway.reception import Reception
-from hub.settings import PROJECT_ROOT
 from hub.simulation.records import RecordFactory
 from hub.soap import HUB_NS, MessageHeader, build_envelope, parse_fault
 from hub.store.status import RecordRow
 from hub.systems import discover
 from tests.conftest import serve_env
 from tests.hub.test_gateway import body_of, post, wait_for
-from tests.monitoring.test_prometheus import free_port, ready
+from tests.monitoring.test_prometheus import free_port, ready, serve
 
 RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 
@@ -230,17 +227,8 @@ def test_ctrl_c_ends_the_gateway_after_the_load_its_pool_is_preparing(amqp_url, 
     loads in flight and then ends its pool, not for the pool's processes."""
     port = free_port()
     log = tmp_path / "hub.log"
-    env = serve_env(
-        amqp_url, broker_prefix, tmp_path, dev_pki, http_port=str(port), signatures="off", gateway_processes="1"
-    )
-    gateway = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--role", "gateway"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        start_new_session=True,  # its own process group, as a terminal gives a command
-    )
+    env = serve_env(amqp_url, broker_prefix, tmp_path, dev_pki, signatures="off", gateway_processes="1")
+    gateway = serve("gateway", port, env, log, new_session=True)
     try:
         wait_for(lambda: ready(port), timeout=60)
         preparing = _pool_process_of(gateway.pid)

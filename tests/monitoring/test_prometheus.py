@@ -61,13 +61,17 @@ class Prometheus:
         return httpx.get(f"{self.api}/{path}", timeout=10).json()["data"]
 
 
-def serve(role: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def serve(
+    role: str, port: int, env: dict[str, str], log: Path, *, new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """`new_session`: in a process group of its own, as a terminal starts a command."""
     return subprocess.Popen(
         [sys.executable, "-m", "hub", "serve", "--role", role],
         cwd=PROJECT_ROOT,
         env={**env, "HUB_HTTP_PORT": str(port)},
         stdout=subprocess.DEVNULL,
         stderr=log.open("wb"),
+        start_new_session=new_session,
     )
 
 
