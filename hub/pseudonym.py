@@ -11,18 +11,28 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.keys import read_or_create_key
 
 PERSON_CODE = re.compile(r"(?<![0-9])[0-3][0-9]{5}-?[0-9]{5}(?![0-9])")
-# A pseudonym's hex may hold eleven digits in a row; scrubbing it again would change it.
-_PSEUDONYM_OR_CODE = re.compile(rf"(?<![0-9a-z-])p-[0-9a-f]{{20}}(?![0-9a-f])|{PERSON_CODE.pattern}")
+# Identifiers the hub writes beside person codes: a message id's, a pseudonym's or a digest's hex may
+# hold eleven digits in a row (one UUID in a few hundred), and scrubbing it would change the id.
+_IDENTIFIER = (
+    r"(?<![0-9A-Za-z-])(?:p-[0-9a-f]{20}|[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32,})"
+    r"(?![0-9A-Za-z])"
+)
+_IDENTIFIER_OR_CODE = re.compile(rf"(?P<identifier>{_IDENTIFIER})|{PERSON_CODE.pattern}")
+
+
+def _replace_codes(text: str, replacement: Callable[[str], str]) -> str:
+    return _IDENTIFIER_OR_CODE.sub(lambda m: m[0] if m["identifier"] else replacement(m[0]), text)
 
 
 def mask(text: str) -> str:
     """Person codes replaced by a marker, where no key is at hand."""
-    return PERSON_CODE.sub("[person code]", text)
+    return _replace_codes(text, lambda _: "[person code]")
 
 
 class Pseudonymizer:
@@ -36,8 +46,8 @@ class Pseudonymizer:
         return f"p-{digest[:20]}"
 
     def scrub(self, text: str) -> str:
-        """Person codes as pseudonyms; pseudonyms already there (audit details, scrubbed notes) as they are."""
-        return _PSEUDONYM_OR_CODE.sub(lambda m: m[0] if m[0].startswith("p-") else self(m[0]), text)
+        """Person codes as pseudonyms; ids and pseudonyms already there (audit details, scrubbed notes) as they are."""
+        return _replace_codes(text, self)
 
     @classmethod
     def from_config(cls, key: str | None, key_file: Path) -> Pseudonymizer:

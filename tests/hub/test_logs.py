@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import random
 
 from hub.logs import JsonFormatter, TextFormatter, handling
-from hub.pseudonym import Pseudonymizer
+from hub.pseudonym import Pseudonymizer, mask
 from hub.simulation.people import person_code
 from tests.hub.test_gateway import wait_for
 from tests.hub.test_worker import factory, submit
@@ -54,6 +55,22 @@ def test_a_pseudonym_is_not_scrubbed_again_when_its_hex_holds_eleven_digits():
     code = person_code(random.Random(2))
     assert pseudonymize.scrub(f"{pseudonym} {code}") == f"{pseudonym} {pseudonymize(code)}"
     assert pseudonymize.scrub("xp-a07321444776da1b207d") != "xp-a07321444776da1b207d"  # not a pseudonym
+
+
+def test_message_ids_and_digests_are_kept_whole_when_their_hex_holds_eleven_digits():
+    """One message id in a few hundred has a person code's shape in its last group; scrubbing it made
+    a log line name a message that does not exist."""
+    pseudonymize = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
+    code = person_code(random.Random(3))
+    for identifier in (
+        "67c37501-8f4b-805b-af69-22000948391f",
+        "67C37501-8F4B-805B-AF69-22000948391F",
+        hashlib.sha256(b"load").hexdigest()[:20] + "22000948391f" + "0" * 32,
+    ):
+        text = f'{{"message_ids": ["{identifier}"], "person": "{code}"}}'
+        assert pseudonymize.scrub(text) == text.replace(code, pseudonymize(code))
+        assert mask(text) == text.replace(code, "[person code]")
+    assert mask("x67c37501-8f4b-805b-af69-22000948391f") != "x67c37501-8f4b-805b-af69-22000948391f"  # not an id
 
 
 def test_a_hub_s_lines_about_messages_name_them_and_no_person_code(start_hub, spolis):
