@@ -128,6 +128,8 @@ class Bench:
             "HUB_STORE_URL": f"sqlite:///{self.work / f'{stage}.sqlite3'}",
             "HUB_STORE_KEY_FILE": str(self.store_key),
             "HUB_PSEUDONYM_KEY_FILE": str(self.work / "pseudonym.key"),
+            "HUB_AUDIT_KEY_FILE": str(self.work / "audit.key"),
+            "HUB_AUDIT_CHECKPOINT_FILE": str(self.work / f"{stage}-audit-checkpoints.jsonl"),
             "HUB_SIGNATURES": "required",
             "HUB_PARTNER_CERTS_DIR": str(self.pki),
             "HUB_SIGNING_KEY_FILE": str(self.pki / "hub.key"),

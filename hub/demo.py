@@ -54,6 +54,8 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
                 "store_url": f"sqlite:///{work / 'hub.sqlite3'}",
                 "store_key_file": work / "store.key",
                 "pseudonym_key_file": work / "pseudonym.key",
+                "audit_key_file": work / "audit.key",
+                "audit_checkpoint_file": work / "audit-checkpoints.jsonl",
                 "endpoints": {**settings.endpoints, "spolis": f"{spolis.url}/soap/spolis"},
             }
         )

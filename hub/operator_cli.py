@@ -20,9 +20,10 @@ from hub.envelope import utcnow
 from hub.errors import ValidationFailed
 from hub.operators import STATES, FailedMessages, NotFound, make_filter, to_json
 from hub.routing import Router
-from hub.runtime import build_topology, open_database
-from hub.settings import get_settings
-from hub.store.audit import AuditLog
+from hub.runtime import AuditKeyMissing, build_topology, open_audit, open_database
+from hub.settings import Settings, get_settings
+from hub.store.audit import Verdict
+from hub.store.db import Database
 from hub.store.failed import FailedStore, Filter
 from hub.store.message_log import MessageLog
 from hub.systems import discover
@@ -45,7 +46,8 @@ def _service(*, publishing: bool = False) -> FailedMessages:
             )
         publisher = create_publisher(settings.broker_url, topology, name="hub-operator")
         publisher.start(timeout=15)
-    return FailedMessages(FailedStore(db), AuditLog(db), MessageLog(db), topology, publisher, BrokerCodec(db.sealer))
+    audit = open_audit(settings, db)
+    return FailedMessages(FailedStore(db), audit, MessageLog(db), topology, publisher, BrokerCodec(db.sealer))
 
 
 def _filter(args: argparse.Namespace) -> Filter:
@@ -188,33 +190,70 @@ def _discard(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    db = open_database(get_settings())
-    log = AuditLog(db)
+    settings = get_settings()
+    db = open_database(settings)
     if args.audit_command == "verify":
-        anchors = dict(_anchor(text) for text in args.anchor)
-        whole, broken = log.verify(anchors)
-        if not whole:
-            print(f"audit trail is broken at entry {broken}")
-            return 1
-        head = log.head()
-        print(f"audit trail is whole; its head (an anchor): {head[0]}:{head[1]}" if head else "audit trail is empty")
-        return 0
-    for e in reversed(log.entries(args.limit)):
+        return _verify(args, settings, db)
+    for e in reversed(open_audit(settings, db).entries(args.limit)):
         print(f"{e.id:>5}  {e.at:%Y-%m-%d %H:%M:%S}  {e.operator:<16}  {e.action:<8}  {e.subject}  reason: {e.reason}")
     return 0
+
+
+def _verify(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    try:
+        log = open_audit(settings, db, create_key=False)
+    except AuditKeyMissing as exc:
+        raise SystemExit(f"hub audit verify: {exc}") from None
+    named = [Path(p) for p in args.checkpoints]
+    for path in named:
+        if not path.is_file():
+            raise SystemExit(f"hub audit verify: no checkpoint file {path}")
+    files = named or [settings.audit_checkpoint_file]  # the hub's own may not exist yet: no checkpoint so far
+    verdict = log.verify(dict(_anchor(text) for text in args.anchor), files)
+    for why in verdict.forged:
+        print(f"forged checkpoint: {why}")
+    if verdict.broken_at is not None:
+        print(f"audit trail is broken at entry {verdict.broken_at:,}: {verdict.why}")
+    elif verdict.forged:
+        print(
+            f"audit trail is not to be trusted: {len(verdict.forged)} checkpoint line(s) forged; {_coverage(verdict)}"
+        )
+    elif verdict.entries:
+        print(f"audit trail is whole: {_coverage(verdict)}")
+    else:
+        print("audit trail is empty")
+    anchors = f" and {verdict.anchors} anchor(s)" if verdict.anchors else ""
+    print(f"checked against {verdict.checkpoints:,} checkpoint(s) from {', '.join(map(str, files))}{anchors}")
+    return 0 if verdict.whole else 1
+
+
+def _coverage(verdict: Verdict) -> str:
+    latest = verdict.latest
+    if latest is None:
+        return f"{_entries(verdict.entries)}, no checkpoint yet: all are covered by the keyed chain only"
+    return (
+        f"{_entries(verdict.entries)}, the latest checkpoint (entry {latest.entry:,} at {latest.when()}) holds; "
+        f"{_entries(verdict.after_latest)} after it {'is' if verdict.after_latest == 1 else 'are'} covered by "
+        "the keyed chain only"
+    )
+
+
+def _entries(count: int) -> str:
+    return f"{count:,} entr{'y' if count == 1 else 'ies'}"
 
 
 def _anchor(text: str) -> tuple[int, str]:
     entry, _, digest = text.partition(":")
     if not entry.isdigit() or len(digest) != 64:
-        raise SystemExit(f"an anchor is ENTRY:HASH as the hub logs it ('audit chain head'), not {text!r}")
+        raise SystemExit(f"an anchor is ENTRY:HASH (a checkpoint's entry and hash), not {text!r}")
     return int(entry), digest
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    db = open_database(get_settings())
+    settings = get_settings()
+    db = open_database(settings)
     count = FailedStore(db).rotate_keys()
-    AuditLog(db).record(
+    open_audit(settings, db).record(
         operator=_operator(args), action="rotate-key", subject="store", reason=args.reason, details={"values": count}
     )
     print(f"re-sealed {count} stored value(s) with the newest key")
@@ -282,9 +321,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     audit_list = audit_sub.add_parser("list")
     audit_list.add_argument("--limit", type=int, default=50)
     audit_list.set_defaults(func=_audit)
-    verify = audit_sub.add_parser("verify", help="check the hash chain, and that logged heads are still in it")
+    verify = audit_sub.add_parser("verify", help="check the keyed hash chain against its signed checkpoints")
     verify.add_argument(
-        "--anchor", action="append", default=[], metavar="ENTRY:HASH", help="a head the hub logged earlier"
+        "--checkpoints",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a checkpoint file (repeatable; default HUB_AUDIT_CHECKPOINT_FILE), e.g. a copy kept elsewhere",
+    )
+    verify.add_argument(
+        "--anchor", action="append", default=[], metavar="ENTRY:HASH", help="an entry's hash known from elsewhere"
     )
     verify.set_defaults(func=_audit)
 

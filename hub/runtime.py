@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from hub.gateway.pool import PreparePool
 from hub.gateway.queries import QueryDesk
 from hub.gateway.reception import Reception
 from hub.http_server import ServerThread
+from hub.keys import read_or_create_key
 from hub.observe import HubCollector
 from hub.operators import FailedMessages
 from hub.pseudonym import Pseudonymizer
@@ -185,6 +187,30 @@ def open_database(settings: Settings) -> Database:
     return Database(settings.store_url, sealer, open_pseudonymizer(settings).scrub)
 
 
+class AuditKeyMissing(LookupError):
+    pass
+
+
+def open_audit(settings: Settings, db: Database, *, create_key: bool = True) -> AuditLog:
+    """The audit trail with its key and checkpoint file. `create_key=False` is for checking: a key made
+    up then would make every entry and checkpoint look forged."""
+    if settings.audit_key:
+        key = settings.audit_key.get_secret_value().encode()
+    elif create_key or settings.audit_key_file.exists():
+        key = read_or_create_key(settings.audit_key_file, lambda: secrets.token_hex(32).encode()).strip()
+    else:
+        raise AuditKeyMissing(
+            f"no audit key: set HUB_AUDIT_KEY, or HUB_AUDIT_KEY_FILE to the hub's key file "
+            f"({settings.audit_key_file} does not exist)"
+        )
+    return AuditLog(
+        db,
+        key,
+        checkpoint_file=settings.audit_checkpoint_file,
+        checkpoint_every=settings.audit_checkpoint_entries,
+    )
+
+
 class Hub:
     def __init__(self, settings: Settings, systems: Mapping[str, SystemAdapter] | None = None) -> None:
         self.settings = settings
@@ -196,7 +222,7 @@ class Hub:
         self.codec = BrokerCodec(self.db.sealer)
         self.store = StatusStore(self.db)
         self.failed = FailedStore(self.db)
-        self.audit = AuditLog(self.db)
+        self.audit = open_audit(settings, self.db)
         self.message_log = MessageLog(self.db)
         self.publisher: Publisher = create_publisher(settings.broker_url, self.topology)
         self.delayer = create_delayer(settings.broker_url, self.publisher, self.topology)
@@ -310,28 +336,23 @@ class Hub:
         return {"checks": checks, "circuits": circuits}
 
     def _start_housekeeping(self) -> None:
-        """Hourly, in the gateway process: forget what is past its retention, witness the audit chain."""
+        """In the gateway process: hourly, forget what is past its retention; every
+        HUB_AUDIT_CHECKPOINT_SECONDS, checkpoint the audit chain's head when any process moved it."""
 
         def run() -> None:
             while True:
                 self.purge()
-                self.witness_audit()
                 if self.stop_event.wait(3600):
                     return
 
-        thread = threading.Thread(target=run, name="housekeeping", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        def checkpoint() -> None:
+            while not self.stop_event.wait(self.settings.audit_checkpoint_seconds):
+                self.audit.checkpoint_if_moved()
 
-    def witness_audit(self) -> None:
-        """The audit chain's head into the log, which is shipped and kept apart from the database."""
-        try:
-            head = self.audit.head()
-        except Exception as exc:
-            log.warning("audit chain head unavailable", extra={"error": str(exc)[:200]})
-            return
-        if head is not None:
-            log.info("audit chain head", extra={"entry": head[0], "hash": head[1], "anchor": f"{head[0]}:{head[1]}"})
+        for target, name in ((run, "housekeeping"), (checkpoint, "audit-checkpoints")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
 
     def purge(self) -> dict[str, int]:
         """Forget what is past its retention: message-log events, stored payloads."""
@@ -468,6 +489,7 @@ class Hub:
             thread.join(timeout=30)
         for close in self._closing:
             close()
+        self.audit.checkpoint_if_moved()  # the entries since the last checkpoint, witnessed before leaving
         self.delayer.close()
         self.publisher.close()
         self.db.close()

@@ -27,6 +27,21 @@ class Settings(BaseSettings):
     store_key_file: Path = Path("var/store.key")
     pseudonym_key: SecretStr | None = Field(None, description="HMAC key turning person codes into pseudonyms")
     pseudonym_key_file: Path = Path("var/pseudonym.key")
+    audit_key: SecretStr | None = Field(
+        None, description="HMAC key of the audit chain and its checkpoints; never kept in the database"
+    )
+    audit_key_file: Path = Field(
+        Path("var/audit.key"), description="where the hub keeps a generated audit key when HUB_AUDIT_KEY is unset"
+    )
+    audit_checkpoint_file: Path = Field(
+        Path("var/audit-checkpoints.jsonl"), description="signed checkpoints of the audit chain, a JSON line each"
+    )
+    audit_checkpoint_entries: int = Field(
+        100, ge=1, description="a checkpoint after this many entries a process appended since its last one"
+    )
+    audit_checkpoint_seconds: float = Field(
+        60, gt=0, description="how often the gateway checkpoints the chain's head when it moved (any process's entries)"
+    )
     signatures: Literal["required", "off"] = Field(
         "required", description="partners sign requests, the hub signs its own; off only on closed test networks"
     )
@@ -80,7 +95,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("store_keys", "admin_token", "pseudonym_key", "signing_key", mode="before")
+    @field_validator("store_keys", "admin_token", "pseudonym_key", "audit_key", "signing_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (docker-compose's `${X:-}`) means unset, never an empty secret."""

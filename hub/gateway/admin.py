@@ -141,5 +141,4 @@ class AdminApi:
         return _json(await run_in_threadpool(self.service.audit_entries, limit))
 
     async def verify(self, request: Request, operator: str) -> Response:
-        whole, broken_at = await run_in_threadpool(self.service.audit.verify)
-        return _json({"whole": whole, "broken_at": broken_at})
+        return _json(await run_in_threadpool(self.service.audit.verify))

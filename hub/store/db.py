@@ -6,27 +6,34 @@ is recorded in the status and in the failed-message store in one transaction.
 
 from __future__ import annotations
 
+import logging
 import operator
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Insert
 
+from hub.files import create_private_file
 from hub.pseudonym import mask
 from hub.store.crypto import Sealer
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
 REASON_CHARS = 2000  # the longest failure reason kept
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def create_store_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///") :].split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    if path is not None:
+        _prepare_sqlite_file(path)
     # A server connection may have died while pooled; a SQLite file cannot, so it is not pinged first.
     engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
@@ -43,6 +50,36 @@ def create_store_engine(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL and in-memory databases."""
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:" or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """The database is created 0600 before SQLite opens it: SQLite would make it 0644 under the usual
+    umask, and it gives its -wal and -shm files the main file's mode, so those follow."""
+    if create_private_file(path):
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning(
+            "the database file is open to its group or others: chmod 600 it",
+            extra={"store_file": str(path), "mode": oct(mode)},
+        )
+    for suffix in SQLITE_SIDE_FILES:  # left by a run before the main file was narrowed
+        side = path.with_name(path.name + suffix)
+        try:
+            side_mode = stat.S_IMODE(side.stat().st_mode)
+            if side_mode & ~mode:
+                side.chmod(side_mode & mode)
+        except OSError:  # gone meanwhile, or not the hub's to change
+            continue
 
 
 class Database:

@@ -1,14 +1,12 @@
-"""The failed-message store and the audit trail on SQLite and PostgreSQL."""
+"""The failed-message store on SQLite and PostgreSQL (the audit trail: test_audit.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 from hub.envelope import Envelope
-from hub.store.audit import GENESIS, AuditLog, _digest, audit_log
 from hub.store.failed import Attempt, FailedStore, Failure, Filter, group_of
 from hub.store.status import RecordRow, StatusStore
 from tests.hub.test_worker import factory
@@ -72,54 +70,3 @@ def test_a_message_failing_again_after_replay_keeps_one_row_and_its_history(data
     (again,) = failed.find(Filter())
     assert again.id == row.id and again.replay_count == 1
     assert [a.message for a in again.attempts] == ["first", "second"]
-
-
-def test_the_audit_chain_detects_a_changed_entry(database):
-    audit = AuditLog(database)
-    for action in ("replay", "discard", "edit"):
-        audit.record(operator="ops", action=action, subject="1", reason="why", details={"ids": [1]})
-    assert audit.verify() == (True, None)
-    with database.engine.begin() as conn:
-        conn.execute(audit_log.update().where(audit_log.c.action == "discard").values(reason="changed later"))
-    whole, broken = audit.verify()
-    assert not whole and broken == 2
-
-
-def test_appends_from_many_threads_of_one_process_all_land_on_one_chain(database):
-    """Query answers are audited from a thread pool: two appends reading the same head would fork
-    the chain (or, on SQLite, fail on a stale snapshot)."""
-    audit = AuditLog(database)
-
-    def append(n: int) -> None:
-        audit.record(operator="ops", action="query", subject=f"s{n}", reason="why", details={"n": n})
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(append, range(80)))
-    assert audit.verify() == (True, None)
-    assert len(audit.entries(limit=100)) == 80
-
-
-def test_a_rewritten_or_cut_chain_is_caught_by_an_anchor_logged_before(database):
-    """Whoever can write the database can recompute every hash after a change, or delete the newest
-    entries; a head the hub logged earlier (kept outside the database) still tells."""
-    audit = AuditLog(database)
-    for n in range(4):
-        audit.record(operator="ops", action="query", subject=f"s{n}", reason="why", details={})
-    anchor = audit.head()
-    assert anchor is not None and audit.verify({anchor[0]: anchor[1]}) == (True, None)
-    with database.engine.begin() as conn:  # rewrite entry 2 and recompute the chain from there on
-        rows = conn.execute(audit_log.select().order_by(audit_log.c.id)).all()
-        prev = GENESIS
-        for r in rows:
-            reason = "nothing to see" if r.id == 2 else r.reason
-            at = r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC)
-            digest = _digest(prev, at, r.operator, r.action, r.subject, reason, r.details)
-            conn.execute(
-                audit_log.update().where(audit_log.c.id == r.id).values(reason=reason, prev_hash=prev, hash=digest)
-            )
-            prev = digest
-    assert audit.verify() == (True, None)  # the chain alone cannot tell
-    assert audit.verify({anchor[0]: anchor[1]}) == (False, anchor[0])
-    with database.engine.begin() as conn:
-        conn.execute(audit_log.delete().where(audit_log.c.id == anchor[0]))
-    assert audit.verify({anchor[0]: anchor[1]}) == (False, anchor[0])
