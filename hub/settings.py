@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_batch_records: int = Field(1000, ge=1)
     xml_max_depth: int = Field(32, ge=4, le=200)
+    xml_max_attributes: int = Field(32, ge=4, le=1000, description="attributes on one element")
+    xml_max_namespaces_per_element: int = Field(32, ge=4, le=1000, description="namespace declarations on one element")
+    xml_max_namespaces: int = Field(
+        4096, ge=32, le=1_000_000, description="namespace declarations in a request (`xmlns` in its bytes)"
+    )
     message_log_retention_days: float = Field(30, gt=0, description="how long `hub trace` can look back")
     payload_retention_days: float = Field(
         30, gt=0, description="how long stored payloads (original XML, failed messages' envelopes) are kept"

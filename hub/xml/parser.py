@@ -2,12 +2,17 @@
 
 libxml2 already refuses documents nested deeper than 256 levels; the hub's own limit is much
 lower because no message it accepts is deeper than a dozen levels.
+
+Attributes and namespace declarations are bounded per element and namespace declarations in total:
+canonicalisation (for a signature's digest) costs the square of them on one element, and an
+unauthenticated sender must not be able to buy seconds of CPU with a few hundred kilobytes.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 
 from lxml import etree
 
@@ -38,10 +43,23 @@ def _parser() -> etree.XMLParser:
 class HardenedParser:
     """Parses untrusted bytes into an element tree or raises `ValidationFailed` saying why."""
 
-    def __init__(self, *, max_bytes: int, max_depth: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        max_depth: int,
+        max_attributes: int = 32,
+        max_namespaces_per_element: int = 32,
+        max_namespaces: int = 4096,
+    ) -> None:
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self.max_attributes = max_attributes
+        self.max_namespaces_per_element = max_namespaces_per_element
+        self.max_namespaces = max_namespaces
         self._too_deep = etree.XPath("boolean(" + "/*" * (max_depth + 1) + ")")
+        # lxml stops collecting an element's attributes at the position asked for: cheap on any document
+        self._too_many_attributes = etree.XPath(f"//@*[{max_attributes + 1}]/..")
 
     def parse(self, data: bytes) -> etree._Element:
         if len(data) > self.max_bytes:
@@ -57,6 +75,7 @@ class HardenedParser:
             )
         if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
             raise ValidationFailed.single("(document)", "dtd-forbidden", "DTDs and entity declarations are refused")
+        self._namespace_declarations(data)
         try:
             root = etree.fromstring(data, _parser())
         except etree.XMLSyntaxError as exc:
@@ -69,4 +88,40 @@ class HardenedParser:
             raise ValidationFailed.single(
                 "(document)", "max-depth", f"elements are nested deeper than {self.max_depth} levels"
             )
+        crowded = self._too_many_attributes(root)
+        if crowded:
+            element = crowded[0]
+            raise ValidationFailed.single(
+                "(document)",
+                "max-attributes",
+                f"an element ({etree.QName(element).localname}) has {len(element.attrib)} attributes, "
+                f"the limit is {self.max_attributes}",
+                element.sourceline,
+            )
         return root
+
+    def _namespace_declarations(self, data: bytes) -> None:
+        """Counted in the bytes before parsing, where a bomb costs the least: every declaration holds
+        `xmlns`, so the count bounds them (text holding the word would only count against its sender)."""
+        total = data.count(b"xmlns")
+        if total > self.max_namespaces:
+            raise ValidationFailed.single(
+                "(document)",
+                "max-namespaces",
+                f"{total} namespace declarations, the limit is {self.max_namespaces}",
+            )
+        if total <= self.max_namespaces_per_element:
+            return
+        per_tag: Counter[int] = Counter()
+        at = data.find(b"xmlns")
+        while at >= 0:
+            per_tag[data.rfind(b"<", 0, at)] += 1  # the start tag each one stands in
+            at = data.find(b"xmlns", at + 5)
+        start, most = per_tag.most_common(1)[0]
+        if most > self.max_namespaces_per_element:
+            raise ValidationFailed.single(
+                "(document)",
+                "max-namespaces",
+                f"an element declares {most} namespaces, the limit is {self.max_namespaces_per_element}",
+                data.count(b"\n", 0, max(start, 0)) + 1,
+            )
