@@ -109,9 +109,9 @@ def _send(
     for index, (name, n) in enumerate(zip(SOURCES, share, strict=True)):
         sim = systems[name].simulator
         assert isinstance(sim, MunicipalSimulator)
-        signer = pki.signer_for(name, keys)
+        signed = {"signer": pki.signer_for(name, keys), "hub_verifier": pki.hub_verifier(keys)}
         futures.append(
-            pool.submit(sim.send, url, records=n, batch_size=batch_size, concurrency=2, seed=index, signer=signer)
+            pool.submit(sim.send, url, records=n, batch_size=batch_size, concurrency=2, seed=index, **signed)
         )
     return futures
 

@@ -49,6 +49,7 @@ from hub.store.audit import AuditLog
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedStore
+from hub.store.message_ids import UsedMessageIds
 from hub.store.message_log import MessageLog
 from hub.store.status import StatusStore
 from hub.systems import SystemAdapter, Target, TargetSettings, discover
@@ -158,6 +159,7 @@ def build_ingest(
         max_records=settings.max_batch_records,
         verifier=verifier,
         codec=codec,
+        cpu_seconds=settings.request_cpu_seconds,
     )
 
 
@@ -165,11 +167,11 @@ def standalone_reception(settings: Settings) -> Reception:
     """The gateway's way in from its settings alone: what each process of the gateway's pool builds."""
     systems = discover()
     router, access = load_rules(settings, systems)
-    _, verifier = load_signatures(settings, systems)
+    signer, verifier = load_signatures(settings, systems)
     db = open_database(settings)
     codec = BrokerCodec(db.sealer)
     ingest = build_ingest(settings, systems, router, access, build_topology(settings, router), codec, verifier)
-    return Reception(ingest, StatusStore(db))
+    return Reception(ingest, StatusStore(db), UsedMessageIds(db), signer)
 
 
 def build_topology(settings: Settings, router: Router) -> Topology:
@@ -230,6 +232,7 @@ class Hub:
         self.failed = FailedStore(self.db)
         self.audit = open_audit(settings, self.db)
         self.message_log = MessageLog(self.db)
+        self.used_message_ids = UsedMessageIds(self.db)
         self.publisher: Publisher = create_publisher(settings.broker_url, self.topology)
         self.delayer = create_delayer(settings.broker_url, self.publisher, self.topology)
         every_target = sorted({*self.router.targets, *self.router.query_targets})
@@ -307,13 +310,14 @@ class Hub:
 
     def gateway(self) -> Gateway:
         settings = self.settings
+        ingest = build_ingest(
+            settings, self.systems, self.router, self.access, self.topology, self.codec, self.verifier
+        )
         return Gateway(
             systems=self.systems,
-            ingest=build_ingest(
-                settings, self.systems, self.router, self.access, self.topology, self.codec, self.verifier
-            ),
+            reception=Reception(ingest, self.store, self.used_message_ids, self.signer),
             publisher=self.publisher,
-            store=self.store,
+            signer=self.signer,
             schemas_dir=settings.schemas_dir,
             max_request_bytes=settings.max_request_bytes,
             publish_timeout=settings.publish_timeout_seconds,
@@ -361,12 +365,13 @@ class Hub:
             thread.start()
 
     def purge(self) -> dict[str, int]:
-        """Forget what is past its retention: message-log events, stored payloads."""
+        """Forget what is past its retention: message-log events, stored payloads, used MessageIDs."""
         now = utcnow()
         tasks = {
             "message_log_events": (self.message_log.purge, self.settings.message_log_retention_days),
             "record_payloads": (self.store.forget_payloads, self.settings.payload_retention_days),
             "failed_payloads": (self.failed.forget_payloads, self.settings.payload_retention_days),
+            "used_message_ids": (self.used_message_ids.forget, 0),
         }
         removed = {}
         for name, (forget, days) in tasks.items():

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     xml_max_namespaces: int = Field(
         4096, ge=32, le=1_000_000, description="namespace declarations in a request (`xmlns` in its bytes)"
     )
+    request_cpu_seconds: float = Field(
+        2.0, gt=0, description="CPU time one request may take to be parsed, verified, validated and mapped"
+    )
     message_log_retention_days: float = Field(30, gt=0, description="how long `hub trace` can look back")
     payload_retention_days: float = Field(
         30, gt=0, description="how long stored payloads (original XML, failed messages' envelopes) are kept"

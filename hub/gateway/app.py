@@ -4,7 +4,7 @@ Data loads are prepared and staged (`Reception`) in worker threads, or in the pr
 gateway's pool when it has one, so the event loop stays free for other requests and health checks;
 a small request (a per-person query, a status question) is prepared on the loop, where it takes
 less time than the hop to a thread and back. The receipt is answered only after the broker
-confirmed every record.
+confirmed every record. Every answer, a Fault too, is signed with the hub's key when signatures are on.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from hub.gateway.reception import Received, Reception, Staged
 from hub.gateway.responses import status_element
 from hub.http_server import schema_files_route
 from hub.soap import MessageHeader, build_envelope, fault_from_error
+from hub.soap.signature import Signer
 from hub.store.status import StatusStore
 from hub.systems import SystemAdapter
 
@@ -53,9 +54,8 @@ class Gateway:
         self,
         *,
         systems: Mapping[str, SystemAdapter],
-        ingest: Ingest,
+        reception: Reception,
         publisher: Publisher,
-        store: StatusStore,
         schemas_dir: Path,
         max_request_bytes: int,
         publish_timeout: float,
@@ -63,14 +63,17 @@ class Gateway:
         queries: QueryDesk,
         admin: AdminApi | None = None,
         pool: PreparePool | None = None,
+        signer: Signer | None = None,
     ) -> None:
-        """`pool`: processes that prepare and stage data loads; without one, the gateway's threads do."""
+        """`pool`: processes that prepare and stage data loads; without one, the gateway's threads do.
+        `signer`: the hub's own, signing every answer."""
         self.systems = {name: s for name, s in systems.items() if s.calls_hub}
         self.queries = queries
-        self.ingest = ingest
-        self.reception = Reception(ingest, store)
+        self.ingest: Ingest = reception.ingest
+        self.reception = reception
         self.publisher = publisher
-        self.store = store
+        self.store: StatusStore = reception.store
+        self.signer = signer
         self.schemas_dir = schemas_dir.resolve()
         self.max_request_bytes = max_request_bytes
         self.publish_timeout = publish_timeout
@@ -114,10 +117,10 @@ class Gateway:
             logs.correlation_id.set(str(header.correlation_id or header.message_id))
             if isinstance(prepared, StatusQuery):
                 operation = "GetStatus"
-                answer = build_envelope(await self._status(system, prepared), header)
+                answer = build_envelope(await self._status(system, prepared), header, self.signer)
             elif isinstance(prepared, Query):
                 operation = prepared.handler.name
-                answer = build_envelope(await self.queries.ask(prepared), header)
+                answer = build_envelope(await self.queries.ask(prepared), header, self.signer)
             else:
                 operation = prepared.handler.name
                 answer = await self._submit(system, prepared)
@@ -151,7 +154,9 @@ class Gateway:
                     extra={"system": system, "operation": operation, "error_class": fault.error_class},
                 )
             response = Response(
-                build_envelope(fault.to_element(), header), status_code=fault.http_status, media_type=SOAP_CONTENT_TYPE
+                build_envelope(fault.to_element(), header, self.signer),
+                status_code=fault.http_status,
+                media_type=SOAP_CONTENT_TYPE,
             )
         metrics.gateway_requests.labels(system, operation, outcome).inc()
         metrics.gateway_request_duration.labels(system, operation, outcome).observe(time.perf_counter() - started)
@@ -186,6 +191,7 @@ class Gateway:
         prepared = self.ingest.prepare(system, body)
         if isinstance(prepared, Submission):
             return await run_in_threadpool(self.reception.stage, system, prepared)  # the store's work
+        await run_in_threadpool(self.reception.claim, system, prepared)
         return prepared
 
     async def _submit(self, system: str, staged: Staged) -> bytes:

@@ -1,13 +1,16 @@
 """From the bytes of a SOAP request to confirmed-ready broker messages, without I/O.
 
-Order matters and is the contract: parse (hardened) -> SOAP 1.1 envelope -> VISS header against
-its XSD -> the signature (who sent it) -> body against the system's XSD -> adapter to canonical
-records (validated whole) -> access table -> routes -> one envelope per record. Any step refuses
-with field and rule.
+Order matters and is the contract: parse (hardened, bounded) -> the SOAP 1.1 envelope's structure
+(one of each part, in its place) -> the signature over those parts (who sent it) -> the VISS header
+they carry, against its XSD -> body against the system's XSD -> adapter to canonical records
+(validated whole) -> access table -> routes -> one envelope per record. Nothing a request says is
+acted on before its signature is checked; any step refuses with field and rule, and the request's
+CPU budget is checked between the steps.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from collections import Counter
@@ -23,15 +26,16 @@ from hub.broker.topology import Topology
 from hub.canonical.mapping import Parsed
 from hub.envelope import Envelope, EnvelopeFields, envelope_fields, utcnow
 from hub.errors import FieldError, HubError, Unauthenticated, ValidationFailed
+from hub.gateway.budget import Budget
 from hub.routing import Router
-from hub.soap import HUB_NS, MessageHeader, parse_envelope
+from hub.soap import HUB_NS, MessageHeader, SoapMessage, parse_envelope
+from hub.soap.header import HEADER_PATH
 from hub.soap.signature import SignatureVerifier
 from hub.store.status import RecordRow
 from hub.systems import Service, SystemAdapter
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 
-HEADER_PATH = "Envelope/Header/MessageHeader"
 STATUS_ELEMENT = f"{{{HUB_NS}}}GetStatus"
 _RECORD_IDS = uuid.UUID("6f1c7f3e-8a52-4f0e-9a7e-2b1d7c1e5a10")
 
@@ -125,9 +129,10 @@ class Ingest:
         max_records: int,
         verifier: SignatureVerifier | None,
         codec: BrokerCodec,
+        cpu_seconds: float = 2.0,
     ) -> None:
         """`verifier`: who signed each request; None only where signatures are off (closed test
-        networks) or nothing is sent (the offline contract kit)."""
+        networks) or nothing is sent (the offline contract kit). `cpu_seconds`: each request's budget."""
         self.systems = systems
         self.schemas = schemas
         self.header_schema = header_schema
@@ -138,6 +143,9 @@ class Ingest:
         self.max_records = max_records
         self.verifier = verifier
         self.codec = codec
+        self.cpu_seconds = cpu_seconds
+        # how long a query's MessageID stays used: while a signed copy of it could be accepted
+        self.replay_window = verifier.replay_window if verifier else dt.timedelta(minutes=10)
         self._services = {
             service.element: Handler(service.name, owner, service.to_canonical, service)
             for owner in systems.values()
@@ -155,21 +163,25 @@ class Ingest:
 
     def prepare(self, system_name: str, data: bytes) -> Submission | StatusQuery | Query:
         system = self.systems[system_name]
-        root = self.parser.parse(data)
-        message = parse_envelope(root)
-        header = self._header(message.header_element, system_name)
+        budget = Budget(self.cpu_seconds)
+        message = parse_envelope(self.parser.parse(data))
+        if message.message_header is None:
+            raise ValidationFailed.single(HEADER_PATH, "required", "the VISS MessageHeader is missing")
+        budget.spent("parsing")
+        self._authenticate(message, system_name)
+        budget.spent("signature")
+        header = self._header(message.message_header, system_name)
         try:
-            self._authenticate(root, system_name)
-            prepared = self._body(system, header, message.body)
+            prepared = self._body(system, header, message.content, budget)
             return replace(prepared, request=data) if isinstance(prepared, Submission) else prepared
         except HubError as exc:
             exc.header = header
             raise
 
-    def _authenticate(self, root: etree._Element, system_name: str) -> None:
+    def _authenticate(self, message: SoapMessage, system_name: str) -> None:
         if self.verifier is None:
             return
-        signer = self.verifier.verify(root)
+        signer = self.verifier.verify(message)
         if signer != system_name:
             raise Unauthenticated.single(
                 f"{HEADER_PATH}/Sender",
@@ -178,19 +190,19 @@ class Ingest:
             )
 
     def _body(
-        self, system: SystemAdapter, header: MessageHeader, body: etree._Element
+        self, system: SystemAdapter, header: MessageHeader, body: etree._Element, budget: Budget
     ) -> Submission | StatusQuery | Query:
         if body.tag == STATUS_ELEMENT:
             return self._status_query(header, body)
         handler = self._handler(system, body)
         try:
-            return self._handled(system, header, handler, body)
+            return self._handled(system, header, handler, body, budget)
         except HubError as exc:
             exc.operation = handler.name
             raise
 
     def _handled(
-        self, system: SystemAdapter, header: MessageHeader, handler: Handler, body: etree._Element
+        self, system: SystemAdapter, header: MessageHeader, handler: Handler, body: etree._Element, budget: Budget
     ) -> Submission | Query:
         if header.message_type != MessageHeader.message_type_of(body):
             raise ValidationFailed.single(
@@ -201,7 +213,9 @@ class Ingest:
         errors = self.schemas[handler.owner.name].errors(body)
         if errors:
             raise ValidationFailed(errors)
+        budget.spent("schema validation")
         records = handler.to_canonical(body)
+        budget.spent("mapping")
         self.access.check(system.name, (record.TYPE for record, _ in records), etree.QName(body).localname)
         if handler.is_query:
             return self._query(system.name, header, handler, records)
@@ -215,9 +229,7 @@ class Ingest:
             )
         return self._submission(system.name, header, handler, body, records)
 
-    def _header(self, element: etree._Element | None, system_name: str) -> MessageHeader:
-        if element is None:
-            raise ValidationFailed.single(HEADER_PATH, "required", "the VISS MessageHeader is missing")
+    def _header(self, element: etree._Element, system_name: str) -> MessageHeader:
         errors = self.header_schema.errors(element)
         if errors:
             raise ValidationFailed(

@@ -1,5 +1,6 @@
 """A request's way in, up to the broker: prepared (parsed, checked, mapped, sealed into bundles) and,
-for a data load, staged (its rows stored as pending, or found to be a resend).
+for a data load, staged (its rows stored as pending, or found to be a resend); for a query or a
+status question, its MessageID claimed, so that a replayed copy is refused.
 
 Both run where the load is prepared, a gateway thread or a process of the gateway's pool, so that
 the gateway's own process keeps only publishing, the receipt's row and HTTP: staging a load's rows
@@ -19,6 +20,9 @@ from hub.gateway.corrections import note_corrections
 from hub.gateway.ingest import Handler, Ingest, Query, StatusQuery, Submission
 from hub.gateway.responses import receipt_element
 from hub.soap import MessageHeader, build_envelope
+from hub.soap.header import HEADER_PATH
+from hub.soap.signature import Signer
+from hub.store.message_ids import UsedMessageIds
 from hub.store.status import Receipt, StatusStore
 
 
@@ -55,7 +59,7 @@ Received = Staged | StatusQuery | Query
 
 def _message_id_reused() -> ValidationFailed:
     return ValidationFailed.single(
-        "Envelope/Header/MessageHeader/MessageID",
+        f"{HEADER_PATH}/MessageID",
         "message-id-reuse",
         "this MessageID was already used for a different message",
     )
@@ -65,10 +69,28 @@ def _message_id_reused() -> ValidationFailed:
 class Reception:
     ingest: Ingest
     store: StatusStore
+    used: UsedMessageIds
+    signer: Signer | None = None  # the hub's own: receipts are signed answers
 
     def __call__(self, system: str, data: bytes) -> Received:
         prepared = self.ingest.prepare(system, data)
-        return self.stage(system, prepared) if isinstance(prepared, Submission) else prepared
+        if isinstance(prepared, Submission):
+            return self.stage(system, prepared)
+        self.claim(system, prepared)
+        return prepared
+
+    def claim(self, system: str, question: StatusQuery | Query) -> None:
+        """Take the question's MessageID for good: the same signed question again is a replay."""
+        until = utcnow() + self.ingest.replay_window
+        if not self.used.claim(system, str(question.header.message_id), until):
+            refusal = ValidationFailed.single(
+                f"{HEADER_PATH}/MessageID",
+                "message-id-replayed",
+                "this MessageID was already used: each query or status question needs a new one "
+                "(a data load is sent again under its own, and gets its receipt again)",
+            )
+            refusal.header = question.header
+            raise refusal
 
     def stage(self, system: str, submission: Submission) -> Staged:
         try:
@@ -101,9 +123,9 @@ class Reception:
         )
         return self._answered(submission, receipt, resend=False)
 
-    @staticmethod
-    def _answered(submission: Submission, receipt: Receipt, *, resend: bool) -> Staged:
-        return Staged(submission, receipt, build_envelope(receipt_element(receipt), submission.header), resend)
+    def _answered(self, submission: Submission, receipt: Receipt, *, resend: bool) -> Staged:
+        answer = build_envelope(receipt_element(receipt), submission.header, self.signer)
+        return Staged(submission, receipt, answer, resend)
 
     def _with_ids(self, submission: Submission, stored: list[str]) -> Submission:
         """The load with the ids its rows were stored with, by an earlier release's rule: a resend of a

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import httpx
 from lxml import etree
 
-from hub.soap import HUB_NS, SOAP11_NS, Fault, MessageHeader, build_envelope, parse_fault
-from hub.soap.signature import Signer
+from hub.errors import ValidationFailed
+from hub.soap import HUB_NS, SOAP11_NS, Fault, MessageHeader, build_envelope, parse_envelope, parse_fault
+from hub.soap.signature import SignatureVerifier, Signer
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -40,14 +41,23 @@ class Submitted:
 
 class HubClient:
     def __init__(
-        self, base_url: str, *, sender: str, timeout: float = 60.0, retries: int = 5, signer: Signer | None = None
+        self,
+        base_url: str,
+        *,
+        sender: str,
+        timeout: float = 60.0,
+        retries: int = 5,
+        signer: Signer | None = None,
+        hub_verifier: SignatureVerifier | None = None,
     ) -> None:
         """`signer`: the sender's key, signing every message (a hub with signatures required refuses
-        unsigned ones)."""
+        unsigned ones). `hub_verifier`: checks that every answer is signed by the hub, as a partner would;
+        an answer that is not is a transport fault."""
         self.url = f"{base_url.rstrip('/')}/soap/{sender}"
         self.sender = sender
         self.retries = retries
         self.signer = signer
+        self.hub_verifier = hub_verifier
         self._http = httpx.Client(timeout=timeout)
 
     def call(
@@ -59,18 +69,20 @@ class HubClient:
         message_id: uuid.UUID | None = None,
         purpose: str | None = None,
     ) -> Answer:
-        header = MessageHeader(
-            message_id=message_id or uuid.uuid4(),
-            message_type=MessageHeader.message_type_of(body),
-            sender=self.sender,
-            destination=destination,
-            user_id=user_id,
-            purpose=purpose,
-        )
-        payload = build_envelope(body, header, self.signer)
+        """Send `body`; resend when the hub says "retry", signed anew each time. A load keeps its
+        `message_id` (the hub answers a resend with the receipt it gave); any other message gets a new
+        MessageID per attempt, as the hub refuses a used one (a replay)."""
         answer = Answer(0, None, None)
         for attempt in range(1, self.retries + 2):
-            answer = self._post(payload)
+            header = MessageHeader(
+                message_id=message_id or uuid.uuid4(),
+                message_type=MessageHeader.message_type_of(body),
+                sender=self.sender,
+                destination=destination,
+                user_id=user_id,
+                purpose=purpose,
+            )
+            answer = self._post(build_envelope(body, header, self.signer))
             answer.attempts = attempt
             if answer.fault is None or not answer.fault.retry or attempt > self.retries:
                 break
@@ -92,11 +104,17 @@ class HubClient:
                 None,
                 Fault("Server", f"HTTP {response.status_code}: not XML", "transport", response.status_code >= 500),
             )
-        header_el = root.find(f"{{{SOAP11_NS}}}Header/{{urn:lv:welfare-hub:viss-header:v1}}MessageHeader")
-        header = MessageHeader.from_element(header_el) if header_el is not None else None
-        body = root.find(f"{{{SOAP11_NS}}}Body")
-        content = body[0] if body is not None and len(body) else None
-        if content is not None and content.tag == f"{{{SOAP11_NS}}}Fault":
+        try:
+            message = parse_envelope(root)
+            if self.hub_verifier is not None and self.hub_verifier.verify(message) != "hub":
+                raise ValidationFailed.single("Envelope/Header/Security", "signer-mismatch", "not signed by the hub")
+        except ValidationFailed as exc:
+            return Answer(
+                response.status_code, None, Fault("Server", f"the answer is not the hub's: {exc}", "transport", False)
+            )
+        header = message.read_header() if message.message_header is not None else None
+        content = message.content
+        if content.tag == f"{{{SOAP11_NS}}}Fault":
             return Answer(response.status_code, content, parse_fault(content), header)
         return Answer(response.status_code, content, None, header)
 

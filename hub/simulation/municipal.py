@@ -22,7 +22,7 @@ from hub.simulation.record_store import RecordStore
 from hub.simulation.records import RecordFactory
 from hub.simulation.serve import serve_forever
 from hub.simulation.soap_server import Knobs, SoapServer
-from hub.soap.signature import Signer
+from hub.soap.signature import SignatureVerifier, Signer
 
 BuildLoad = Callable[[Sequence[CanonicalRecord], Municipality, str], etree._Element]
 
@@ -111,6 +111,7 @@ class MunicipalSimulator:
         retries: int = 5,
         unregistered_share: float = 0.0,
         signer: Signer | None = None,
+        hub_verifier: SignatureVerifier | None = None,
     ) -> LoadResult:
         """Send `records` in batches; a Fault that says "retry" is answered by resending the same
         message (same MessageID) up to `retries` times with a growing pause."""
@@ -122,7 +123,9 @@ class MunicipalSimulator:
 
         def client() -> HubClient:
             if not hasattr(local, "client"):
-                local.client = HubClient(url, sender=self.system, retries=retries, signer=signer)
+                local.client = HubClient(
+                    url, sender=self.system, retries=retries, signer=signer, hub_verifier=hub_verifier
+                )
                 with lock:
                     clients.append(local.client)
             return local.client
@@ -145,7 +148,15 @@ class MunicipalSimulator:
             c.close()
         return result
 
-    def send_kind(self, url: str, kind: str, records: int, rng: random.Random, signer: Signer | None = None) -> int:
+    def send_kind(
+        self,
+        url: str,
+        kind: str,
+        records: int,
+        rng: random.Random,
+        signer: Signer | None = None,
+        hub_verifier: SignatureVerifier | None = None,
+    ) -> int:
         """Records of another system's format (F2, F7, F8), built by the service that defines it."""
         from hub.systems import discover
 
@@ -167,7 +178,7 @@ class MunicipalSimulator:
         else:
             made = [getattr(factory, kind)() for _ in range(records)]
             loads = [made[i : i + 100] for i in range(0, len(made), 100)]
-        client = HubClient(url, sender=self.system, signer=signer)
+        client = HubClient(url, sender=self.system, signer=signer, hub_verifier=hub_verifier)
         refused = 0
         try:
             for load in loads:
@@ -218,9 +229,9 @@ class MunicipalSimulator:
             server.verifier = pki.hub_verifier(args.pki)
             title = f"{self.system.upper()} intake simulator"
             return serve_forever(server.app(), args.host, args.port, title, f"/soap/{self.system}", on_stop=store.close)
-        signer = pki.signer_for(self.system, args.pki)
+        signer, hub_verifier = pki.signer_for(self.system, args.pki), pki.hub_verifier(args.pki)
         if args.kind != "data_load":
-            return self.send_kind(args.url, args.kind, args.records, random.Random(args.seed), signer)
+            return self.send_kind(args.url, args.kind, args.records, random.Random(args.seed), signer, hub_verifier)
         result = self.send(
             args.url,
             records=args.records,
@@ -229,6 +240,7 @@ class MunicipalSimulator:
             seed=args.seed,
             unregistered_share=args.unregistered_share,
             signer=signer,
+            hub_verifier=hub_verifier,
         )
         for submitted in result.submitted:
             if not submitted.accepted:

@@ -109,18 +109,18 @@ class SoapServer:
                 raise Fault("Server", f"{self.system} is temporarily overloaded", "target_unavailable", True)
             root = self.parser.parse(body)
             message = parse_envelope(root)
-            header = message.header() if message.header_element is not None else None
-            if self.verifier is not None and (signer := self.verifier.verify(root)) != "hub":
+            header = message.read_header() if message.message_header is not None else None
+            if self.verifier is not None and (signer := self.verifier.verify(message)) != "hub":
                 raise Unauthenticated.single("Envelope/Header/Security", "signer-mismatch", f"signed by {signer}")
-            handler = self.handlers.get(message.body.tag)
+            handler = self.handlers.get(message.content.tag)
             if handler is None:
                 raise ValidationFailed.single(
-                    etree.QName(message.body).localname, "unknown-operation", f"{self.system} does not offer this"
+                    etree.QName(message.content).localname, "unknown-operation", f"{self.system} does not offer this"
                 )
-            errors = self.schema.errors(message.body)
+            errors = self.schema.errors(message.content)
             if errors:
                 raise ValidationFailed(errors)
-            answer = await run_in_threadpool(handler, message.body)
+            answer = await run_in_threadpool(handler, message.content)
             if draw < self.knobs.fault_rate + self.knobs.timeout_rate:
                 self.count("timeouts_injected")
                 await asyncio.sleep(self.knobs.timeout_seconds)  # handled, but the answer comes too late

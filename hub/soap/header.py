@@ -6,7 +6,9 @@ import uuid
 from typing import Annotated
 
 from lxml import etree
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hub.errors import FieldError, ValidationFailed
 
 VH_NS = "urn:lv:welfare-hub:viss-header:v1"
 _FIELDS = (
@@ -19,6 +21,17 @@ _FIELDS = (
     ("purpose", "Purpose"),
     ("issue", "Issue"),
 )
+
+_TAGS = dict(_FIELDS)
+_RULES = {  # pydantic's error types in the words of the hub's other refusals
+    "missing": "required",
+    "string_too_short": "min-length",
+    "string_too_long": "max-length",
+    "string_pattern_mismatch": "pattern",
+    "uuid_parsing": "pattern",
+    "uuid_type": "pattern",
+}
+HEADER_PATH = "Envelope/Header/MessageHeader"
 
 SystemId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{1,31}$")]
 
@@ -37,12 +50,25 @@ class MessageHeader(BaseModel):
 
     @classmethod
     def from_element(cls, element: etree._Element) -> MessageHeader:
+        """The header an element carries, or `ValidationFailed` naming each field and rule it breaks."""
         values = {}
         for attr, tag in _FIELDS:
             text = element.findtext(f"{{{VH_NS}}}{tag}")
             if text is not None:
                 values[attr] = text.strip()
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        f"{HEADER_PATH}/{_TAGS.get(str(error['loc'][0]), str(error['loc'][0]))}",
+                        _RULES.get(error["type"], error["type"].replace("_", "-")),
+                        error["msg"],
+                    )
+                    for error in exc.errors(include_url=False)
+                ]
+            ) from None
 
     def to_element(self) -> etree._Element:
         element = etree.Element(f"{{{VH_NS}}}MessageHeader", nsmap={"vh": VH_NS})

@@ -87,7 +87,7 @@ class Database:
         """`sealer` seals payloads; `scrub` takes person codes out of free text the stores keep in
         clear (a target's reason, an operator's note): pseudonyms with the hub's key, else a marker."""
         # The tables register themselves on `metadata` when their modules load.
-        from hub.store import audit, failed, message_log, status  # noqa: F401
+        from hub.store import audit, failed, message_ids, message_log, status  # noqa: F401
 
         self.engine = create_store_engine(url)
         self.sealer = sealer

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,7 +31,7 @@ from hub.soap.signature import Signer
 from tests.conftest import serve_env
 from tests.hub.hostile import corpus
 from tests.hub.test_gateway import wait_for
-from tests.hub.test_hostile_input import Listener, check_refusal
+from tests.hub.test_hostile_input import BOUND_SECONDS, Listener, check_refusal
 from tests.hub.test_worker import RIGA, factory
 from tests.integration.test_queries import ep51
 from tests.monitoring.test_prometheus import free_port, ready
@@ -178,3 +180,119 @@ def test_attacks_are_refused_real_traffic_flows_and_no_person_code_is_left_in_cl
         for form in (code, code.replace("-", "")):
             assert form not in log, f"a person code in the log ({form[:2]}…)"
             assert form.encode() not in stores, f"a person code in the database in clear ({form[:2]}…)"
+
+
+def post(url: str, sender: str, body: bytes) -> httpx.Response:
+    return httpx.post(f"{url}/soap/{sender}", content=body, headers={"Content-Type": "text/xml"}, timeout=30)
+
+
+def with_second_header(message: bytes, **changes: str) -> bytes:
+    """A captured message with an unsigned second VISS header after the signed one (the wrapping that
+    once gave a second receipt and a forged user in the audit)."""
+    root = etree.fromstring(message)
+    signed_header = root.find(".//{urn:lv:welfare-hub:viss-header:v1}MessageHeader")
+    forged = etree.fromstring(etree.tostring(signed_header))
+    forged.attrib.clear()
+    for name, value in changes.items():
+        forged.find(f"{{urn:lv:welfare-hub:viss-header:v1}}{name}").text = value
+    signed_header.addnext(forged)
+    return etree.tostring(root)
+
+
+def test_captured_messages_wrapped_or_replayed_cause_no_second_effect(hub_serve, spolis, vsaa, dev_pki):
+    url, _, folder = hub_serve
+    load, records = signed_load(dev_pki, "sopa")
+    first = post(url, "sopa", load)
+    assert first.status_code == 200, first.text[:500]
+    receipt_id = etree.fromstring(first.content).findtext(".//{*}ReceiptID")
+    wait_for(lambda: spolis.store.stats()["records"] == len(records), timeout=60)
+
+    for attack in (
+        with_second_header(load, MessageID=str(uuid.uuid4())),
+        with_second_header(load, MessageID=str(uuid.uuid4()), UserId="attacker"),
+        load.replace(
+            b"</soap:Body>",
+            b"</soap:Body>" + load[load.index(b"<soap:Body") : load.index(b"</soap:Body>")] + b"</soap:Body>",
+        ),
+    ):
+        assert refused(url, "sopa", attack)[0][1] == "duplicate-element"
+    again = post(url, "sopa", load)  # byte for byte: idempotent, the same receipt
+    assert again.status_code == 200 and etree.fromstring(again.content).findtext(".//{*}ReceiptID") == receipt_id
+
+    sopa = signer_for("sopa", dev_pki)
+    header = MessageHeader(
+        message_id=uuid.uuid4(),
+        message_type="urn:lv:vsaa:e-pakalpojumi:v1#EP51Pieprasijums",
+        sender="sopa",
+        destination="vsaa",
+        user_id="rsd.soc.darbinieks.014",
+        purpose="lēmuma sagatavošana",
+    )
+    query = build_envelope(ep51(person_code(random.Random(5))), header, sopa)
+    assert post(url, "sopa", query).status_code == 200
+    assert refused(url, "sopa", query)[0] == ("Envelope/Header/MessageHeader/MessageID", "message-id-replayed")
+    assert refused(url, "sopa", with_second_header(query, MessageID=str(uuid.uuid4()), UserId="attacker"))[0][1] == (
+        "duplicate-element"
+    )
+
+    time.sleep(1)  # let a redelivery, if there were one, reach SPOLIS
+    assert sorted(spolis.store.message_ids()) == sorted(
+        r.get("messageId") for r in etree.fromstring(first.content).iter("{*}Record")
+    ), "each record reached SPOLIS once"
+    assert vsaa.calls == 1
+    with sqlite3.connect(folder / "hub.sqlite3") as db:
+        asked = db.execute("SELECT operator FROM audit_log WHERE action = 'query'").fetchall()
+    assert asked == [("rsd.soc.darbinieks.014",)], "the legal trail names the signer's user, once"
+
+
+def bombs(pki: Path) -> dict[str, bytes]:
+    """Requests that cost libxml2's canonicalisation the square of their size, sent with only SOPA's
+    public certificate: a signed message whose Body is swapped for the bomb."""
+    template = signed_load(pki, "sopa")[0]
+    start, end = template.index(b"<sopa:DatuPakete"), template.index(b"</sopa:DatuPakete>") + len(b"</sopa:DatuPakete>")
+
+    def body(tag: str) -> bytes:
+        return (
+            template[:start]
+            + f'<sopa:DatuPakete xmlns:sopa="urn:lv:riga:sopa:spolis:v1" {tag}/>'.encode()
+            + template[end:]
+        )
+
+    return {
+        "60k attributes": body(" ".join(f'a{i}="1"' for i in range(60_000))),
+        "100k attributes": body(" ".join(f'a{i}="1"' for i in range(100_000))),
+        "150k namespace declarations": body(" ".join(f'xmlns:p{i}="urn:p{i}"' for i in range(150_000))),
+    }
+
+
+def test_bombs_before_authentication_are_refused_at_once_while_a_real_load_is_answered(hub_serve, dev_pki):
+    """Each refusal comes within a bound (the bench measures how fast: `python -m bench --only refusals`),
+    and a real load sent while they keep coming gets its receipt."""
+    url, pid, _ = hub_serve
+    attacks = bombs(dev_pki)
+    for name, data in attacks.items():
+        assert len(data) < 8 << 20, name
+        started = time.perf_counter()
+        assert refused(url, "sopa", data)[0][1] in ("max-attributes", "max-namespaces"), name
+        assert time.perf_counter() - started < BOUND_SECONDS, name
+    stop = threading.Event()
+
+    def keep_bombing() -> None:
+        while not stop.is_set():
+            for data in attacks.values():
+                post(url, "sopa", data)
+
+    bombers = [threading.Thread(target=keep_bombing) for _ in range(4)]
+    for thread in bombers:
+        thread.start()
+    try:
+        sopa = HubClient(url, sender="sopa", retries=0, signer=signer_for("sopa", dev_pki))
+        records = factory(77).batch(50)
+        submitted = sopa.submit(from_canonical(records, RIGA, "P-77"), destination="spolis", user_id="u", records=50)
+        sopa.close()
+    finally:
+        stop.set()
+        for thread in bombers:
+            thread.join()
+    assert submitted.accepted, submitted.fault
+    assert len(submitted.message_ids) == 50
