@@ -38,7 +38,9 @@ class ServerThread:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="httptools",
+            # h11, not httptools: uvicorn's httptools protocol hands the app an empty body when a client
+            # offers to upgrade to HTTP/2 (the JDK's HttpClient does, over http://; uvicorn#2722)
+            http="h11",
             timeout_keep_alive=30,
             timeout_graceful_shutdown=10,
         )
