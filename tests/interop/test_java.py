@@ -1,0 +1,169 @@
+"""The JDK's own XML-DSig (JSR 105, no external jars) in java/PartnerClient.java, shaped as Apache
+WSS4J/CXF sign by default: the certificate as a wsse:BinarySecurityToken referenced from ds:KeyInfo
+through a wsse:SecurityTokenReference, exclusive C14N with InclusiveNamespaces PrefixLists, the
+Signature before the Timestamp. It signs the partner's requests (RSA-SHA256 and ECDSA-SHA256) and
+verifies the hub's answers with the hub's certificate. One JVM per test serves every command, because
+starting one costs about a second."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from lxml import etree
+
+from tests.interop.conftest import SOAP_NS, WSU_NS, answer_of, exchange, required_tool, unsigned
+
+SOURCE = Path(__file__).parent / "java" / "PartnerClient.java"
+WSU_ID = f"{{{WSU_NS}}}Id"
+
+
+class PartnerClient:
+    """PartnerClient.java in `serve` mode: one command a line, one JSON line back."""
+
+    def __init__(self, java: str, folder: Path) -> None:
+        self.folder = folder
+        self.errors = folder / "java.stderr"
+        self.process = subprocess.Popen(
+            [java, str(SOURCE), "serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors.open("wb"),
+            text=True,
+        )
+
+    def call(self, *args: str | Path) -> dict:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("\t".join(map(str, args)) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"java ended: {self.errors.read_text(errors='replace')[-3000:]}")
+        result = json.loads(line)
+        if "error" in result:
+            raise RuntimeError(f"java {args[0]}: {result['error']}")
+        return result
+
+    def file(self, data: bytes, kind: str) -> Path:
+        path = self.folder / f"{uuid.uuid4().hex}.{kind}.xml"
+        path.write_bytes(data)
+        return path
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def partner(tmp_path: Path) -> Iterator[PartnerClient]:
+    client = PartnerClient(required_tool("java"), tmp_path)
+    yield client
+    client.close()
+
+
+def pkcs8_der(pem_key: Path, folder: Path) -> Path:
+    """The key as the JDK's PKCS8EncodedKeySpec reads it."""
+    key = serialization.load_pem_private_key(pem_key.read_bytes(), password=None)
+    path = folder / f"{pem_key.stem}.pk8.der"
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path
+
+
+def java_signer(partner: PartnerClient, key: Path, cert: Path):  # type: ignore[no-untyped-def]
+    def sign(data: bytes) -> bytes:
+        source = partner.file(data, "unsigned")
+        target = source.with_suffix(".signed.xml")
+        partner.call("sign", source, key, cert, target)
+        return target.read_bytes()
+
+    return sign
+
+
+def java_verifier(partner: PartnerClient, hub_cert: Path):  # type: ignore[no-untyped-def]
+    def verify(data: bytes) -> None:
+        result = partner.call("verify", partner.file(data, "answer"), hub_cert)
+        if not result["valid"]:
+            raise AssertionError(f"the JDK refuses the answer's signature: {result}")
+        assert result["body"] == answer_of(data)[0], result
+        # Body, Timestamp and the echoed MessageHeader: the header's reference is checked by the JDK.
+        assert len(result["references"]) == 3, result
+
+    return verify
+
+
+def the_shape_of(signed: bytes) -> None:
+    """What makes this WSS4J's form rather than the hub's own, so a change in the Java cannot quietly
+    fall back to X509Data."""
+    root = etree.fromstring(signed)
+    security = root.find(f"{{{SOAP_NS}}}Header")[0]
+    names = [etree.QName(child).localname for child in security]
+    assert names == ["BinarySecurityToken", "Signature", "Timestamp"], names
+    key_info = security.find("{*}Signature/{*}KeyInfo")
+    reference = key_info.find("{*}SecurityTokenReference/{*}Reference")
+    assert reference.get("URI") == f"#{security[0].get(WSU_ID)}"
+    prefixes = [e.get("PrefixList") for e in security.iterfind(".//{http://www.w3.org/2001/10/xml-exc-c14n#}*")]
+    assert prefixes == ["soap wsse", "wsse soap", "soap"], prefixes  # SignedInfo, Timestamp, MessageHeader
+
+
+@pytest.mark.parametrize(
+    ("key", "cert", "method"),
+    [("sopa.key", "sopa.pem", "rsa-sha256"), ("sopa-ec.key", "sopa.ec.pem", "ecdsa-sha256")],
+    ids=["rsa-sha256", "ecdsa-sha256"],
+)
+def test_the_jdk_signs_as_wss4j_does_and_verifies_the_hub_s_answers(hub, partner, tmp_path, key, cert, method):
+    sign = java_signer(partner, pkcs8_der(hub.pki / key, tmp_path), hub.pki / cert)
+    sample = sign(unsigned("load"))
+    the_shape_of(sample)
+    assert f'Algorithm="http://www.w3.org/2001/04/xmldsig-more#{method}"'.encode() in sample
+    done = list(exchange(hub, sign, java_verifier(partner, hub.pki / "hub.pem")))
+    assert done == ["load", "status", "query", "refused"]
+
+
+def test_the_hub_refuses_what_changed_after_the_jdk_signed_it(hub, partner, tmp_path):
+    """Posted with java.net.http: first as signed, then with one byte of the Body changed."""
+    sign = java_signer(partner, pkcs8_der(hub.pki / "sopa.key", tmp_path), hub.pki / "sopa.pem")
+    url, hub_cert = f"{hub.url}/soap/sopa", hub.pki / "hub.pem"
+
+    request, answer = partner.file(sign(unsigned("load")), "signed"), tmp_path / "receipt.xml"
+    result = partner.call("post", url, request, hub_cert, answer)
+    assert (result["status"], result["valid"], result["body"]) == (200, True, "Receipt"), result
+
+    signed = sign(unsigned("load"))
+    changed = signed.replace(b"<sopa:SummaEUR>311.88<", b"<sopa:SummaEUR>311.89<", 1)
+    assert changed != signed
+    answer = tmp_path / "fault.xml"
+    result = partner.call("post", url, partner.file(changed, "changed"), hub_cert, answer)
+    assert (result["status"], result["valid"], result["body"]) == (500, True, "Fault"), result
+    assert answer_of(answer.read_bytes()) == ("Fault", "signature-invalid"), answer.read_bytes()[:2000]
+    # The hub's answer to a sender it could not authenticate echoes no header: Body and Timestamp.
+    assert len(result["references"]) == 2, result
+
+    tampered = partner.file(answer.read_bytes().replace(b"signature-invalid", b"signature-lnvalid", 1), "tampered")
+    assert partner.call("verify", tampered, hub_cert)["valid"] is False
+
+
+def test_the_jdk_s_default_http_client_is_heard(hub, partner, tmp_path):
+    """It offers an h2c upgrade over http:// (Connection: Upgrade, HTTP2-Settings); the hub answers in
+    HTTP/1.1, body and all (uvicorn's httptools protocol lost the body: uvicorn#2722)."""
+    sign = java_signer(partner, pkcs8_der(hub.pki / "sopa.key", tmp_path), hub.pki / "sopa.pem")
+    answer = tmp_path / "answer.xml"
+    result = partner.call(
+        "post-default",
+        f"{hub.url}/soap/sopa",
+        partner.file(sign(unsigned("load")), "signed"),
+        hub.pki / "hub.pem",
+        answer,
+    )
+    assert (result["status"], answer_of(answer.read_bytes())) == (200, ("Receipt", None)), answer.read_bytes()[:2000]
