@@ -11,11 +11,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import backlog, peers, queries, raw, stages
+from bench import backlog, peers, queries, raw, refusals, stages
 from bench.environment import SIZES, Bench, machine
 from bench.report import Results, render
 
-SECTIONS = ("raw", "ingest", "delivery", "e2e", "peers", "queries", "backlog")
+SECTIONS = ("raw", "ingest", "delivery", "e2e", "peers", "queries", "refusals", "backlog")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -31,6 +31,7 @@ def run(bench: Bench, results: Results, only: set[str]) -> None:
             lambda: (setattr(results, "naive", peers.naive(bench)), setattr(results, "celery", peers.celery(bench))),
         ),
         ("queries", lambda: setattr(results, "queries", queries.measure(bench))),
+        ("refusals", lambda: setattr(results, "refusals", refusals.measure(bench))),
         ("backlog", lambda: setattr(results, "backlog", backlog.measure(bench))),
     ]
     for name, step in steps:

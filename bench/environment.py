@@ -37,12 +37,13 @@ class Size:
     queries: int  # per caller count, at 1 caller; fewer each at 10 and 50
     backlog: int
     backlog_seconds: float  # how long the worker drains the backlog while its memory is watched
+    refusals: int  # sends of each request made to cost CPU, and loads of 100 timed alone and under attack
 
 
 SIZES = {
-    "tiny": Size("tiny", 400, 100, 100, 20, 2_000, 3.0),
-    "small": Size("small", 5_000, 500, 1_000, 100, 50_000, 15.0),
-    "full": Size("full", 20_000, 2_000, 5_000, 300, 1_000_000, 60.0),
+    "tiny": Size("tiny", 400, 100, 100, 20, 2_000, 3.0, 2),
+    "small": Size("small", 5_000, 500, 1_000, 100, 50_000, 15.0, 10),
+    "full": Size("full", 20_000, 2_000, 5_000, 300, 1_000_000, 60.0, 20),
 }
 
 

@@ -10,6 +10,7 @@ from importlib.metadata import version
 from bench.backlog import BacklogFigures
 from bench.queries import QueryFigures
 from bench.raw import PREFETCH, RawLimits
+from bench.refusals import RefusalFigures
 from bench.stages import Throughput
 
 PACKAGES = ("lxml", "pika", "kombu", "cryptography", "pydantic", "zeep", "xmlschema", "celery", "uvicorn")
@@ -26,6 +27,7 @@ class Results:
     naive: Throughput | None = None
     celery: Throughput | None = None
     queries: list[QueryFigures] = field(default_factory=list)
+    refusals: RefusalFigures | None = None
     backlog: BacklogFigures | None = None
 
 
@@ -133,6 +135,33 @@ def render(r: Results) -> str:
             goal = _goal(q.p99_s < 0.1, "p99 < 100 ms") if q.callers == 10 else ""
             lines.append(f"| {q.callers} | {q.answers:,} | {q.per_s:,.0f} | {_ms(q.p50_s)} | {_ms(q.p99_s)} | {goal} |")
         lines.append("")
+    if r.refusals:
+        f = r.refusals
+        lines += [
+            "## Requests made to cost CPU before authentication (only SOPA's public certificate)",
+            "",
+            f"| request | size | refused in, median of {f.rounds} | slowest of {f.rounds} | goal |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for refusal in f.refusals:
+            forged = refusal.name.endswith("forged signature value")
+            goal = (
+                _goal(refusal.p50_s <= 2 * f.forged_parse_s, f"≤ ×2 its bare parse ({_ms(f.forged_parse_s)})")
+                if forged
+                else _goal(refusal.p50_s < 0.1, "median < 100 ms")
+            )
+            lines.append(
+                f"| {refusal.name} | {refusal.kib:,} KiB | {_ms(refusal.p50_s)} | {_ms(refusal.max_s)} | {goal} |"
+            )
+        ratio = f.receipt_attacked_s / f.receipt_alone_s
+        lines += [
+            "",
+            f"A real load of 100 records got its receipt in {_ms(f.receipt_alone_s)} (median) with nobody attacking "
+            f"and in {_ms(f.receipt_attacked_s)} while four senders kept sending the requests above (×{ratio:.1f}, "
+            f"the gateway's one core shared with them); {f.receipts_attacked} receipts, "
+            f"{_goal(f.faults_attacked == 0, f'{f.faults_attacked} refused')}.",
+            "",
+        ]
     if r.backlog:
         b = r.backlog
         flat = b.rss_max_mb < 150 and b.rss_end_mb - b.rss_start_mb < 20

@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys):
     assert main(["--size", "tiny", "--no-save", "--amqp-url", amqp_url]) == 0
     table = capsys.readouterr().out
-    for heading in ("Raw limits", "The hub", "Peers", "Per-person queries", "memory with a backlog"):
+    for heading in ("Raw limits", "The hub", "Peers", "Per-person queries", "before authentication", "with a backlog"):
         assert heading in table
     for stage in (
         "in its threads",
