@@ -3,6 +3,7 @@ fresh timestamp, by a certificate pinned for a system. Everything else is refuse
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -194,3 +195,15 @@ def test_whatever_the_hub_accepts_after_a_change_signxml_accepts_too(dev_pki, ve
         return
     assert accepted and signxml_verifies(etree.tostring(root), (dev_pki / "sopa.pem").read_bytes())
 
+
+@pytest.mark.parametrize(("example", "signer"), [("signed-request.xml", "sopa"), ("signed-answer.xml", "hub")])
+def test_the_examples_security_md_shows_verify_as_they_stand(example, signer):
+    """SECURITY.md's complete example, a request and the hub's answer, is what the profile accepts."""
+    data = (PROJECT_ROOT / "docs" / "examples" / example).read_bytes()
+    message = parse_envelope(HardenedParser(max_bytes=1 << 20, max_depth=32).parse(data))
+    certificate = x509.load_der_x509_certificate(
+        base64.b64decode("".join(message.signature.findtext(".//{*}X509Certificate").split()))
+    )
+    created = dt.datetime.fromisoformat(message.timestamp.findtext("{*}Created"))
+    pinned = SignatureVerifier(TrustedCertificates.of({signer: [certificate]}))
+    assert pinned.verify(message, now=created) == signer
