@@ -10,15 +10,12 @@ application reads another), and no message the hub accepts has a use for one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lxml import etree
 
 from hub.errors import ValidationFailed
 from hub.soap.header import VH_NS, MessageHeader
-
-if TYPE_CHECKING:
-    from hub.soap.signature import Signer
 
 SOAP11_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -45,6 +42,12 @@ _PLACES = {
     TIMESTAMP: ("Envelope/Header/Security/Timestamp", SECURITY),
     SIGNATURE: ("Envelope/Header/Security/Signature", SECURITY),
 }
+
+
+class EnvelopeSigner(Protocol):
+    """What signs an envelope in place (`hub.soap.signature.Signer`)."""
+
+    def sign(self, envelope: etree._Element) -> etree._Element: ...
 
 
 class SoapVersionMismatch(ValidationFailed):
@@ -154,7 +157,9 @@ def _understood(header: etree._Element) -> None:
             )
 
 
-def build_envelope(body: etree._Element, header: MessageHeader | None = None, signer: Signer | None = None) -> bytes:
+def build_envelope(
+    body: etree._Element, header: MessageHeader | None = None, signer: EnvelopeSigner | None = None
+) -> bytes:
     """The SOAP 1.1 message carrying `body`; signed (WS-Security) when a signer is given."""
     namespaces = {"soap": SOAP11_NS, "wsu": WSU_NS} if signer is not None else {"soap": SOAP11_NS}
     envelope = etree.Element(ENVELOPE, nsmap=namespaces)
