@@ -27,7 +27,7 @@ from bench.environment import HTTP, Bench, cpu_seconds, free_port, wait_until
 from bench.raw import RIGA, PipelinedPublisher, sopa_request
 from hub.broker.publisher import pika_parameters
 from hub.envelope import Envelope
-from hub.routing import Router
+from hub.rules.routing import Router
 from hub.runtime import build_topology, declare_topology
 from hub.settings import Settings
 from hub.simulation.records import RecordFactory

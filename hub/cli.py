@@ -65,11 +65,11 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
+    from hub.operations.trace import trace
     from hub.runtime import open_database
     from hub.store.failed import FailedStore
     from hub.store.message_log import MessageLog
     from hub.store.status import StatusStore
-    from hub.trace import trace
 
     db = open_database(get_settings())
     steps = trace(args.id, StatusStore(db), FailedStore(db), MessageLog(db))
@@ -82,9 +82,9 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from hub.access import load_rules
-    from hub.dashboard import DASHBOARD_FILE, render
     from hub.generated import is_current, write_if_changed
+    from hub.operations.dashboard import DASHBOARD_FILE, render
+    from hub.rules.access import load_rules
     from hub.systems import discover
 
     systems = discover()
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev.set_defaults(func=_pki_dev)
 
     from hub.contracts.cli import add_commands as add_contract_commands
-    from hub.operator_cli import add_commands as add_operator_commands
+    from hub.operations.cli import add_commands as add_operator_commands
 
     add_operator_commands(commands)
     add_contract_commands(commands)

@@ -19,18 +19,18 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from hub import logs, metrics
-from hub.access import AccessTable, load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import BatchHandler, ConsumerLoop
 from hub.broker.delay import create_delayer
 from hub.broker.publisher import Publisher, create_publisher
 from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
-from hub.circuit import CircuitBreaker
-from hub.deadletter import DeadLetterMover
+from hub.delivery.circuit import CircuitBreaker
+from hub.delivery.deadletter import DeadLetterMover
+from hub.delivery.query_worker import QueryWorker
+from hub.delivery.worker import DeliveryWorker
 from hub.envelope import utcnow
 from hub.errors import BrokerUnavailable
-from hub.gateway.admin import AdminApi
 from hub.gateway.app import Gateway, Readiness, operations_routes
 from hub.gateway.ingest import Ingest
 from hub.gateway.pool import PreparePool
@@ -38,11 +38,12 @@ from hub.gateway.queries import QueryDesk
 from hub.gateway.reception import Reception
 from hub.http_server import ServerThread
 from hub.keys import read_or_create_key
-from hub.observe import HubCollector
-from hub.operators import FailedMessages
+from hub.operations.admin import AdminApi
+from hub.operations.failed_messages import FailedMessages
+from hub.operations.observe import HubCollector
 from hub.pseudonym import Pseudonymizer
-from hub.query_worker import QueryWorker
-from hub.routing import Router
+from hub.rules.access import AccessTable, load_rules
+from hub.rules.routing import Router
 from hub.settings import Settings
 from hub.soap.signature import SignatureVerifier, Signer, TrustedCertificates
 from hub.store.audit import AuditLog
@@ -53,7 +54,6 @@ from hub.store.message_ids import UsedMessageIds
 from hub.store.message_log import MessageLog
 from hub.store.status import StatusStore
 from hub.systems import SystemAdapter, Target, TargetSettings, discover
-from hub.worker import DeliveryWorker
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 

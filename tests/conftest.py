@@ -22,10 +22,10 @@ from adapters.spolis.simulator import SpolisService
 from adapters.vdeavk.simulator import VdeavkService
 from adapters.vsaa.simulator import VsaaService
 from hub import devpki
-from hub.access import load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.http_server import ServerThread
+from hub.rules.access import load_rules
 from hub.runtime import Hub, build_ingest
 from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.record_store import RecordStore

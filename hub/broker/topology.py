@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from kombu import Connection, Exchange, Queue
 
-from hub.retry import delay_queue_suffix
+from hub.delivery.retry import delay_queue_suffix
 
 DEAD_KEY = "dead"
 

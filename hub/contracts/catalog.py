@@ -8,8 +8,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from hub.access import AccessTable
 from hub.contracts.wsdl import RECEIPT, WsdlOperation, render_wsdl
+from hub.rules.access import AccessTable
 from hub.soap import HUB_NS
 from hub.systems import SystemAdapter
 

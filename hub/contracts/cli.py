@@ -11,12 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from hub.access import load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.contracts.catalog import wsdls
 from hub.errors import HubError, ValidationFailed
 from hub.generated import is_current, write_if_changed
+from hub.rules.access import load_rules
 from hub.runtime import build_ingest
 from hub.settings import get_settings
 from hub.systems import discover

@@ -27,13 +27,13 @@ from hub import logs, metrics
 from hub.broker.publisher import Publisher
 from hub.contracts.wsdl import served_wsdl
 from hub.errors import BrokerUnavailable, ValidationFailed
-from hub.gateway.admin import AdminApi
 from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
 from hub.gateway.pool import PreparePool
 from hub.gateway.queries import QueryDesk
 from hub.gateway.reception import Received, Reception, Staged
 from hub.gateway.responses import status_element
 from hub.http_server import schema_files_route
+from hub.operations.admin import AdminApi
 from hub.soap import MessageHeader, build_envelope, fault_from_error
 from hub.soap.signature import Signer
 from hub.store.status import StatusStore

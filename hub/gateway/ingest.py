@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from hub.access import AccessTable
 from hub.broker.codec import BrokerCodec
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
@@ -27,7 +26,8 @@ from hub.canonical.mapping import Parsed
 from hub.envelope import Envelope, EnvelopeFields, envelope_fields, utcnow
 from hub.errors import FieldError, HubError, Unauthenticated, ValidationFailed
 from hub.gateway.budget import Budget
-from hub.routing import Router
+from hub.rules.access import AccessTable
+from hub.rules.routing import Router
 from hub.soap import HUB_NS, MessageHeader, SoapMessage, parse_envelope
 from hub.soap.header import HEADER_PATH
 from hub.soap.signature import SignatureVerifier

@@ -22,9 +22,9 @@ from hub.broker.publisher import Publisher
 from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
 from hub.canonical import QUERY_TYPES
+from hub.delivery.query_worker import DEADLINE
 from hub.errors import BrokerUnavailable, DeadlineExceeded, RemoteError, classify
 from hub.gateway.ingest import Query
-from hub.query_worker import DEADLINE
 from hub.store.audit import AuditLog
 
 

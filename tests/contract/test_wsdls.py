@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import zeep
 
-from hub.access import AccessTable
 from hub.contracts.catalog import hub_operations, wsdls
-from hub.routing import Router
+from hub.rules.access import AccessTable
+from hub.rules.routing import Router
 from hub.settings import PROJECT_ROOT, Settings
 from hub.systems import discover
 

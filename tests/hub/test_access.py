@@ -8,9 +8,9 @@ import random
 import pytest
 
 from adapters.sopa.dialect import from_canonical
-from hub.access import AccessConfigError, AccessTable
 from hub.canonical import AssistantOpinion
-from hub.routing import Router
+from hub.rules.access import AccessConfigError, AccessTable
+from hub.rules.routing import Router
 from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code

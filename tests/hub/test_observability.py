@@ -8,8 +8,8 @@ import datetime as dt
 import httpx
 
 from hub.cli import main
+from hub.operations.trace import trace
 from hub.store.failed import Filter
-from hub.trace import trace
 from tests.conftest import same_hub_environment
 from tests.hub.test_cli import hub as hub_cli
 from tests.hub.test_gateway import metric, wait_for

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from hub.circuit import BreakerSettings, CircuitBreaker, State
+from hub.delivery.circuit import BreakerSettings, CircuitBreaker, State
+from hub.delivery.retry import RetryPolicy, delay_queue_suffix
 from hub.errors import TargetRejected, TargetUnavailable
-from hub.retry import RetryPolicy, delay_queue_suffix
 
 
 def test_delays_grow_then_stay_at_the_last():

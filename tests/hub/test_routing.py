@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.routing import Router, RoutingConfigError
+from hub.rules.routing import Router, RoutingConfigError
 from hub.settings import PROJECT_ROOT
 from hub.systems import discover
 

@@ -22,13 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from hub.access import load_rules
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.devpki import issue
 from hub.errors import ValidationFailed
 from hub.gateway.ingest import Query, StatusQuery, Submission
 from hub.gateway.reception import Reception, Staged
+from hub.rules.access import load_rules
 from hub.runtime import build_ingest, load_signatures
 from hub.settings import PROJECT_ROOT, Settings
 from hub.soap.envelope import BODY, MESSAGE_HEADER, SECURITY, SIGNATURE, TIMESTAMP, WSSE_NS

@@ -10,7 +10,7 @@ import pytest
 from kombu import Connection, Queue
 
 from hub.broker.consumer import ConsumerLoop
-from hub.deadletter import DeadLetterMover
+from hub.delivery.deadletter import DeadLetterMover
 from hub.envelope import Envelope
 from hub.store.failed import Filter
 from tests.hub.test_gateway import wait_for

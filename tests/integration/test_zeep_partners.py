@@ -10,9 +10,9 @@ import pytest
 import zeep
 from lxml import etree
 
-from hub.access import AccessTable
 from hub.contracts.catalog import hub_operations
-from hub.routing import Router
+from hub.rules.access import AccessTable
+from hub.rules.routing import Router
 from hub.settings import Settings
 from hub.soap import SOAP11_NS
 from hub.systems import discover

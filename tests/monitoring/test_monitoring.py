@@ -13,7 +13,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from hub.cli import main
-from hub.dashboard import DASHBOARD_FILE, queries
+from hub.operations.dashboard import DASHBOARD_FILE, queries
 from hub.settings import PROJECT_ROOT
 from tests.hub.test_gateway import wait_for
 from tests.hub.test_worker import factory, submit

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from hub.dashboard import DASHBOARD_FILE, queries
+from hub.operations.dashboard import DASHBOARD_FILE, queries
 from hub.settings import PROJECT_ROOT
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.errors import ValidationFailed
-from hub.operators import FailedMessages, NotFound, make_filter, to_json
+from hub.operations.failed_messages import FailedMessages, NotFound, make_filter, to_json
 from hub.store.failed import Filter
 
 

@@ -23,12 +23,12 @@ from hub.broker.publisher import Publisher
 from hub.broker.topology import Topology
 from hub.canonical import record_from_payload
 from hub.canonical.mapping import field_error
+from hub.delivery.worker import REPLAYS
 from hub.envelope import Envelope, utcnow
 from hub.errors import ValidationFailed
 from hub.store.audit import AuditEntry, AuditLog
 from hub.store.failed import FailedGroup, FailedMessage, FailedStore, Filter
 from hub.store.message_log import MessageLog
-from hub.worker import REPLAYS
 
 REPLAY_CHUNK = 500
 CONFIRM_TIMEOUT_SECONDS = 60.0

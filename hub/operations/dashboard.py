@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hub.access import AccessTable
-from hub.routing import Router
+from hub.rules.access import AccessTable
+from hub.rules.routing import Router
 from hub.settings import PROJECT_ROOT
 from hub.systems import SystemAdapter
 

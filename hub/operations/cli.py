@@ -1,4 +1,4 @@
-"""`hub failed …`, `hub audit …`, `hub store …`: the operators' commands, on hub.operators."""
+"""`hub failed …`, `hub audit …`, `hub store …`: the operators' commands, on hub.operations.failed_messages."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from hub.broker.codec import BrokerCodec
 from hub.broker.publisher import create_publisher
 from hub.envelope import utcnow
 from hub.errors import ValidationFailed
-from hub.operators import STATES, FailedMessages, NotFound, make_filter, to_json
-from hub.routing import Router
+from hub.operations.failed_messages import STATES, FailedMessages, NotFound, make_filter, to_json
+from hub.rules.routing import Router
 from hub.runtime import AuditKeyMissing, build_topology, open_audit, open_database
 from hub.settings import Settings, get_settings
 from hub.store.audit import Verdict

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hub.canonical import QUERY_TYPES, RECORD_TYPES
 from hub.errors import Unauthorised
-from hub.routing import Router
+from hub.rules.routing import Router
 from hub.settings import Settings
 from hub.systems import SystemAdapter
 

@@ -1,6 +1,6 @@
 """Routes as configuration: which target gets each canonical type, in which flow, and how the route
 retries; circuit breaker settings per target. Checked when the hub starts. Who may send a type at
-all is the access table's business (`hub.access`), not the route's."""
+all is the access table's business (`hub.rules.access`), not the route's."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hub.canonical import QUERY_TYPES, RECORD_TYPES
-from hub.circuit import BreakerSettings
+from hub.delivery.circuit import BreakerSettings
+from hub.delivery.retry import RetryPolicy
 from hub.errors import Unroutable
-from hub.retry import RetryPolicy
 from hub.systems import SystemAdapter
 
 

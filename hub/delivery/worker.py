@@ -33,11 +33,11 @@ from hub.broker.consumer import Received
 from hub.broker.delay import Delayer
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
-from hub.circuit import CircuitBreaker, State
+from hub.delivery.circuit import CircuitBreaker, State
+from hub.delivery.retry import RetryPolicy
 from hub.envelope import Envelope, utcnow
 from hub.errors import MalformedMessage, TargetRejected, TargetUnavailable, classify
-from hub.retry import RetryPolicy
-from hub.routing import Router
+from hub.rules.routing import Router
 from hub.store.failed import Attempt, FailedStore, Failure
 from hub.store.message_log import MessageLog
 from hub.store.status import StatusStore

@@ -20,7 +20,7 @@ from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
 from hub.broker.message import OutgoingMessage
 from hub.broker.publisher import Publisher
-from hub.circuit import CircuitBreaker
+from hub.delivery.circuit import CircuitBreaker
 from hub.errors import TargetUnavailable, Unroutable, classify
 from hub.systems import Target
 

@@ -7,10 +7,10 @@ import logging
 
 from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
+from hub.delivery.worker import store_failures
 from hub.envelope import Envelope
 from hub.store.failed import FailedStore, Failure
 from hub.store.message_log import MessageLog
-from hub.worker import store_failures
 
 log = logging.getLogger(__name__)
 
