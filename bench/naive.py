@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from adapters.sopa.dialect import to_canonical
 from adapters.spolis.outbound import from_envelope, submission
-from hub.broker.publisher import pika_parameters
+from hub.broker.rabbit import pika_parameters
 from hub.envelope import Envelope
 from hub.settings import PROJECT_ROOT
 

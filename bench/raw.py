@@ -26,7 +26,7 @@ from pika.adapters.select_connection import SelectConnection
 from adapters.sopa.dialect import from_canonical
 from bench.outbound_build import measure as measure_build
 from hub.broker.codec import BrokerCodec
-from hub.broker.publisher import pika_parameters
+from hub.broker.rabbit import pika_parameters
 from hub.canonical import Municipality
 from hub.envelope import Envelope
 from hub.settings import PROJECT_ROOT, Settings

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from adapters.spolis.simulator import SpolisService
 from hub import devpki
 from hub.http_server import ServerThread
-from hub.runtime import Hub, delete_queues
+from hub.runtime import Hub
 from hub.settings import Settings
 from hub.simulation import pki
 from hub.simulation.municipal import LoadResult, MunicipalSimulator
@@ -63,7 +63,7 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
         try:
             hub.wait_until_consuming()
             print(
-                f"hub demo: broker {'embedded (memory://)' if settings.embedded_broker else 'RabbitMQ'}, "
+                f"hub demo: broker {hub.broker.description}, "
                 f"gateway {hub.gateway_url}, SPOLIS simulator {spolis.url}, signatures {settings.signatures}",
                 file=sys.stderr,
             )
@@ -78,7 +78,7 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
             stats = spolis_store.stats()
         finally:
             hub.stop()
-            delete_queues(settings.broker_url, hub.topology)
+            hub.broker.delete(hub.topology)
             spolis.stop()
             spolis_store.close()
     refused = sent - accepted

@@ -13,16 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from amqp.exceptions import PreconditionFailed
-from kombu import Connection
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from hub import logs, metrics
+from hub.broker.broker import Publisher, open_broker
 from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import BatchHandler, ConsumerLoop
-from hub.broker.delay import create_delayer
-from hub.broker.publisher import Publisher, create_publisher
 from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
 from hub.delivery.circuit import CircuitBreaker
@@ -58,40 +55,6 @@ from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 
 log = logging.getLogger(__name__)
-
-
-def declare_topology(url: str, topology: Topology, *, timeout: float = 30.0) -> None:
-    """Declare every exchange and queue, waiting up to `timeout` for the broker to answer."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with Connection(url, connect_timeout=5) as connection:
-                connection.ensure_connection(max_retries=1)
-                topology.declare(connection)
-                return
-        except PreconditionFailed as exc:
-            raise BrokerUnavailable(
-                f"{exc}: a queue of that name exists with other arguments (an older hub version or another "
-                "deployment); drain and delete it, or choose another HUB_BROKER_PREFIX"
-            ) from None
-        except Exception as exc:
-            if time.monotonic() > deadline:
-                raise BrokerUnavailable(f"cannot declare the broker topology: {exc}") from exc
-            time.sleep(1.0)
-
-
-def delete_queues(url: str, topology: Topology) -> None:
-    """Remove a topology's queues and exchanges (the demo's own, after it ran)."""
-    with Connection(url, connect_timeout=5) as connection:
-        for delete, names in (("queue_delete", topology.all_queue_names()), ("exchange_delete", topology.exchanges)):
-            for name in names:
-                channel = connection.channel()
-                try:
-                    getattr(channel, delete)(name)
-                except Exception:  # never declared (no query targets), or already gone
-                    pass
-                finally:
-                    channel.close()
 
 
 class SignatureConfigError(ValueError):
@@ -233,12 +196,13 @@ class Hub:
         self.audit = open_audit(settings, self.db)
         self.message_log = MessageLog(self.db)
         self.used_message_ids = UsedMessageIds(self.db)
-        self.publisher: Publisher = create_publisher(settings.broker_url, self.topology)
-        self.delayer = create_delayer(settings.broker_url, self.publisher, self.topology)
+        self.broker = open_broker(settings.broker_url)
+        self.publisher: Publisher = self.broker.publisher(self.topology)
+        self.delayer = self.broker.delayer(self.publisher, self.topology)
         every_target = sorted({*self.router.targets, *self.router.query_targets})
         self.breakers = {t: CircuitBreaker(t, self.router.breaker_for(t)) for t in every_target}
         self.pseudonymize = open_pseudonymizer(settings)
-        self.replies = ReplyListener(settings.broker_url, settings.broker_prefix)
+        self.replies = ReplyListener(self.broker, settings.broker_prefix)
         self.stop_event = threading.Event()
         self.consumers: list[ConsumerLoop] = []
         self._threads: list[threading.Thread] = []
@@ -249,7 +213,7 @@ class Hub:
         self._collector: HubCollector | None = None
 
     def start(self, *, gateway: bool = True, workers: bool = True) -> Hub:
-        declare_topology(self.settings.broker_url, self.topology)
+        self.broker.declare(self.topology)
         self._topology_declared = True
         self.publisher.start(timeout=30)
         self._count_from_zero(gateway=gateway, workers=workers)
@@ -462,8 +426,7 @@ class Hub:
         flush_seconds: float | None = None,
     ) -> None:
         settings = self.settings
-        loop = ConsumerLoop(
-            settings.broker_url,
+        loop = self.broker.consumer(
             queue,
             handler,
             prefetch=settings.prefetch_count,

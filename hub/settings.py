@@ -109,10 +109,6 @@ class Settings(BaseSettings):
         """An empty variable (docker-compose's `${X:-}`) means unset, never an empty secret."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @property
-    def embedded_broker(self) -> bool:
-        return self.broker_url.startswith("memory://")
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -5,7 +5,7 @@ tracing and the broker's tools work without opening anything. A key still opens 
 after a newer one is put in front, so messages in queues survive a rotation.
 
 A data load's records for one target travel as one message, a bundle (a JSON array of envelopes,
-its record count in the `hub-records` header): publishing, confirming, queueing and sealing are
+its record count in a header, `hub.broker.headers.RECORDS`): publishing, confirming, queueing and sealing are
 paid per load instead of per record, which is most of what the broker costs the gateway. Retries,
 replays and queries stay one envelope per message, so each record still fails and waits alone."""
 
@@ -18,11 +18,11 @@ import pydantic_core
 from cryptography.fernet import Fernet
 from pydantic import TypeAdapter
 
+from hub.broker.headers import RECORDS, SOURCE, TARGET
 from hub.broker.message import OutgoingMessage
 from hub.envelope import Envelope, EnvelopeFields
 from hub.store.crypto import KeyUnavailable, Sealer
 
-RECORDS = "hub-records"  # how many records a message carries: the consumer loop batches by it
 _ENVELOPES = TypeAdapter(list[Envelope])
 
 
@@ -70,7 +70,7 @@ class BrokerCodec:
             correlation_id=str(first["correlation_id"]),
             type=types.pop() if len(types) == 1 else "bundle",
             timestamp=int(first["created_at"].timestamp()),
-            headers={"hub-source": first["source"], "hub-target": first["target"], RECORDS: len(envelopes)},
+            headers={SOURCE: first["source"], TARGET: first["target"], RECORDS: len(envelopes)},
         )
 
     def message(
@@ -84,5 +84,5 @@ class BrokerCodec:
             correlation_id=str(envelope.correlation_id),
             type=envelope.type,
             timestamp=int(envelope.created_at.timestamp()),
-            headers={"hub-source": envelope.source, "hub-target": envelope.target, **(headers or {})},
+            headers={SOURCE: envelope.source, TARGET: envelope.target, **(headers or {})},
         )

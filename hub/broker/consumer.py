@@ -2,8 +2,8 @@
 
 The loop never acks by itself; the handler settles each message once its effect is done (or
 moves it elsewhere first), and when the handler returns the loop acks what was settled: with one
-frame for a whole batch on RabbitMQ (a multiple ack), which costs a worker a tenth of what an ack
-per message did. Messages unacked when a connection drops go back to the queue
+frame for a whole batch where the broker can (a multiple ack), which costs a worker a tenth of what
+an ack per message did. Messages unacked when a connection drops go back to the queue
 (at-least-once), which is why every target is called with an idempotency key. While `pause`
 says so (an open circuit), the loop stops consuming and messages wait in the broker. A batch is
 full when the records its messages carry (a bundle carries several) reach the batch size.
@@ -16,12 +16,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kombu import Connection, Consumer, Queue
+from kombu import Consumer, Queue
 from kombu.message import Message
 
 from hub import logs
-from hub.broker.codec import RECORDS
+from hub.broker.headers import RECORDS
+
+if TYPE_CHECKING:
+    from hub.broker.broker import Broker
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,7 @@ def _never_pause() -> float:
 class ConsumerLoop:
     def __init__(
         self,
-        url: str,
+        broker: Broker,
         queue: str,
         handler: BatchHandler,
         *,
@@ -67,7 +71,7 @@ class ConsumerLoop:
     ) -> None:
         """`declare`: a queue this loop owns and declares on every connection (an exclusive reply
         queue); otherwise the queue is the topology's and already exists."""
-        self.url = url
+        self.broker = broker
         self.queue = queue
         self.handler = handler
         self.prefetch = max(prefetch, batch_size)
@@ -80,7 +84,7 @@ class ConsumerLoop:
         self._buffer: list[Received] = []
         self._records = 0  # carried by the messages in the buffer
         self._oldest = 0.0
-        self._whole_batches = False  # a multiple ack: RabbitMQ only (kombu's memory transport acks one)
+        self._whole_batches = False  # a multiple ack, where the broker can
 
     def run(self, stop: threading.Event) -> None:
         delay = 0.5
@@ -103,8 +107,7 @@ class ConsumerLoop:
         self.connected.clear()
 
     def _consume(self, stop: threading.Event) -> None:
-        options = {"polling_interval": 0.01} if self.url.startswith("memory://") else {}
-        with Connection(self.url, heartbeat=30, transport_options=options) as connection:
+        with self.broker.connection(heartbeat=30) as connection:
             connection.ensure_connection(max_retries=1)
             channel = connection.channel()
             channel.basic_qos(0, self.prefetch, False)
@@ -112,7 +115,7 @@ class ConsumerLoop:
             consumer = Consumer(channel, queues=[queue], on_message=self._on_message)
             consumer.consume()
             consuming = True
-            self._whole_batches = not self.url.startswith("memory://")  # a new channel: nothing unacked
+            self._whole_batches = self.broker.capabilities.multiple_ack  # a new channel: nothing unacked
             self.connected.set()
             try:
                 while not stop.is_set():

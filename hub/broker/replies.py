@@ -14,29 +14,27 @@ import socket
 import threading
 import uuid
 
-from kombu import Queue
-
 from hub import metrics
+from hub.broker.broker import Broker
 from hub.broker.consumer import ConsumerLoop, Received
 
 log = logging.getLogger(__name__)
 
 
 class ReplyListener:
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(self, broker: Broker, prefix: str) -> None:
         self.queue = f"{prefix}.reply.{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future[bytes]]] = {}
         self._lock = threading.Lock()
-        arguments = {"x-queue-type": "classic"} if not url.startswith("memory://") else {}
         self.loop = ConsumerLoop(
-            url,
+            broker,
             self.queue,
             self._handle,
             prefetch=500,
             batch_size=1,
             flush_seconds=0.005,
             name="replies",
-            declare=Queue(self.queue, exclusive=True, auto_delete=True, durable=False, queue_arguments=arguments),
+            declare=broker.reply_queue(self.queue),
         )
 
     def expect(self, correlation_id: str) -> asyncio.Future[bytes]:

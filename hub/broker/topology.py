@@ -13,8 +13,8 @@ alike. On RabbitMQ every queue is a durable quorum queue:
   gateway's own exclusive reply queue.
 
 Dead-lettering is at-least-once (quorum queues, `overflow: reject-publish`), so no message is
-lost between queues. kombu's memory transport ignores these arguments; on the embedded broker
-the hub delays in-process and has no delivery limit (a crash loses the broker anyway).
+lost between queues. The embedded broker declares the same names without these arguments (it has
+no dead-lettering: see `hub.broker.broker.Capabilities`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from kombu import Connection, Exchange, Queue
+from kombu import Exchange, Queue
 
 from hub.delivery.retry import delay_queue_suffix
 
@@ -69,11 +69,12 @@ class Topology:
     def dead_queue(self) -> str:
         return f"{self.prefix}.dead"
 
-    def queues(self, connection: Connection) -> list[Queue]:
-        amqp = connection.transport.driver_type == "amqp"
+    def queues(self, *, quorum: bool) -> list[Queue]:
+        """Every queue with its exchange and binding; `quorum`: RabbitMQ's arguments (quorum queues,
+        delivery limit, dead-lettering), which the embedded broker has no use for."""
 
         def arguments(**extra: object) -> dict[str, object]:
-            if not amqp:
+            if not quorum:
                 return {}
             return {"x-queue-type": "quorum", **extra}
 
@@ -135,15 +136,6 @@ class Topology:
         routes.add((self.dead_exchange, DEAD_KEY))
         routes |= {(self.query_exchange, target) for target in self.query_targets}
         return routes
-
-    def declare(self, connection: Connection) -> None:
-        """Declare everything; raises if RabbitMQ holds a queue of the same name with other arguments."""
-        channel = connection.channel()
-        try:
-            for queue in self.queues(connection):
-                queue.bind(channel).declare()
-        finally:
-            channel.close()
 
     def all_queue_names(self) -> list[str]:
         names = [self.delivery_queue(t) for t in self.targets]

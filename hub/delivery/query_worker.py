@@ -16,17 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 
 from hub import logs, metrics
+from hub.broker.broker import Publisher
 from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
+from hub.broker.headers import DEADLINE
 from hub.broker.message import OutgoingMessage
-from hub.broker.publisher import Publisher
 from hub.delivery.circuit import CircuitBreaker
 from hub.errors import TargetUnavailable, Unroutable, classify
 from hub.systems import Target
 
 log = logging.getLogger(__name__)
-
-DEADLINE = "hub-deadline"  # epoch milliseconds
 
 
 class QueryWorker:

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from hub import logs, metrics
-from hub.broker.codec import RECORDS, BrokerCodec
+from hub.broker.broker import Delayer
+from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
-from hub.broker.delay import Delayer
+from hub.broker.headers import ATTEMPT, HISTORY, HISTORY_KEPT, REPLAYS, carried
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.delivery.circuit import CircuitBreaker, State
@@ -46,10 +47,6 @@ from hub.systems import Target
 log = logging.getLogger(__name__)
 
 SETTLE_TIMEOUT_SECONDS = 30.0
-ATTEMPT = "hub-attempt"
-HISTORY = "hub-history"
-HISTORY_KEPT = 10
-REPLAYS = "hub-replay-count"
 
 
 class _Countdown:
@@ -284,7 +281,7 @@ class DeliveryWorker:
             if policy.exhausted(attempt, item.envelope.created_at, now):
                 exhausted.append(item)
                 continue
-            headers = {**_carried(item.received.headers), ATTEMPT: attempt, HISTORY: json.dumps(item.history)}
+            headers = {**carried(item.received.headers), ATTEMPT: attempt, HISTORY: json.dumps(item.history)}
             by_delay.setdefault(policy.delay_for(attempt), []).append(
                 self.codec.message(item.envelope, "", "", headers)
             )
@@ -317,7 +314,7 @@ class DeliveryWorker:
 
     def _park(self, items: Sequence[Item]) -> None:
         """The circuit is open: back to wait, without spending an attempt."""
-        messages = [self.codec.message(i.envelope, "", "", _carried(i.received.headers)) for i in items]
+        messages = [self.codec.message(i.envelope, "", "", carried(i.received.headers)) for i in items]
         self.delayer.schedule(self.target_name, self.park_delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
         self.message_log.record(
             (m.message_id, "waiting", {"why": f"circuit to {self.target_name} open", "delay_s": self.park_delay})
@@ -391,11 +388,6 @@ def store_failures(
         ).inc()
     for done in settle:
         done()
-
-
-def _carried(headers: dict[str, object]) -> dict[str, str | int]:
-    """The hub's own headers travel on (but a bundle's count); the broker's x- headers do not."""
-    return {k: v for k, v in headers.items() if k.startswith("hub-") and k != RECORDS and isinstance(v, str | int)}
 
 
 def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from hub import logs, metrics
-from hub.broker.publisher import Publisher
+from hub.broker.broker import Publisher
 from hub.contracts.wsdl import served_wsdl
 from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission

@@ -17,12 +17,12 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 
 from hub import metrics
+from hub.broker.broker import Publisher
 from hub.broker.codec import BrokerCodec
-from hub.broker.publisher import Publisher
+from hub.broker.headers import DEADLINE
 from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
 from hub.canonical import QUERY_TYPES
-from hub.delivery.query_worker import DEADLINE
 from hub.errors import BrokerUnavailable, DeadlineExceeded, RemoteError, classify
 from hub.gateway.ingest import Query
 from hub.store.audit import AuditLog

@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hub.broker.broker import open_broker
 from hub.broker.codec import BrokerCodec
-from hub.broker.publisher import create_publisher
 from hub.envelope import utcnow
 from hub.errors import ValidationFailed
 from hub.operations.failed_messages import STATES, FailedMessages, NotFound, make_filter, to_json
@@ -39,12 +39,13 @@ def _service(*, publishing: bool = False) -> FailedMessages:
     topology = build_topology(settings, Router.load(settings.routes_file, discover()))
     publisher = None
     if publishing:
-        if settings.embedded_broker:
+        broker = open_broker(settings.broker_url)
+        if not broker.capabilities.outlives_the_process:
             raise SystemExit(
                 "replay needs the broker the hub runs on: set HUB_BROKER_URL to RabbitMQ, "
                 "or use the admin API of the running hub (POST /admin/failed/replay)"
             )
-        publisher = create_publisher(settings.broker_url, topology, name="hub-operator")
+        publisher = broker.publisher(topology, name="hub-operator")
         publisher.start(timeout=15)
     audit = open_audit(settings, db)
     return FailedMessages(FailedStore(db), audit, MessageLog(db), topology, publisher, BrokerCodec(db.sealer))

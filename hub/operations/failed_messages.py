@@ -18,12 +18,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from hub import metrics
+from hub.broker.broker import Publisher
 from hub.broker.codec import BrokerCodec
-from hub.broker.publisher import Publisher
+from hub.broker.headers import REPLAYS
 from hub.broker.topology import Topology
 from hub.canonical import record_from_payload
 from hub.canonical.mapping import field_error
-from hub.delivery.worker import REPLAYS
 from hub.envelope import Envelope, utcnow
 from hub.errors import ValidationFailed
 from hub.store.audit import AuditEntry, AuditLog

@@ -9,11 +9,11 @@ import pytest
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Queue
 
+from hub.broker.broker import open_broker
 from hub.broker.message import OutgoingMessage
-from hub.broker.publisher import AmqpPublisher, create_publisher
+from hub.broker.rabbit import AmqpPublisher
 from hub.broker.topology import Topology
 from hub.errors import BrokerUnavailable, Unroutable
-from hub.runtime import declare_topology
 
 
 def message(exchange: str, routing_key: str, n: int = 0) -> OutgoingMessage:
@@ -23,13 +23,13 @@ def message(exchange: str, routing_key: str, n: int = 0) -> OutgoingMessage:
 @pytest.fixture
 def topology(broker_url: str, broker_prefix: str) -> Topology:
     topology = Topology(broker_prefix, ("spolis",))
-    declare_topology(broker_url, topology)
+    open_broker(broker_url).declare(topology)
     return topology
 
 
 @pytest.fixture
 def publisher(broker_url: str, topology: Topology):
-    publisher = create_publisher(broker_url, topology)
+    publisher = open_broker(broker_url).publisher(topology)
     publisher.start()
     yield publisher
     publisher.close()
@@ -56,7 +56,7 @@ def test_an_unroutable_message_fails_its_batch(broker_url, topology, publisher):
 @pytest.mark.rabbitmq
 def test_a_missing_exchange_fails_the_batch_and_the_publisher_recovers(amqp_url, broker_prefix):
     topology = Topology(broker_prefix, ("spolis",))
-    declare_topology(amqp_url, topology)
+    open_broker(amqp_url).declare(topology)
     publisher = AmqpPublisher(amqp_url)
     publisher.start()
     try:
@@ -74,7 +74,7 @@ def test_a_missing_exchange_fails_the_batch_and_the_publisher_recovers(amqp_url,
 @pytest.mark.rabbitmq
 def test_queues_are_durable_quorum_queues(amqp_url, broker_prefix):
     topology = Topology(broker_prefix, ("spolis",))
-    declare_topology(amqp_url, topology)
+    open_broker(amqp_url).declare(topology)
     with Connection(amqp_url) as connection:
         with pytest.raises(PreconditionFailed):
             Queue(topology.delivery_queue("spolis"), durable=True).bind(connection.channel()).declare()
@@ -96,7 +96,7 @@ def test_declaring_and_publishing_fail_over_to_the_next_cluster_node(amqp_url, b
     """`HUB_BROKER_URL` may list cluster nodes separated by `;`: a node that is down is skipped."""
     nodes = f"amqp://guest:guest@127.0.0.1:1//;{amqp_url}"
     topology = Topology(broker_prefix, ("spolis",))
-    declare_topology(nodes, topology, timeout=20)
+    open_broker(nodes).declare(topology, timeout=20)
     publisher = AmqpPublisher(nodes, max_reconnect_delay=0.5)
     publisher.start(timeout=20)
     try:

@@ -1,11 +1,10 @@
-"""The hub's one publisher: every message is confirmed by the broker before anyone hears "accepted".
+"""RabbitMQ: the broker of every deployment.
 
-On RabbitMQ it is a pika `SelectConnection` in its own I/O thread with publisher confirms
-pipelined: a batch of 1,000 records costs one round of confirms, not 1,000 round trips (kombu
-only offers a blocking confirm per message). Every publish is `mandatory`; a message the broker
-returns as unroutable fails its batch. On the embedded broker, kombu's memory transport is used
-and routing is checked against the declared topology, because that transport never returns
-anything.
+The publisher is a pika `SelectConnection` in its own I/O thread with publisher confirms pipelined:
+a batch of 1,000 records costs one round of confirms, not 1,000 round trips (kombu only offers a
+blocking confirm per message). Every publish is `mandatory`; a message the broker returns as
+unroutable fails its batch. A delayed retry is published to the retry queue for its delay, whose
+message TTL dead-letters it back to the target's queue (at-least-once, quorum queues).
 """
 
 from __future__ import annotations
@@ -17,14 +16,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from functools import partial
-from typing import Protocol
 
 import pika
-from kombu import Connection, Producer
-from kombu.transport import memory
+from kombu import Connection
 from pika.adapters.select_connection import SelectConnection
 
+from hub.broker.broker import Broker, Capabilities, Delayer, Publisher
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.errors import BrokerUnavailable, Unroutable
@@ -32,17 +31,18 @@ from hub.errors import BrokerUnavailable, Unroutable
 log = logging.getLogger(__name__)
 
 
-class Publisher(Protocol):
-    def start(self, timeout: float = 10.0) -> None: ...
+class RabbitBroker(Broker):
+    capabilities = Capabilities(
+        dead_lettering=True, delivery_limit=True, multiple_ack=True, quorum_queues=True, outlives_the_process=True
+    )
+    description = "RabbitMQ"
+    reply_queue_arguments = {"x-queue-type": "classic"}
 
-    def publish(self, messages: Sequence[OutgoingMessage]) -> Future[None]:
-        """Resolves when the broker confirmed every message; fails if any was nacked or unroutable."""
-        ...
+    def publisher(self, topology: Topology, *, name: str = "hub-publisher") -> Publisher:
+        return AmqpPublisher(self.url, name=name)
 
-    @property
-    def connected(self) -> bool: ...
-
-    def close(self) -> None: ...
+    def delayer(self, publisher: Publisher, topology: Topology) -> Delayer:
+        return BrokerDelayer(publisher, topology)
 
 
 class _Batch:
@@ -276,65 +276,14 @@ class AmqpPublisher:
             self._connection.ioloop.stop()
 
 
-class MemoryPublisher:
-    """kombu's in-memory transport: same exchange and queue names, one process only."""
+class BrokerDelayer:
+    def __init__(self, publisher: Publisher, topology: Topology) -> None:
+        self.publisher = publisher
+        self.topology = topology
 
-    def __init__(self, url: str, topology: Topology) -> None:
-        self._connection = Connection(url)
-        self._routes = topology.bound_routes()
-        self._lock = threading.Lock()
-        self._producer: Producer | None = None
-
-    def start(self, timeout: float = 10.0) -> None:
-        self._producer = Producer(self._connection.channel())
-
-    @property
-    def connected(self) -> bool:
-        return self._producer is not None
-
-    def publish(self, messages: Sequence[OutgoingMessage]) -> Future[None]:
-        future: Future[None] = Future()
-        try:
-            for message in messages:
-                if not self._routable(message):
-                    raise Unroutable(f"unroutable: exchange {message.exchange!r} routing key {message.routing_key!r}")
-            with self._lock:
-                producer = self._producer
-                if producer is None:
-                    raise BrokerUnavailable("publisher not started")
-                for message in messages:
-                    producer.publish(
-                        message.body,
-                        exchange=message.exchange,
-                        routing_key=message.routing_key,
-                        content_type="application/json",
-                        content_encoding="utf-8",
-                        delivery_mode=2,
-                        headers=dict(message.headers),
-                        message_id=message.message_id,
-                        correlation_id=message.correlation_id,
-                        type=message.type,
-                        timestamp=message.timestamp,
-                        **({"reply_to": message.reply_to} if message.reply_to else {}),
-                        **({"expiration": message.expiration_ms / 1000} if message.expiration_ms else {}),
-                    )
-        except Exception as exc:
-            future.set_exception(exc)
-        else:
-            future.set_result(None)
-        return future
-
-    def _routable(self, message: OutgoingMessage) -> bool:
-        if message.exchange == "":  # the default exchange: straight to a queue by name (query replies)
-            return message.routing_key in memory.Channel.queues
-        return (message.exchange, message.routing_key) in self._routes
+    def schedule(self, target: str, delay: float, messages: Sequence[OutgoingMessage]) -> Future[None]:
+        exchange, key = self.topology.retry_exchange, self.topology.retry_key(target, delay)
+        return self.publisher.publish([replace(m, exchange=exchange, routing_key=key) for m in messages])
 
     def close(self) -> None:
-        self._producer = None
-        self._connection.release()
-
-
-def create_publisher(url: str, topology: Topology, *, name: str = "hub-publisher") -> Publisher:
-    if url.startswith("memory://"):
-        return MemoryPublisher(url, topology)
-    return AmqpPublisher(url, name=name)
+        pass

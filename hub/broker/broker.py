@@ -1,0 +1,138 @@
+"""The broker the hub runs on, as one object: what it can do, and the pieces the hub uses on it.
+
+RabbitMQ in production (`RabbitBroker`); kombu's in-memory transport as the embedded broker of the
+demo and the tests (`EmbeddedBroker`), which lives in one process and lacks what RabbitMQ does for
+the hub: no dead-lettering (delayed retries wait in the process), no delivery limit (no poison
+message is set aside), one ack per message. `Capabilities` says so, instead of each piece testing the
+broker's URL; `open_broker` is the one place that reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from amqp.exceptions import PreconditionFailed
+from kombu import Connection, Queue
+
+from hub.broker.consumer import BatchHandler, ConsumerLoop
+from hub.broker.message import OutgoingMessage
+from hub.broker.topology import Topology
+from hub.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    dead_lettering: bool  # the broker moves expired and poison messages: retries wait in its queues
+    delivery_limit: bool  # a message delivered too often without an ack is dead-lettered as poison
+    multiple_ack: bool  # one frame settles every delivery up to a tag
+    quorum_queues: bool  # replicated, durable queues with at-least-once dead-lettering
+    outlives_the_process: bool  # messages survive the hub's processes
+
+
+class Publisher(Protocol):
+    def start(self, timeout: float = 10.0) -> None: ...
+
+    def publish(self, messages: Sequence[OutgoingMessage]) -> Future[None]:
+        """Resolves when the broker confirmed every message; fails if any was nacked or unroutable."""
+        ...
+
+    @property
+    def connected(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class Delayer(Protocol):
+    def schedule(self, target: str, delay: float, messages: Sequence[OutgoingMessage]) -> Future[None]:
+        """Resolves once the messages are safely waiting; they reach the target's queue after `delay`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Broker(ABC):
+    capabilities: ClassVar[Capabilities]
+    description: ClassVar[str]
+    transport_options: ClassVar[dict[str, Any]] = {}
+    reply_queue_arguments: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def connection(self, **options: Any) -> Connection:
+        """A kombu connection (for consumers and declarations); not thread-safe: one per thread."""
+        return Connection(self.url, transport_options=self.transport_options, **options)
+
+    @abstractmethod
+    def publisher(self, topology: Topology, *, name: str = "hub-publisher") -> Publisher: ...
+
+    @abstractmethod
+    def delayer(self, publisher: Publisher, topology: Topology) -> Delayer: ...
+
+    def consumer(self, queue: str, handler: BatchHandler, **options: Any) -> ConsumerLoop:
+        """The one consumer loop, on this broker."""
+        return ConsumerLoop(self, queue, handler, **options)
+
+    def reply_queue(self, name: str) -> Queue:
+        """A gateway process's own queue for the answers to its queries: gone with the process."""
+        return Queue(name, exclusive=True, auto_delete=True, durable=False, queue_arguments=self.reply_queue_arguments)
+
+    def declare(self, topology: Topology, *, timeout: float = 30.0) -> None:
+        """Declare every exchange and queue, waiting up to `timeout` for the broker to answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.connection(connect_timeout=5) as connection:
+                    connection.ensure_connection(max_retries=1)
+                    channel = connection.channel()
+                    try:
+                        for queue in topology.queues(quorum=self.capabilities.quorum_queues):
+                            queue.bind(channel).declare()
+                    finally:
+                        channel.close()
+                    return
+            except PreconditionFailed as exc:
+                raise BrokerUnavailable(
+                    f"{exc}: a queue of that name exists with other arguments (an older hub version or another "
+                    "deployment); drain and delete it, or choose another HUB_BROKER_PREFIX"
+                ) from None
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise BrokerUnavailable(f"cannot declare the broker topology: {exc}") from exc
+                time.sleep(1.0)
+
+    def delete(self, topology: Topology) -> None:
+        """Remove a topology's queues and exchanges (the demo's own, after it ran)."""
+        with self.connection(connect_timeout=5) as connection:
+            for delete, names in (
+                ("queue_delete", topology.all_queue_names()),
+                ("exchange_delete", topology.exchanges),
+            ):
+                for name in names:
+                    channel = connection.channel()
+                    try:
+                        getattr(channel, delete)(name)
+                    except Exception:  # never declared (no query targets), or already gone
+                        pass
+                    finally:
+                        channel.close()
+
+
+def open_broker(url: str) -> Broker:
+    """`memory://` is the embedded broker; anything else is RabbitMQ (`amqp://`, `amqps://`, and a
+    `;`-separated list of cluster nodes)."""
+    if url.startswith("memory://"):
+        from hub.broker.embedded import EmbeddedBroker
+
+        return EmbeddedBroker(url)
+    from hub.broker.rabbit import RabbitBroker
+
+    return RabbitBroker(url)
