@@ -25,14 +25,11 @@ from sqlalchemy import create_engine, text
 from adapters.sopa.dialect import from_canonical
 from bench.environment import HTTP, Bench, cpu_seconds, free_port, wait_until
 from bench.raw import RIGA, PipelinedPublisher, sopa_request
-from hub.broker.broker import open_broker
 from hub.broker.rabbit import pika_parameters
 from hub.envelope import Envelope
-from hub.rules.routing import Router
-from hub.runtime import build_topology
+from hub.runtime import build
 from hub.settings import Settings
 from hub.simulation.records import RecordFactory
-from hub.systems import discover
 
 BATCH = 100
 CORES = os.cpu_count() or 1  # the gateway's pool as production sets it: a process per core
@@ -106,8 +103,9 @@ def gateway_ingest(bench: Bench, processes: int) -> Throughput:
 def fill_backlog(bench: Bench, stage: str, count: int) -> None:
     """`count` sealed envelopes waiting in the stage's SPOLIS delivery queue."""
     settings = Settings(broker_url=bench.amqp_url, broker_prefix=f"{bench.prefix}-{stage}", signatures="off")
-    topology = build_topology(settings, Router.load(settings.routes_file, discover()))
-    open_broker(bench.amqp_url).declare(topology)
+    parts = build(settings)
+    parts.broker.declare(parts.topology)
+    topology = parts.topology
     codec = bench.codec()
     factory = RecordFactory(municipality=RIGA, record_prefix="D", decision_prefix="D", rng=random.Random(3))
     receipt = uuid.uuid4()

@@ -49,10 +49,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from hub.runtime import open_database
-    from hub.store.status import StatusStore
+    from hub.runtime import build
 
-    store = StatusStore(open_database(get_settings()))
+    store = build(get_settings()).store
     status = store.receipt_status(args.id) or store.message_status(args.id)
     if status is None:
         print(f"no receipt or record {args.id}", file=sys.stderr)
@@ -66,13 +65,10 @@ def _status(args: argparse.Namespace) -> int:
 
 def _trace(args: argparse.Namespace) -> int:
     from hub.operations.trace import trace
-    from hub.runtime import open_database
-    from hub.store.failed import FailedStore
-    from hub.store.message_log import MessageLog
-    from hub.store.status import StatusStore
+    from hub.runtime import build
 
-    db = open_database(get_settings())
-    steps = trace(args.id, StatusStore(db), FailedStore(db), MessageLog(db))
+    parts = build(get_settings())
+    steps = trace(args.id, parts.store, parts.failed, parts.message_log)
     if not steps:
         print(f"nothing is known of message {args.id}", file=sys.stderr)
         return 1

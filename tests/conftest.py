@@ -22,11 +22,8 @@ from adapters.spolis.simulator import SpolisService
 from adapters.vdeavk.simulator import VdeavkService
 from adapters.vsaa.simulator import VsaaService
 from hub import devpki
-from hub.broker.codec import BrokerCodec
-from hub.broker.topology import Topology
 from hub.http_server import ServerThread
-from hub.rules.access import load_rules
-from hub.runtime import Hub, build_ingest
+from hub.runtime import Hub, build
 from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
@@ -252,12 +249,7 @@ def same_hub_environment(hub: Hub) -> dict[str, str]:
 def ingest():
     """The gateway's pipeline without broker or HTTP (unsigned, as the offline contract kit runs it):
     what the contract tests hold samples against and the fuzz tests throw mutations at."""
-    settings = Settings()
-    systems = discover()
-    router, access = load_rules(settings, systems)
-    return build_ingest(
-        settings, systems, router, access, Topology("contract", router.targets), BrokerCodec.throwaway()
-    )
+    return build(Settings()).ingest(offline=True)
 
 
 @pytest.fixture(scope="session")

@@ -11,23 +11,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from hub.broker.codec import BrokerCodec
-from hub.broker.topology import Topology
 from hub.contracts.catalog import wsdls
 from hub.errors import HubError, ValidationFailed
 from hub.generated import is_current, write_if_changed
-from hub.rules.access import load_rules
-from hub.runtime import build_ingest
+from hub.runtime import build
 from hub.settings import get_settings
-from hub.systems import discover
 
 
 def _ingest():  # type: ignore[no-untyped-def]
-    settings = get_settings()
-    systems = discover()
-    router, access = load_rules(settings, systems)
-    topology = Topology("contract", router.targets)
-    return build_ingest(settings, systems, router, access, topology, BrokerCodec.throwaway()), systems
+    parts = build(get_settings())
+    return parts.ingest(offline=True), parts.systems
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -65,9 +58,9 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _wsdl(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    systems = discover()
-    documents = wsdls(systems, load_rules(settings, systems)[1], settings.schemas_dir)
+    parts = build(get_settings())
+    settings = parts.settings
+    documents = wsdls(parts.systems, parts.access, settings.schemas_dir)
     stale = []
     for relative, content in sorted(documents.items()):
         path = settings.schemas_dir / relative

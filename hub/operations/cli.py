@@ -14,19 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hub.broker.broker import open_broker
-from hub.broker.codec import BrokerCodec
 from hub.envelope import utcnow
 from hub.errors import ValidationFailed
 from hub.operations.failed_messages import STATES, FailedMessages, NotFound, make_filter, to_json
-from hub.rules.routing import Router
-from hub.runtime import AuditKeyMissing, build_topology, open_audit, open_database
-from hub.settings import Settings, get_settings
+from hub.runtime import AuditKeyMissing, Components, build
+from hub.settings import get_settings
 from hub.store.audit import Verdict
-from hub.store.db import Database
-from hub.store.failed import FailedStore, Filter
-from hub.store.message_log import MessageLog
-from hub.systems import discover
+from hub.store.failed import Filter
 
 
 def _operator(args: argparse.Namespace) -> str:
@@ -34,21 +28,17 @@ def _operator(args: argparse.Namespace) -> str:
 
 
 def _service(*, publishing: bool = False) -> FailedMessages:
-    settings = get_settings()
-    db = open_database(settings)
-    topology = build_topology(settings, Router.load(settings.routes_file, discover()))
+    parts = build(get_settings())
     publisher = None
     if publishing:
-        broker = open_broker(settings.broker_url)
-        if not broker.capabilities.outlives_the_process:
+        if not parts.broker.capabilities.outlives_the_process:
             raise SystemExit(
                 "replay needs the broker the hub runs on: set HUB_BROKER_URL to RabbitMQ, "
                 "or use the admin API of the running hub (POST /admin/failed/replay)"
             )
-        publisher = broker.publisher(topology, name="hub-operator")
+        publisher = parts.broker.publisher(parts.topology, name="hub-operator")
         publisher.start(timeout=15)
-    audit = open_audit(settings, db)
-    return FailedMessages(FailedStore(db), audit, MessageLog(db), topology, publisher, BrokerCodec(db.sealer))
+    return parts.operators(publisher)
 
 
 def _filter(args: argparse.Namespace) -> Filter:
@@ -191,18 +181,18 @@ def _discard(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    db = open_database(settings)
+    parts = build(get_settings())
     if args.audit_command == "verify":
-        return _verify(args, settings, db)
-    for e in reversed(open_audit(settings, db).entries(args.limit)):
+        return _verify(args, parts)
+    for e in reversed(parts.audit.entries(args.limit)):
         print(f"{e.id:>5}  {e.at:%Y-%m-%d %H:%M:%S}  {e.operator:<16}  {e.action:<8}  {e.subject}  reason: {e.reason}")
     return 0
 
 
-def _verify(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+def _verify(args: argparse.Namespace, parts: Components) -> int:
+    settings = parts.settings
     try:
-        log = open_audit(settings, db, create_key=False)
+        log = parts.open_audit(create_key=False)
     except AuditKeyMissing as exc:
         raise SystemExit(f"hub audit verify: {exc}") from None
     named = [Path(p) for p in args.checkpoints]
@@ -251,10 +241,9 @@ def _anchor(text: str) -> tuple[int, str]:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    db = open_database(settings)
-    count = FailedStore(db).rotate_keys()
-    open_audit(settings, db).record(
+    parts = build(get_settings())
+    count = parts.failed.rotate_keys()
+    parts.audit.record(
         operator=_operator(args), action="rotate-key", subject="store", reason=args.reason, details={"values": count}
     )
     print(f"re-sealed {count} stored value(s) with the newest key")
@@ -262,9 +251,9 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    before = utcnow() - dt.timedelta(days=settings.message_log_retention_days)
-    removed = MessageLog(open_database(settings)).purge(before)
+    parts = build(get_settings())
+    before = utcnow() - dt.timedelta(days=parts.settings.message_log_retention_days)
+    removed = parts.message_log.purge(before)
     print(f"removed {removed} message log event(s) from before {before:%Y-%m-%d %H:%M} UTC")
     return 0
 

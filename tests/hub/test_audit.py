@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, select
 
-from hub.runtime import AuditKeyMissing, open_audit, open_database
+from hub.runtime import AuditKeyMissing, build
 from hub.settings import Settings
 from hub.store.audit import GENESIS, AuditLog, _checkpoint_mac, _digest, audit_log
 from hub.store.db import Database
@@ -276,21 +276,21 @@ def local_settings(folder: Path, **overrides) -> Settings:
 
 def test_the_database_the_checkpoints_and_the_key_are_the_hub_users_alone(tmp_path):
     settings = local_settings(tmp_path, audit_checkpoint_entries=1)
-    db = open_database(settings)
-    open_audit(settings, db).record(operator="ops", action="query", subject="s", reason="why", details={})
+    parts = build(settings)
+    parts.audit.record(operator="ops", action="query", subject="s", reason="why", details={})
     store = tmp_path / "store" / "hub.sqlite3"
     sides = [store.with_name(store.name + suffix) for suffix in ("-wal", "-shm")]
     assert all(side.exists() for side in sides)  # the pool keeps a connection open
     assert [_mode(p) for p in (store, *sides, settings.audit_checkpoint_file, settings.audit_key_file)] == [0o600] * 5
     assert _mode(store.parent) == _mode(settings.audit_checkpoint_file.parent) == 0o700
-    db.close()
+    parts.close()
 
 
 def test_a_database_file_open_to_others_is_kept_but_warned_about(tmp_path, caplog):
     path = tmp_path / "old.sqlite3"
     path.touch(mode=0o644)
     path.chmod(0o644)
-    Database(f"sqlite:///{path}", open_database(local_settings(tmp_path)).sealer).close()
+    Database(f"sqlite:///{path}", build(local_settings(tmp_path)).db.sealer).close()
     assert _mode(path) == 0o644
     (warning,) = [r for r in caplog.records if "open to its group or others" in r.getMessage()]
     assert warning.levelname == "WARNING" and warning.mode == "0o644"
@@ -299,13 +299,13 @@ def test_a_database_file_open_to_others_is_kept_but_warned_about(tmp_path, caplo
 def test_checking_never_makes_up_a_key(tmp_path):
     settings = local_settings(tmp_path)
     with pytest.raises(AuditKeyMissing):
-        open_audit(settings, open_database(settings), create_key=False)
+        build(settings).open_audit(create_key=False)
     assert not settings.audit_key_file.exists()
 
 
 def test_hub_audit_verify_as_an_operator_runs_it(database, tmp_path):
     settings = local_settings(tmp_path, store_url=database.engine.url.render_as_string(hide_password=False))
-    audit = open_audit(settings, database)
+    audit = build(settings).audit
     for n in range(12):
         audit.record(operator="ops", action="query", subject=f"s{n}", reason="why", details={})
     env = {f"HUB_{name.upper()}": str(getattr(settings, name)) for name in settings.model_fields_set}
@@ -322,12 +322,12 @@ def test_hub_audit_verify_as_an_operator_runs_it(database, tmp_path):
 
 def test_the_gateway_checkpoints_what_other_processes_append_and_again_when_it_stops(start_hub):
     hub = start_hub(workers=False, audit_checkpoint_seconds=0.05)
-    elsewhere = open_audit(hub.settings, open_database(hub.settings))  # a `hub failed …` command, say
+    elsewhere = build(hub.settings).audit  # a `hub failed …` command, say
     elsewhere.record(operator="ops", action="discard", subject="1", reason="why", details={})
     file = hub.settings.audit_checkpoint_file
     wait_for(lambda: file.exists() and lines(file)[-1]["entry"] == 1, timeout=10)
-    hub.stop_event.set()  # the ticker ends; what is appended after it, the hub witnesses as it stops
-    (ticker,) = [t for t in hub._threads if t.name == "audit-checkpoints"]
+    hub.supervisor.stopping.set()  # the ticker ends; what is appended after it, the hub witnesses as it stops
+    (ticker,) = [t for t in hub.supervisor.threads if t.name == "audit-checkpoints"]
     ticker.join(timeout=10)
     elsewhere.record(operator="ops", action="discard", subject="2", reason="why", details={})
     hub.stop()

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
@@ -23,22 +22,15 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from hub.broker.codec import BrokerCodec
-from hub.broker.topology import Topology
 from hub.devpki import issue
 from hub.errors import ValidationFailed
 from hub.gateway.ingest import Query, StatusQuery, Submission
 from hub.gateway.reception import Reception, Staged
-from hub.rules.access import load_rules
-from hub.runtime import build_ingest, load_signatures
+from hub.runtime import build
 from hub.settings import PROJECT_ROOT, Settings
 from hub.soap.envelope import BODY, MESSAGE_HEADER, SECURITY, SIGNATURE, TIMESTAMP, WSSE_NS
 from hub.soap.header import VH_NS, MessageHeader
 from hub.soap.signature import WSU_ID, Signer
-from hub.store.crypto import Sealer
-from hub.store.db import Database
-from hub.store.message_ids import UsedMessageIds
-from hub.store.status import StatusStore
-from hub.systems import discover
 from tests.conftest import signed as signed_settings
 from tests.hub.wsse import (
     DS,
@@ -57,15 +49,10 @@ X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-pro
 
 @pytest.fixture(scope="module")
 def reception(dev_pki: Path, tmp_path_factory) -> Reception:
-    settings = Settings(**signed_settings(dev_pki))
-    systems = discover()
-    router, access = load_rules(settings, systems)
-    signer, verifier = load_signatures(settings, systems)
-    db = Database(f"sqlite:///{tmp_path_factory.mktemp('attacks') / 'hub.sqlite3'}", Sealer([Fernet.generate_key()]))
-    ingest = build_ingest(
-        settings, systems, router, access, Topology("attacks", router.targets), BrokerCodec(db.sealer), verifier
-    )
-    return Reception(ingest, StatusStore(db), UsedMessageIds(db), signer)
+    folder = tmp_path_factory.mktemp("attacks")
+    files = {name: folder / name for name in ("store_key_file", "pseudonym_key_file", "audit_key_file")}
+    settings = Settings(**signed_settings(dev_pki), store_url=f"sqlite:///{folder / 'hub.sqlite3'}", **files)
+    return build(settings).reception()
 
 
 def refusal(reception: Reception, data: bytes | etree._Element, system: str = "sopa") -> tuple[str, str]:
