@@ -24,8 +24,6 @@ class FieldError:
 class HubError(Exception):
     error_class: ClassVar[str] = "internal"
     permanent: ClassVar[bool] = True
-    header: object | None = None  # the request's message header, when known, so the Fault can echo it
-    operation: str | None = None  # the request's operation, when known, for metrics
 
 
 class ValidationFailed(HubError):
@@ -41,8 +39,8 @@ class ValidationFailed(HubError):
         super().__init__(f"{first.field}: {first.rule}: {first.message}{more}")
 
     def __reduce__(self) -> tuple[object, ...]:
-        """Refusals cross from the gateway's preparing processes with the header and operation set."""
-        return type(self), (self.errors,), self.__dict__
+        """Refusals cross back from the gateway's pool processes as they were made."""
+        return type(self), (self.errors,)
 
     @classmethod
     def single(cls, field: str, rule: str, message: str, line: int | None = None) -> Self:

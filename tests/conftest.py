@@ -246,10 +246,10 @@ def same_hub_environment(hub: Hub) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def ingest():
-    """The gateway's pipeline without broker or HTTP (unsigned, as the offline contract kit runs it):
-    what the contract tests hold samples against and the fuzz tests throw mutations at."""
-    return build(Settings()).ingest(offline=True)
+def reader():
+    """How the gateway reads requests, without broker or HTTP (unsigned, as the offline contract kit
+    reads them): what the contract tests hold samples against and the fuzz tests throw mutations at."""
+    return build(Settings()).reader(offline=True)
 
 
 @pytest.fixture(scope="session")

@@ -13,24 +13,25 @@ from pathlib import Path
 
 from hub.contracts.catalog import wsdls
 from hub.errors import HubError, ValidationFailed
+from hub.gateway.reader import RequestContext
 from hub.generated import is_current, write_if_changed
 from hub.runtime import build
 from hub.settings import get_settings
 
 
-def _ingest():  # type: ignore[no-untyped-def]
+def _reader():  # type: ignore[no-untyped-def]
     parts = build(get_settings())
-    return parts.ingest(offline=True), parts.systems
+    return parts.reader(offline=True), parts.systems
 
 
 def _check(args: argparse.Namespace) -> int:
-    ingest, systems = _ingest()
+    reader, systems = _reader()
     if args.system not in systems or not systems[args.system].calls_hub:
         print(f"{args.system} sends nothing to the hub; systems: {', '.join(sorted(systems))}", file=sys.stderr)
         return 2
     data = Path(args.file).read_bytes()
     try:
-        prepared = ingest.prepare(args.system, data)
+        read = reader.read(RequestContext(args.system), data)
     except ValidationFailed as exc:
         for error in exc.errors:
             line = f"line {error.line}: " if error.line else ""
@@ -40,8 +41,8 @@ def _check(args: argparse.Namespace) -> int:
     except HubError as exc:
         print(f"{args.file}: {exc.error_class}: {exc}")
         return 1
-    kind = type(prepared).__name__
-    count = len(getattr(prepared, "rows", []) or [1])
+    kind = {"Load": "data load", "Query": "per-person query", "StatusQuestion": "status question"}[type(read).__name__]
+    count = len(getattr(read, "rows", []) or [1])
     print(f"{args.file}: valid {kind} for {args.system} ({count} record(s) would be sent)")
     return 0
 

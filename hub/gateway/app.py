@@ -1,10 +1,12 @@
 """The gateway's HTTP surface: SOAP endpoints, WSDLs and schemas, metrics, health.
 
-Data loads are prepared and staged (`Reception`) in worker threads, or in the processes of the
-gateway's pool when it has one, so the event loop stays free for other requests and health checks;
-a small request (a per-person query, a status question) is prepared on the loop, where it takes
-less time than the hop to a thread and back. The receipt is answered only after the broker
-confirmed every record. Every answer, a Fault too, is signed with the hub's key when signatures are on.
+A request goes in three steps, named so everywhere: read (`Reader`), stage (`Reception`), publish
+(here). Data loads are read and staged in worker threads, or in the processes of the gateway's pool
+when it has one, so the event loop stays free for other requests and health checks; a small request
+(a per-person query, a status question) is read on the loop, where it takes less time than the hop
+to a thread and back. The receipt is answered only after the broker confirmed every record. Every
+answer, a Fault too, is signed with the hub's key when signatures are on, and echoes the request's
+header once it was read, whichever step refused it.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ from hub import logs, metrics
 from hub.broker.broker import Publisher
 from hub.contracts.wsdl import served_wsdl
 from hub.errors import BrokerUnavailable, ValidationFailed
-from hub.gateway.ingest import Ingest, Query, StatusQuery, Submission
-from hub.gateway.pool import PreparePool
+from hub.gateway.pool import ReceptionPool
 from hub.gateway.queries import QueryDesk
-from hub.gateway.reception import Received, Reception, Staged
+from hub.gateway.reader import Load, Query, RequestContext, StatusQuestion
+from hub.gateway.reception import Reception, Staged, Taken
 from hub.gateway.responses import status_element
 from hub.http_server import schema_files_route
 from hub.operations.admin import AdminApi
-from hub.soap import MessageHeader, build_envelope, fault_from_error
+from hub.soap import build_envelope, fault_from_error
 from hub.soap.signature import Signer
 from hub.store.status import StatusStore
 from hub.systems import SystemAdapter
@@ -46,7 +48,7 @@ Readiness = dict[str, dict[str, object]]
 
 
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
-INLINE_PREPARE_BYTES = 16 << 10  # a signed query is about 5 KiB; its parse and checks take about 1 ms
+INLINE_READ_BYTES = 16 << 10  # a signed query is about 5 KiB; its parse and checks take about 1 ms
 
 
 class Gateway:
@@ -62,14 +64,14 @@ class Gateway:
         readiness: Callable[[], Readiness],
         queries: QueryDesk,
         admin: AdminApi | None = None,
-        pool: PreparePool | None = None,
+        pool: ReceptionPool | None = None,
         signer: Signer | None = None,
     ) -> None:
-        """`pool`: processes that prepare and stage data loads; without one, the gateway's threads do.
+        """`pool`: processes that read and stage data loads; without one, the gateway's threads do.
         `signer`: the hub's own, signing every answer."""
         self.systems = {name: s for name, s in systems.items() if s.calls_hub}
         self.queries = queries
-        self.ingest: Ingest = reception.ingest
+        self.reader = reception.reader
         self.reception = reception
         self.publisher = publisher
         self.store: StatusStore = reception.store
@@ -80,9 +82,9 @@ class Gateway:
         self.readiness = readiness
         self.admin = admin
         self.pool = pool
-        # Loads prepared in threads, two at a time: one GIL runs one thread's Python, the other overlaps
-        # its I/O. Ten at once starved each other and the publisher's thread (a p99 of almost a second).
-        self._preparing = asyncio.Semaphore(2)
+        # Loads taken in threads, two at a time: one GIL runs one thread's Python, the other overlaps its
+        # I/O. Ten at once starved each other and the publisher's thread (a p99 of almost a second).
+        self._taking = asyncio.Semaphore(2)
 
     def app(self) -> Starlette:
         return Starlette(
@@ -106,61 +108,52 @@ class Gateway:
             return PlainTextResponse("POST SOAP 1.1 here; the WSDL is at ?wsdl\n", status_code=405)
 
         started = time.perf_counter()
-        operation = "unknown"
-        header: MessageHeader | None = None
+        context = RequestContext(system)
         try:
-            body = await self._read_body(request)
-            prepared = await self._receive(system, body)
-            header = prepared.header
+            taken = await self._take(context, await self._read_body(request))
+            header = taken.header
             # this request's task only: every line about it names its MessageID and CorrelationID
             logs.message_id.set(str(header.message_id))
             logs.correlation_id.set(str(header.correlation_id or header.message_id))
-            if isinstance(prepared, StatusQuery):
-                operation = "GetStatus"
-                answer = build_envelope(await self._status(system, prepared), header, self.signer)
-            elif isinstance(prepared, Query):
-                operation = prepared.handler.name
-                answer = build_envelope(await self.queries.ask(prepared), header, self.signer)
+            if isinstance(taken, StatusQuestion):
+                answer = build_envelope(await self._status(system, taken), header, self.signer)
+            elif isinstance(taken, Query):
+                answer = build_envelope(await self.queries.ask(taken), header, self.signer)
             else:
-                operation = prepared.handler.name
-                answer = await self._submit(system, prepared)
+                answer = await self._publish(system, taken)
             response = Response(answer, media_type=SOAP_CONTENT_TYPE)
             outcome = "ok"
         except Exception as exc:
             fault = fault_from_error(exc)
             outcome = fault.error_class
-            operation = getattr(exc, "operation", None) or operation
-            if header is None and isinstance(getattr(exc, "header", None), MessageHeader):
-                header = exc.header
-            if isinstance(exc, ValidationFailed):
-                for error in exc.errors:
-                    metrics.validation_failures.labels(system, error.rule).inc()
-                # who may do what is a security event; a malformed message is the sender's bug
-                log.log(
-                    logging.INFO if fault.error_class == "validation" else logging.WARNING,
-                    "request refused",
-                    extra={
-                        "system": system,
-                        "operation": operation,
-                        "error_class": fault.error_class,
-                        "rules": sorted({e.rule for e in exc.errors}),
-                    },
-                )
-            elif fault.code == "Server" and fault.error_class == "internal":
-                log.exception("request failed", extra={"system": system, "operation": operation})
-            else:
-                log.warning(
-                    "request not accepted",
-                    extra={"system": system, "operation": operation, "error_class": fault.error_class},
-                )
+            self._log_refusal(context, exc, fault.error_class, fault.code)
             response = Response(
-                build_envelope(fault.to_element(), header, self.signer),
+                build_envelope(fault.to_element(), context.header, self.signer),
                 status_code=fault.http_status,
                 media_type=SOAP_CONTENT_TYPE,
             )
-        metrics.gateway_requests.labels(system, operation, outcome).inc()
-        metrics.gateway_request_duration.labels(system, operation, outcome).observe(time.perf_counter() - started)
+        metrics.gateway_requests.labels(system, context.operation, outcome).inc()
+        metrics.gateway_request_duration.labels(system, context.operation, outcome).observe(
+            time.perf_counter() - started
+        )
         return response
+
+    @staticmethod
+    def _log_refusal(context: RequestContext, exc: Exception, error_class: str, code: str) -> None:
+        where = {"system": context.system, "operation": context.operation}
+        if isinstance(exc, ValidationFailed):
+            for error in exc.errors:
+                metrics.validation_failures.labels(context.system, error.rule).inc()
+            # who may do what is a security event; a malformed message is the sender's bug
+            log.log(
+                logging.INFO if error_class == "validation" else logging.WARNING,
+                "request refused",
+                extra={**where, "error_class": error_class, "rules": sorted({e.rule for e in exc.errors})},
+            )
+        elif code == "Server" and error_class == "internal":
+            log.exception("request failed", extra=where)
+        else:
+            log.warning("request not accepted", extra={**where, "error_class": error_class})
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -182,34 +175,32 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _receive(self, system: str, body: bytes) -> Received:
-        if len(body) > INLINE_PREPARE_BYTES:
+    async def _take(self, context: RequestContext, body: bytes) -> Taken:
+        if len(body) > INLINE_READ_BYTES:
             if self.pool is not None:
-                return await self.pool.receive(system, body)
-            async with self._preparing:
-                return await run_in_threadpool(self.reception, system, body)
-        prepared = self.ingest.prepare(system, body)
-        if isinstance(prepared, Submission):
-            return await run_in_threadpool(self.reception.stage, system, prepared)  # the store's work
-        await run_in_threadpool(self.reception.claim, system, prepared)
-        return prepared
+                return await self.pool.take(context, body)
+            async with self._taking:
+                return await run_in_threadpool(self.reception.take, context, body)
+        read = self.reader.read(context, body)
+        if isinstance(read, Load):
+            return await run_in_threadpool(self.reception.stage, read)  # the store's work
+        await run_in_threadpool(self.reception.claim, context, read)
+        return read
 
-    async def _submit(self, system: str, staged: Staged) -> bytes:
+    async def _publish(self, system: str, staged: Staged) -> bytes:
         """The load's answer, once the broker confirmed its messages and its receipt is stored."""
         if staged.resend:
             return staged.answer  # the hub already holds it
-        submission, receipt = staged.submission, staged.receipt
+        receipt = staged.receipt
         try:
-            await asyncio.wait_for(
-                asyncio.wrap_future(self.publisher.publish(submission.messages)), self.publish_timeout
-            )
+            await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish(staged.messages)), self.publish_timeout)
         except BaseException as exc:
-            await run_in_threadpool(self.store.discard_pending, submission.receipt_id)
+            await run_in_threadpool(self.store.discard_pending, receipt.receipt_id)
             if isinstance(exc, TimeoutError):
                 raise BrokerUnavailable(f"the broker did not confirm within {self.publish_timeout:.0f} s") from None
             raise
-        await run_in_threadpool(self.store.add_receipt, receipt, submission.header.user_id)
-        for (flow, type_), count in submission.received.items():
+        await run_in_threadpool(self.store.add_receipt, receipt, staged.header.user_id)
+        for (flow, type_), count in staged.received.items():
             metrics.messages_received.labels(flow, system, type_).inc(count)
         log.info(
             "receipt given",
@@ -217,7 +208,7 @@ class Gateway:
         )
         return staged.answer
 
-    async def _status(self, system: str, query: StatusQuery) -> etree._Element:
+    async def _status(self, system: str, query: StatusQuestion) -> etree._Element:
         if query.receipt_id:
             status = await run_in_threadpool(self.store.receipt_status, query.receipt_id)
             field, value = "ReceiptID", query.receipt_id

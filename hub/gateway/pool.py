@@ -1,11 +1,12 @@
-"""Data loads prepared and staged in processes of their own.
+"""Data loads taken in (read and staged) in processes of their own.
 
 Parsing, signature checks, schema validation, mapping and storing a load's rows are CPU work in
 Python, lxml and the database driver, and one process runs them on one core at a time whatever its
 threads. The pool's processes each build the same `Reception` from the same settings (the store is
 shared through its database) and hand back what the gateway publishes and answers: a load's sealed
-bundles and its receipt, not an object per record. The gateway keeps the broker, the receipts' rows and
-metrics.
+bundles and its receipt, not an object per record, with what they learnt of the request (its header,
+its operation) whether they took it or refused it. The gateway keeps the broker, the receipts' rows
+and metrics.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.synchronize import Barrier
 
-from hub.errors import ProcessLost
-from hub.gateway.reception import Received, Reception, Staged
+from hub.errors import HubError, ProcessLost
+from hub.gateway.reader import RequestContext
+from hub.gateway.reception import Reception, Taken
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,15 @@ def _nothing() -> None:
     """Submitted once per process: the pool starts a process for each task it cannot place."""
 
 
-def _receive(system: str, data: bytes) -> Received:
-    assert _reception is not None, "a pool process receives only once started"
-    received = _reception(system, data)
-    return received.portable() if isinstance(received, Staged) else received
+def _take(context: RequestContext, data: bytes) -> tuple[RequestContext, Taken | HubError]:
+    assert _reception is not None, "a pool process takes requests only once started"
+    try:
+        return context, _reception.take(context, data)
+    except HubError as refusal:
+        return context, refusal
 
 
-class PreparePool:
+class ReceptionPool:
     """`processes` workers, spawned (not forked: the gateway runs threads) and all started before
     the constructor returns, so the first load pays for nobody's imports. A process that dies
     (killed, out of memory) costs the loads in flight a retryable Fault; the pool is started again."""
@@ -93,15 +97,19 @@ class PreparePool:
             raise RuntimeError("the gateway's preparing processes did not start; see their log") from None
         return executor
 
-    async def receive(self, system: str, data: bytes) -> Received:
+    async def take(self, context: RequestContext, data: bytes) -> Taken:
         executor = self._executor
         try:
-            return await asyncio.wrap_future(executor.submit(_receive, system, data))
+            learnt, outcome = await asyncio.wrap_future(executor.submit(_take, context, data))
         except BrokenProcessPool:
             await asyncio.to_thread(self._restart, executor)
             raise ProcessLost(
-                "a process preparing data loads ended; the load was not accepted: send it again"
+                "a process taking in data loads ended; the load was not accepted: send it again"
             ) from None
+        context.header, context.operation = learnt.header, learnt.operation
+        if isinstance(outcome, HubError):
+            raise outcome
+        return outcome
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

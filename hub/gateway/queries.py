@@ -24,7 +24,7 @@ from hub.broker.replies import ReplyListener
 from hub.broker.topology import Topology
 from hub.canonical import QUERY_TYPES
 from hub.errors import BrokerUnavailable, DeadlineExceeded, RemoteError, classify
-from hub.gateway.ingest import Query
+from hub.gateway.reader import Query
 from hub.store.audit import AuditLog
 
 

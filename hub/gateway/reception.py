@@ -1,23 +1,26 @@
-"""A request's way in, up to the broker: prepared (parsed, checked, mapped, sealed into bundles) and,
-for a data load, staged (its rows stored as pending, or found to be a resend); for a query or a
-status question, its MessageID claimed, so that a replayed copy is refused.
+"""Taking a request in, up to the broker, in one pass: read it; for a data load, stage it (decide its
+records' ids and revisions, store their rows as pending, seal them into one bundle per target, build
+and sign the receipt); for a query or a status question, claim its MessageID, so that a replayed copy
+is refused. The gateway then publishes what was staged and answers.
 
-Both run where the load is prepared, a gateway thread or a process of the gateway's pool, so that
-the gateway's own process keeps only publishing, the receipt's row and HTTP: staging a load's rows
-costs about as much CPU as the rest of what that process does for it. The receipt is built there too
-and sent by the gateway only once the broker confirmed: its hundred Record elements cost the gateway's
-process about 0.2 ms a load, and the load's rows then need not cross back.
+All of it runs where the load is taken, a gateway thread or a process of the gateway's pool, so that
+the gateway's own process keeps only publishing, the receipt's row and HTTP; what crosses back is a
+few sealed bundles and the answer, not an object per record.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass, replace
 
-from hub.envelope import Envelope, utcnow
-from hub.errors import HubError, ValidationFailed
-from hub.gateway.corrections import note_corrections
-from hub.gateway.ingest import Handler, Ingest, Query, StatusQuery, Submission
+from hub.broker.codec import BrokerCodec
+from hub.broker.message import OutgoingMessage
+from hub.broker.topology import Topology
+from hub.envelope import EnvelopeFields, utcnow
+from hub.errors import ValidationFailed
+from hub.gateway.corrections import revise_corrections
+from hub.gateway.reader import Load, Query, Reader, RequestContext, StatusQuestion
 from hub.gateway.responses import receipt_element
 from hub.soap import MessageHeader, build_envelope
 from hub.soap.header import HEADER_PATH
@@ -28,33 +31,18 @@ from hub.store.status import Receipt, StatusStore
 
 @dataclass(frozen=True)
 class Staged:
-    """A data load stored as pending and waiting for the broker's confirm of its messages, or a
-    resend of one the hub already holds (`resend`); `answer` is the SOAP response with its receipt."""
+    """A data load stored as pending, its messages sealed and waiting to be published, or a resend of
+    one the hub already holds (`resend`); `answer` is the SOAP response with its signed receipt."""
 
-    submission: Submission
+    header: MessageHeader
     receipt: Receipt
+    messages: list[OutgoingMessage]
     answer: bytes
+    received: dict[tuple[str, str], int]  # records per (flow, type), for the received counter
     resend: bool = False
 
-    @property
-    def header(self) -> MessageHeader:
-        return self.submission.header
 
-    @property
-    def handler(self) -> Handler:
-        return self.submission.handler
-
-    def portable(self) -> Staged:
-        """Without what only staging and the answer needed (the request, the envelopes of corrections,
-        the rows): what crosses back from another process."""
-        return replace(
-            self,
-            submission=replace(self.submission, request=b"", revisable=[], rows=[]),
-            receipt=replace(self.receipt, records=(), notices=()),
-        )
-
-
-Received = Staged | StatusQuery | Query
+Taken = Staged | Query | StatusQuestion
 
 
 def _message_id_reused() -> ValidationFailed:
@@ -67,81 +55,90 @@ def _message_id_reused() -> ValidationFailed:
 
 @dataclass(frozen=True)
 class Reception:
-    ingest: Ingest
+    reader: Reader
     store: StatusStore
     used: UsedMessageIds
+    codec: BrokerCodec
+    topology: Topology
     signer: Signer | None = None  # the hub's own: receipts are signed answers
 
-    def __call__(self, system: str, data: bytes) -> Received:
-        prepared = self.ingest.prepare(system, data)
-        if isinstance(prepared, Submission):
-            return self.stage(system, prepared)
-        self.claim(system, prepared)
-        return prepared
+    def take(self, context: RequestContext, data: bytes) -> Taken:
+        read = self.reader.read(context, data)
+        if isinstance(read, Load):
+            return self.stage(read)
+        self.claim(context, read)
+        return read
 
-    def claim(self, system: str, question: StatusQuery | Query) -> None:
+    def claim(self, context: RequestContext, question: Query | StatusQuestion) -> None:
         """Take the question's MessageID for good: the same signed question again is a replay."""
-        until = utcnow() + self.ingest.replay_window
-        if not self.used.claim(system, str(question.header.message_id), until):
-            refusal = ValidationFailed.single(
+        until = utcnow() + self.reader.replay_window
+        if not self.used.claim(context.system, str(question.header.message_id), until):
+            raise ValidationFailed.single(
                 f"{HEADER_PATH}/MessageID",
                 "message-id-replayed",
                 "this MessageID was already used: each query or status question needs a new one "
                 "(a data load is sent again under its own, and gets its receipt again)",
             )
-            refusal.header = question.header
-            raise refusal
 
-    def stage(self, system: str, submission: Submission) -> Staged:
-        try:
-            return self._stage(system, submission)
-        except HubError as exc:
-            exc.header, exc.operation = submission.header, submission.handler.name
-            raise
-
-    def _stage(self, system: str, submission: Submission) -> Staged:
-        given = self.store.find_receipt(submission.receipt_id)
+    def stage(self, load: Load) -> Staged:
+        source = load.header.sender
+        given = self.store.find_receipt(load.receipt_id)
         if given is not None:
-            if given.body_sha256 != submission.body_sha256 or given.source != system:
+            if given.body_sha256 != load.body_sha256 or given.source != source:
                 raise _message_id_reused()
-            return self._answered(submission, given, resend=True)
-        stored = self.store.pending_ids(submission.receipt_id)
-        if stored and stored != [row.message_id for row in submission.rows]:
-            submission = self._with_ids(submission, stored)
+            return self._staged(load, given, [], {}, resend=True)
+        load = self._with_stored_ids(load)
+        envelopes, notices = load.envelopes, []
+        if load.notes_corrections:
+            envelopes, notices = revise_corrections(self.store, source, envelopes)
         now = utcnow()
-        submission, notices = note_corrections(self.store, system, submission, self.ingest.messages)
-        self.store.add_pending(submission.receipt_id, system, submission.rows, now, submission.request)
+        self.store.add_pending(load.receipt_id, source, load.rows, now, load.request)
         receipt = Receipt(
-            receipt_id=submission.receipt_id,
-            source=system,
-            operation=submission.handler.name,
-            body_sha256=submission.body_sha256,
-            record_count=len(submission.rows),
+            receipt_id=load.receipt_id,
+            source=source,
+            operation=load.operation,
+            body_sha256=load.body_sha256,
+            record_count=len(load.rows),
             accepted_at=now,
-            records=tuple(submission.rows),
+            records=tuple(load.rows),
             notices=tuple(notices),
         )
-        return self._answered(submission, receipt, resend=False)
+        received = Counter((e["flow"], e["type"]) for e in envelopes)
+        return self._staged(load, receipt, self._bundles(envelopes), dict(received), resend=False)
 
-    def _answered(self, submission: Submission, receipt: Receipt, *, resend: bool) -> Staged:
-        answer = build_envelope(receipt_element(receipt), submission.header, self.signer)
-        return Staged(submission, receipt, answer, resend)
+    def _staged(
+        self,
+        load: Load,
+        receipt: Receipt,
+        messages: list[OutgoingMessage],
+        received: dict[tuple[str, str], int],
+        *,
+        resend: bool,
+    ) -> Staged:
+        answer = build_envelope(receipt_element(receipt), load.header, self.signer)
+        # what crosses back from a pool process: the receipt's rows were needed for its answer only
+        return Staged(load.header, replace(receipt, records=(), notices=()), messages, answer, received, resend)
 
-    def _with_ids(self, submission: Submission, stored: list[str]) -> Submission:
+    def _with_stored_ids(self, load: Load) -> Load:
         """The load with the ids its rows were stored with, by an earlier release's rule: a resend of a
         load never given a receipt may have reached its targets already, which know it by those ids."""
-        if len(stored) != len(submission.rows):
+        stored = self.store.pending_ids(load.receipt_id)
+        if not stored or stored == [row.message_id for row in load.rows]:
+            return load
+        if len(stored) != len(load.rows):
             raise _message_id_reused()
-        ids = {row.message_id: stored[row.record_index - 1] for row in submission.rows}
-
-        def renamed(envelope: Envelope) -> Envelope:
-            return envelope.model_copy(update={"message_id": uuid.UUID(ids[str(envelope.message_id)])})
-
-        codec = self.ingest.codec
-        envelopes = [renamed(e) for message in submission.messages for e in codec.envelopes(message.body)]
         return replace(
-            submission,
-            rows=[replace(row, message_id=ids[row.message_id]) for row in submission.rows],
-            messages=self.ingest.messages(envelopes),
-            revisable=[renamed(e) for e in submission.revisable],
+            load,
+            rows=[replace(row, message_id=stored[row.record_index - 1]) for row in load.rows],
+            envelopes=[
+                {**envelope, "message_id": uuid.UUID(stored[index])} for index, envelope in enumerate(load.envelopes)
+            ],
         )
+
+    def _bundles(self, envelopes: list[EnvelopeFields]) -> list[OutgoingMessage]:
+        """What a load publishes, sealed once: one bundle for each target its records go to."""
+        by_target: dict[str, list[EnvelopeFields]] = {}
+        for envelope in envelopes:
+            by_target.setdefault(envelope["target"], []).append(envelope)
+        exchange = self.topology.delivery_exchange
+        return [self.codec.bundle(group, exchange, target) for target, group in by_target.items()]

@@ -13,7 +13,7 @@ from functools import cached_property
 from hub.broker.broker import Broker, Publisher, open_broker
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
-from hub.gateway.ingest import Ingest
+from hub.gateway.reader import Reader
 from hub.gateway.reception import Reception
 from hub.keys import read_or_create_key
 from hub.operations.failed_messages import FailedMessages
@@ -173,16 +173,16 @@ class Components:
     def broker(self) -> Broker:
         return open_broker(self.settings.broker_url)
 
-    def ingest(self, *, offline: bool = False) -> Ingest:
-        """The gateway's pipeline without its HTTP server. `offline`: what the contract kit checks
-        messages with: no signature, and a codec that seals with a throwaway key."""
+    def reader(self, *, offline: bool = False) -> Reader:
+        """How the gateway reads requests. `offline`: what the contract kit checks messages with,
+        which reads no signature (a partner's key is not there)."""
         settings = self.settings
         schemas = {
             name: Schema(system.schema_dir(settings.schemas_dir) / system.xsd)
             for name, system in self.systems.items()
             if (system.operations or system.services) and system.xsd
         }
-        return Ingest(
+        return Reader(
             systems=self.systems,
             schemas=schemas,
             header_schema=Schema(settings.schemas_dir / "hub" / "viss-header-v1.xsd"),
@@ -195,17 +195,15 @@ class Components:
             ),
             router=self.router,
             access=self.access,
-            topology=self.topology,
             max_records=settings.max_batch_records,
             verifier=None if offline else self.verifier,
-            codec=BrokerCodec.throwaway() if offline else self.codec,
             cpu_seconds=settings.request_cpu_seconds,
         )
 
     def reception(self) -> Reception:
         """A request's way in up to the broker: what the gateway's threads, or each of its preparing
         processes, run."""
-        return Reception(self.ingest(), self.store, self.used_message_ids, self.signer)
+        return Reception(self.reader(), self.store, self.used_message_ids, self.codec, self.topology, self.signer)
 
     def operators(self, publisher: Publisher | None) -> FailedMessages:
         """The operators' service; `publisher` None: it finds and shows, but cannot replay."""

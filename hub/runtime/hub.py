@@ -21,7 +21,7 @@ from hub.delivery.query_worker import QueryWorker
 from hub.delivery.worker import DeliveryWorker
 from hub.errors import BrokerUnavailable
 from hub.gateway.app import Gateway, Readiness, operations_routes
-from hub.gateway.pool import PreparePool
+from hub.gateway.pool import ReceptionPool
 from hub.gateway.queries import QueryDesk
 from hub.http_server import ServerThread
 from hub.operations.admin import AdminApi
@@ -53,7 +53,7 @@ class Hub:
         self.supervisor = Supervisor()
         self.consumers: list[ConsumerLoop] = []
         self._http: ServerThread | None = None
-        self._pool: PreparePool | None = None
+        self._pool: ReceptionPool | None = None
         self._topology_declared = False
         self._collector: HubCollector | None = None
 
@@ -103,7 +103,7 @@ class Hub:
             raise ValueError("the gateway's processes prepare for the discovered adapters only")
         if ":memory:" in settings.store_url:
             raise ValueError("the gateway's processes share the store: it cannot be an in-memory database")
-        self._pool = PreparePool(
+        self._pool = ReceptionPool(
             settings.gateway_processes,
             functools.partial(standalone_reception, settings),
             functools.partial(logs.configure, settings.log_level, settings.log_format, self.pseudonymize.scrub),

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from hub.gateway.ingest import Submission
+from hub.envelope import Envelope
+from hub.gateway.reader import Load, RequestContext
 from hub.settings import PROJECT_ROOT
 from hub.soap.batch import BatchTarget
 from hub.systems import TargetSettings, discover
@@ -24,15 +25,13 @@ SUBMISSIONS = [
 
 
 @pytest.mark.parametrize("sample", SUBMISSIONS, ids=lambda s: s.id)
-def test_every_record_becomes_a_valid_request_for_its_target(sample, ingest):
-    prepared = ingest.prepare(sample.system, sample.path.read_bytes())
-    assert isinstance(prepared, Submission)
-    for message in prepared.messages:
-        target_name = message.routing_key
+def test_every_record_becomes_a_valid_request_for_its_target(sample, reader):
+    read = reader.read(RequestContext(sample.system), sample.path.read_bytes())
+    assert isinstance(read, Load)
+    for target_name in sorted({e["target"] for e in read.envelopes}):
         target = SYSTEMS[target_name].target(SETTINGS)
         assert isinstance(target, BatchTarget)
-        envelopes = ingest.codec.envelopes(message.body)
-        assert {e.target for e in envelopes} == {target_name}
+        envelopes = [Envelope.from_fields(e) for e in read.envelopes if e["target"] == target_name]
         items = [target.dialect.item(e) for e in envelopes]
         request = target.dialect.request(items)
         assert target.schema.errors(request) == [], target_name

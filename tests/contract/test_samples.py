@@ -14,7 +14,7 @@ from lxml import etree
 
 from hub.contracts.catalog import schema_locations
 from hub.errors import Unroutable, ValidationFailed
-from hub.gateway.ingest import Query, StatusQuery, Submission
+from hub.gateway.reader import Load, Query, RequestContext, StatusQuestion
 from hub.systems import discover
 from tests.contract.samples import SCHEMAS, Sample, invalid_samples, valid_samples
 
@@ -57,28 +57,27 @@ def by_xmllint(schema: Path, sample: Path) -> bool | None:
 
 
 @pytest.mark.parametrize("sample", valid_samples(), ids=lambda s: s.id)
-def test_valid_samples_pass_three_validators_and_the_hub(sample: Sample, driver, ingest):
+def test_valid_samples_pass_three_validators_and_the_hub(sample: Sample, driver, reader):
     schema = driver
     assert by_lxml(schema, sample.path)
     assert by_xmlschema(schema, sample.path)
     assert by_xmllint(schema, sample.path) in (True, None)
-    prepared = ingest.prepare(sample.system, sample.path.read_bytes())
-    assert isinstance(prepared, (Submission, StatusQuery, Query))
-    if isinstance(prepared, Submission):
-        published = [e for m in prepared.messages for e in ingest.codec.envelopes(m.body)]
-        assert sorted(str(e.message_id) for e in published) == sorted(r.message_id for r in prepared.rows)
-        assert len(published) > 0
+    read = reader.read(RequestContext(sample.system), sample.path.read_bytes())
+    assert isinstance(read, (Load, StatusQuestion, Query))
+    if isinstance(read, Load):
+        assert [str(e["message_id"]) for e in read.envelopes] == [r.message_id for r in read.rows]
+        assert len(read.envelopes) > 0
 
 
 @pytest.mark.parametrize("sample", invalid_samples(), ids=lambda s: s.id)
-def test_invalid_samples_are_refused_for_their_field_and_rule(sample: Sample, driver, ingest):
+def test_invalid_samples_are_refused_for_their_field_and_rule(sample: Sample, driver, reader):
     if sample.layer == "route":
         with pytest.raises(Unroutable) as refused:
-            ingest.prepare(sample.system, sample.path.read_bytes())
+            reader.read(RequestContext(sample.system), sample.path.read_bytes())
         assert sample.field in str(refused.value)
         return
     with pytest.raises(ValidationFailed) as caught:
-        ingest.prepare(sample.system, sample.path.read_bytes())
+        reader.read(RequestContext(sample.system), sample.path.read_bytes())
     assert (sample.field, sample.rule) in {(e.field, e.rule) for e in caught.value.errors}
     if sample.layer in ("xsd", "soap"):
         schema = driver

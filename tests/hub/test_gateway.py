@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub.gateway.ingest import record_message_ids
+from hub.gateway.reader import record_message_ids
 from hub.simulation.client import HubClient
 from hub.soap import HUB_NS, SOAP11_NS, parse_fault
 from tests.contract.samples import SCHEMAS, invalid_samples

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from hub.errors import HubError, ValidationFailed
+from hub.gateway.reader import RequestContext
 from hub.settings import PROJECT_ROOT
 from hub.xml.parser import HardenedParser
 from tests.hub.hostile import Hostile, corpus
@@ -157,9 +158,9 @@ def mutations() -> st.SearchStrategy[bytes]:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=mutations(), sender=st.sampled_from(("sopa", "lietis", "gvs", "burvis", "vdeavk", "spolis")))
-def test_mutated_samples_are_answered_with_a_rule_never_an_internal_error(ingest, document, sender):
+def test_mutated_samples_are_answered_with_a_rule_never_an_internal_error(reader, document, sender):
     try:
-        ingest.prepare(sender, document)
+        reader.read(RequestContext(sender), document)
     except HubError as exc:
         assert exc.error_class != "internal", exc
         if isinstance(exc, ValidationFailed):

@@ -1,11 +1,13 @@
-"""From the bytes of a SOAP request to confirmed-ready broker messages, without I/O.
+"""Reading a request: from the bytes of a SOAP message to what it asks the hub to do, without I/O.
 
 Order matters and is the contract: parse (hardened, bounded) -> the SOAP 1.1 envelope's structure
 (one of each part, in its place) -> the signature over those parts (who sent it) -> the VISS header
 they carry, against its XSD -> body against the system's XSD -> adapter to canonical records
 (validated whole) -> access table -> routes -> one envelope per record. Nothing a request says is
 acted on before its signature is checked; any step refuses with field and rule, and the request's
-CPU budget is checked between the steps.
+CPU budget is checked between the steps. What the reader learns of the request (its header, its
+operation) goes into the request's context as it learns it: whatever refuses the request later, the
+Fault echoes that header and the metrics name that operation.
 """
 
 from __future__ import annotations
@@ -13,18 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from lxml import etree
 
-from hub.broker.codec import BrokerCodec
-from hub.broker.message import OutgoingMessage
-from hub.broker.topology import Topology
 from hub.canonical.mapping import Parsed
 from hub.envelope import Envelope, EnvelopeFields, envelope_fields, utcnow
-from hub.errors import FieldError, HubError, Unauthenticated, ValidationFailed
+from hub.errors import FieldError, Unauthenticated, ValidationFailed
 from hub.gateway.budget import Budget
 from hub.rules.access import AccessTable
 from hub.rules.routing import Router
@@ -59,8 +57,17 @@ def record_message_ids(receipt_id: uuid.UUID) -> Callable[[int], uuid.UUID]:
     return of
 
 
+@dataclass
+class RequestContext:
+    """One request as the gateway knows it so far: who sent it, its header once read, its operation."""
+
+    system: str
+    header: MessageHeader | None = None
+    operation: str = "unknown"
+
+
 @dataclass(frozen=True)
-class StatusQuery:
+class StatusQuestion:
     header: MessageHeader
     receipt_id: str | None
     message_id: str | None
@@ -95,27 +102,28 @@ class Query:
 
 
 @dataclass(frozen=True)
-class Submission:
-    """A data load ready to store and publish: its messages are built (sealed) where it was prepared,
-    which may be another process, so what crosses back is a few bundles, not an object per record."""
+class Load:
+    """A data load as read: its records' envelopes and status rows, in record order, not yet staged
+    (their ids may still change to those a resend was stored with, a correction's revision is not yet
+    known) and not yet sealed."""
 
     header: MessageHeader
-    handler: Handler
+    operation: str
     body_sha256: str
+    envelopes: list[EnvelopeFields]
     rows: list[RecordRow]
-    messages: list[OutgoingMessage]
-    received: dict[tuple[str, str], int]  # records per (flow, type), for the received counter
-    revisable: list[Envelope]
-    """Every envelope when a record notes corrections (monthly reports): the store says which
-    ones are, and their messages are built again with the revision; otherwise empty."""
-    request: bytes = b""  # as the sender sent it: kept (sealed) as the original of its records
+    notes_corrections: bool  # a record type the sender may send again as a correction
+    request: bytes  # as the sender sent it: kept (sealed) as the original of its records
 
     @property
     def receipt_id(self) -> str:
         return str(self.header.message_id)
 
 
-class Ingest:
+Read = Load | Query | StatusQuestion
+
+
+class Reader:
     def __init__(
         self,
         *,
@@ -125,10 +133,8 @@ class Ingest:
         parser: HardenedParser,
         router: Router,
         access: AccessTable,
-        topology: Topology,
         max_records: int,
         verifier: SignatureVerifier | None,
-        codec: BrokerCodec,
         cpu_seconds: float = 2.0,
     ) -> None:
         """`verifier`: who signed each request; None only where signatures are off (closed test
@@ -139,10 +145,8 @@ class Ingest:
         self.parser = parser
         self.router = router
         self.access = access
-        self.topology = topology
         self.max_records = max_records
         self.verifier = verifier
-        self.codec = codec
         self.cpu_seconds = cpu_seconds
         # how long a query's MessageID stays used: while a signed copy of it could be accepted
         self.replay_window = verifier.replay_window if verifier else dt.timedelta(minutes=10)
@@ -152,31 +156,24 @@ class Ingest:
             for service in owner.services
         }
 
-    def messages(self, envelopes: Sequence[Envelope | EnvelopeFields]) -> list[OutgoingMessage]:
-        """What a submission publishes: one bundle for each target its records go to."""
-        by_target: dict[str, list[EnvelopeFields]] = {}
-        for envelope in envelopes:
-            fields = envelope.fields() if isinstance(envelope, Envelope) else envelope
-            by_target.setdefault(fields["target"], []).append(fields)
-        exchange = self.topology.delivery_exchange
-        return [self.codec.bundle(group, exchange, target) for target, group in by_target.items()]
-
-    def prepare(self, system_name: str, data: bytes) -> Submission | StatusQuery | Query:
-        system = self.systems[system_name]
+    def read(self, context: RequestContext, data: bytes) -> Read:
+        system = self.systems[context.system]
         budget = Budget(self.cpu_seconds)
         message = parse_envelope(self.parser.parse(data))
         if message.message_header is None:
             raise ValidationFailed.single(HEADER_PATH, "required", "the VISS MessageHeader is missing")
         budget.spent("parsing")
-        self._authenticate(message, system_name)
+        self._authenticate(message, context.system)
         budget.spent("signature")
-        header = self._header(message.message_header, system_name)
-        try:
-            prepared = self._body(system, header, message.content, budget)
-            return replace(prepared, request=data) if isinstance(prepared, Submission) else prepared
-        except HubError as exc:
-            exc.header = header
-            raise
+        context.header = header = self._header(message.message_header, context.system)
+        body = message.content
+        if body.tag == STATUS_ELEMENT:
+            context.operation = "GetStatus"
+            return self._status_question(header, body)
+        handler = self._handler(system, body)
+        context.operation = handler.name
+        read = self._handled(system, header, handler, body, budget)
+        return replace(read, request=data) if isinstance(read, Load) else read
 
     def _authenticate(self, message: SoapMessage, system_name: str) -> None:
         if self.verifier is None:
@@ -189,21 +186,9 @@ class Ingest:
                 f"the message is signed by {signer}, but sent as {system_name}",
             )
 
-    def _body(
-        self, system: SystemAdapter, header: MessageHeader, body: etree._Element, budget: Budget
-    ) -> Submission | StatusQuery | Query:
-        if body.tag == STATUS_ELEMENT:
-            return self._status_query(header, body)
-        handler = self._handler(system, body)
-        try:
-            return self._handled(system, header, handler, body, budget)
-        except HubError as exc:
-            exc.operation = handler.name
-            raise
-
     def _handled(
         self, system: SystemAdapter, header: MessageHeader, handler: Handler, body: etree._Element, budget: Budget
-    ) -> Submission | Query:
+    ) -> Load | Query:
         if header.message_type != MessageHeader.message_type_of(body):
             raise ValidationFailed.single(
                 f"{HEADER_PATH}/MessageType",
@@ -227,7 +212,7 @@ class Ingest:
                 "max-records",
                 f"{len(records)} records in one request; the limit is {self.max_records}",
             )
-        return self._submission(system.name, header, handler, body, records)
+        return self._load(system.name, header, handler, body, records)
 
     def _header(self, element: etree._Element, system_name: str) -> MessageHeader:
         errors = self.header_schema.errors(element)
@@ -295,7 +280,7 @@ class Ingest:
         return Query(header, handler, envelope, route.deadline_seconds)
 
     @staticmethod
-    def _status_query(header: MessageHeader, body: etree._Element) -> StatusQuery:
+    def _status_question(header: MessageHeader, body: etree._Element) -> StatusQuestion:
         receipt_id = body.findtext(f"{{{HUB_NS}}}ReceiptID")
         message_id = body.findtext(f"{{{HUB_NS}}}MessageID")
         if not receipt_id and not message_id:
@@ -306,20 +291,20 @@ class Ingest:
                     uuid.UUID(value.strip())
                 except ValueError:
                     raise ValidationFailed.single(f"GetStatus/{field}", "pattern", "not a UUID") from None
-        return StatusQuery(
+        return StatusQuestion(
             header,
             receipt_id.strip().lower() if receipt_id else None,
             message_id.strip().lower() if message_id else None,
         )
 
-    def _submission(
+    def _load(
         self,
         source: str,
         header: MessageHeader,
         handler: Handler,
         body: etree._Element,
         records: list[Parsed],
-    ) -> Submission:
+    ) -> Load:
         receipt_id = header.message_id
         now = utcnow()
         envelopes: list[EnvelopeFields] = []
@@ -356,6 +341,5 @@ class Ingest:
                 )
             )
         digest = hashlib.sha256(etree.tostring(body, method="c14n", exclusive=True)).hexdigest()
-        received = Counter((e["flow"], e["type"]) for e in envelopes)
-        revisable = [Envelope.from_fields(e) for e in envelopes] if any(r.CORRECTIONS_NOTED for r, _ in records) else []
-        return Submission(header, handler, digest, rows, self.messages(envelopes), dict(received), revisable)
+        corrections = any(record.CORRECTIONS_NOTED for record, _ in records)
+        return Load(header, handler.name, digest, envelopes, rows, corrections, b"")
