@@ -12,12 +12,13 @@ from hub.canonical import CooperationDuties, EmploymentProfiling, Municipality
 from hub.canonical.mapping import Parsed, RecordCollector
 from hub.envelope import Envelope
 from hub.systems import DeliveryResult
-from hub.xml.read import child, child_texts, indexed_children, sub
+from hub.xml.fields import Field, Table, group
+from hub.xml.read import child, indexed_children, sub
 
 NS = "urn:lv:nva:burvis:v1"
 SERVICE_NS = "urn:lv:nva:burvis:service:v1"
-PROFILES = f"{{{NS}}}ProfilesanasRezultati"
-DUTIES = f"{{{NS}}}LidzdarbibasPienakumi"
+_PROFILES, _DUTIES = "ProfilesanasRezultati", "LidzdarbibasPienakumi"
+PROFILES, DUTIES = f"{{{NS}}}{_PROFILES}", f"{{{NS}}}{_DUTIES}"
 INTAKE = f"{{{NS}}}SanemtPienakumus"
 INTAKE_ANSWER = f"{{{NS}}}SanemtPienakumusAtbilde"
 
@@ -46,136 +47,80 @@ SERVICE_CODES = {
 }
 _OUTCOMES = {"PIENEMTS": "delivered", "DUBLIKATS": "duplicate", "NORAIDITS": "rejected"}
 
-PROFILE_FIELDS = {
-    "record_id": "ProfilesanasId",
-    "decision_number": "ProfilesanasId",
-    "person_code": "PersonasKods",
-    "status": "Statuss",
-    "registered_on": "RegistretsNo",
-    "decision_date": "ProfilesanasDatums",
-    "decided_at": "ProfilesanasLaiks",
-    "profile": "Profils",
-    "nva_branch": "Filiale",
-    "recommended_measures": "IeteiktaAktivitate",
-}
-DUTY_FIELDS = {
-    "record_id": "IerakstaId",
-    "person_code": "PersonasKods",
-    "decision_number": "Lemums/@numurs",
-    "decision_date": "Lemums/@datums",
-    "decided_at": "Lemums/@laiks",
-    "duties": "Pienakums",
-    "valid_from": "DerigsNo",
-    "valid_to": "DerigsLidz",
-    "services": "SniegtsPakalpojums",
-}
-
-
-def _place(element: etree._Element) -> dict[str, str | None]:
-    return {"atvk": element.get("atvk"), "name": element.get("nosaukums")}
-
-
-def _texts(item: etree._Element, name: str) -> list[str]:
-    return [(e.text or "").strip() for e in item.iterfind(f"{{{NS}}}{name}")]
+PLACE = Table(NS, Field("atvk", "@atvk"), Field("name", "@nosaukums"))
+_MUNICIPALITY = Field("municipality", "Pasvaldiba", table=PLACE)
+_PERSON = Field("person_code", "PersonasKods")
+PROFILE = Table(
+    NS,
+    Field("record_id", "ProfilesanasId", also=("decision_number",)),
+    _PERSON,
+    _MUNICIPALITY,
+    Field("status", "Statuss", codes=STATUSES),
+    Field("registered_on", "RegistretsNo"),
+    Field("decision_date", "ProfilesanasDatums"),
+    Field("decided_at", "ProfilesanasLaiks"),
+    Field("profile", "Profils", codes=PROFILE_GROUPS),
+    Field("nva_branch", "Filiale"),
+    Field("recommended_measures", "IeteiktaAktivitate", many=True),
+)
+SERVICE_GIVEN = Table(NS, Field("service", "@veids", codes=SERVICE_CODES), Field("provided_on", "@datums"))
+DUTY = Table(
+    NS,
+    Field("record_id", "IerakstaId"),
+    _PERSON,
+    *group(
+        "Lemums",
+        Field("decision_number", "@numurs"),
+        Field("decision_date", "@datums"),
+        Field("decided_at", "@laiks"),
+    ),
+    Field("duties", "Pienakums", codes=DUTY_CODES, many=True),
+    Field("valid_from", "DerigsNo"),
+    Field("valid_to", "DerigsLidz"),
+    Field("services", "SniegtsPakalpojums", table=SERVICE_GIVEN, many=True),
+)
+_MESSAGE_ID = Field("message_id", "ZinojumaId")
+ENVELOPE = Table(NS, _MESSAGE_ID, Field("source", "AvotaSistema"), Field("user_id", "Lietotajs"))
+"""What the hub says of each duties record it delivers, ahead of the record."""
+RESULT = Table(
+    NS,
+    _MESSAGE_ID,
+    Field("outcome", "Statuss", codes=_OUTCOMES),
+    Field("reason", "Iemesls"),
+    strip=False,  # read as BURVIS wrote it, as it always was
+)
+_RECORD, _ITEM, _RESULT = "Klients", "Ieraksts", "Rezultats"
 
 
 def profiles_to_canonical(batch: etree._Element) -> list[Parsed]:
     records = RecordCollector()
-    for at, item in indexed_children(batch, NS, "Klients", "ProfilesanasRezultati"):
-        v = child_texts(item, NS)
-        values = {
-            "record_id": v.get("ProfilesanasId"),
-            "decision_number": v.get("ProfilesanasId"),
-            "person_code": v.get("PersonasKods"),
-            "municipality": _place(child(item, NS, "Pasvaldiba")),
-            "status": STATUSES.get(v.get("Statuss", "")),
-            "registered_on": v.get("RegistretsNo"),
-            "decision_date": v.get("ProfilesanasDatums"),
-            "decided_at": v.get("ProfilesanasLaiks"),
-            "profile": PROFILE_GROUPS.get(v.get("Profils", "")),
-            "nva_branch": v.get("Filiale"),
-            "recommended_measures": _texts(item, "IeteiktaAktivitate"),
-        }
-        records.add(EmploymentProfiling, values, at=at, fields=PROFILE_FIELDS, source=item)
+    for at, item in indexed_children(batch, NS, _RECORD, _PROFILES):
+        records.add(EmploymentProfiling, PROFILE.read(item), at=at, fields=PROFILE.paths, source=item)
     return records.result()
 
 
 def profiles_to_xml(profiles: Sequence[EmploymentProfiling]) -> etree._Element:
-    codes = {v: k for k, v in STATUSES.items()}
-    groups = {v: k for k, v in PROFILE_GROUPS.items()}
     batch = etree.Element(PROFILES, nsmap={"nva": NS})
     for p in profiles:
-        item = sub(batch, NS, "Klients")
-        sub(item, NS, "ProfilesanasId", p.record_id)
-        sub(item, NS, "PersonasKods", p.person_code)
-        etree.SubElement(item, f"{{{NS}}}Pasvaldiba", atvk=p.municipality.atvk, nosaukums=p.municipality.name)
-        sub(item, NS, "Statuss", codes[p.status])
-        sub(item, NS, "RegistretsNo", p.registered_on.isoformat())
-        sub(item, NS, "ProfilesanasDatums", p.decision_date.isoformat())
-        sub(item, NS, "ProfilesanasLaiks", p.decided_at.isoformat())
-        sub(item, NS, "Profils", groups[p.profile])
-        sub(item, NS, "Filiale", p.nva_branch)
-        for measure in p.recommended_measures:
-            sub(item, NS, "IeteiktaAktivitate", measure)
+        PROFILE.write(sub(batch, NS, _RECORD), p)
     return batch
 
 
-def _duty_values(item: etree._Element, municipality: dict[str, str | None]) -> dict[str, object]:
-    v = child_texts(item, NS)
-    decision = child(item, NS, "Lemums")
-    return {
-        "record_id": v.get("IerakstaId"),
-        "person_code": v.get("PersonasKods"),
-        "municipality": municipality,
-        "decision_number": decision.get("numurs"),
-        "decision_date": decision.get("datums"),
-        "decided_at": decision.get("laiks"),
-        "duties": [DUTY_CODES.get(code) for code in _texts(item, "Pienakums")],
-        "valid_from": v.get("DerigsNo"),
-        "valid_to": v.get("DerigsLidz"),
-        "services": [
-            {"service": SERVICE_CODES.get(s.get("veids", "")), "provided_on": s.get("datums")}
-            for s in item.iterfind(f"{{{NS}}}SniegtsPakalpojums")
-        ],
-    }
-
-
 def duties_to_canonical(submission: etree._Element) -> list[Parsed]:
-    municipality = _place(child(submission, NS, "Pasvaldiba"))
+    municipality = PLACE.read(child(submission, NS, _MUNICIPALITY.path))  # once per submission
     records = RecordCollector()
-    for at, item in indexed_children(submission, NS, "Klients", "LidzdarbibasPienakumi"):
-        records.add(CooperationDuties, _duty_values(item, municipality), at=at, fields=DUTY_FIELDS, source=item)
+    for at, item in indexed_children(submission, NS, _RECORD, _DUTIES):
+        values = DUTY.read(item)
+        values["municipality"] = municipality
+        records.add(CooperationDuties, values, at=at, fields=DUTY.paths, source=item)
     return records.result()
-
-
-def _duty_element(parent: etree._Element, d: CooperationDuties) -> None:
-    duties = {v: k for k, v in DUTY_CODES.items()}
-    services = {v: k for k, v in SERVICE_CODES.items()}
-    item = sub(parent, NS, "Klients")
-    sub(item, NS, "IerakstaId", d.record_id)
-    sub(item, NS, "PersonasKods", d.person_code)
-    etree.SubElement(
-        item,
-        f"{{{NS}}}Lemums",
-        numurs=d.decision_number,
-        datums=d.decision_date.isoformat(),
-        laiks=d.decided_at.isoformat(),
-    )
-    for duty in d.duties:
-        sub(item, NS, "Pienakums", duties[duty])
-    sub(item, NS, "DerigsNo", d.valid_from.isoformat())
-    sub(item, NS, "DerigsLidz", d.valid_to.isoformat())
-    for s in d.services:
-        etree.SubElement(
-            item, f"{{{NS}}}SniegtsPakalpojums", veids=services[s.service], datums=s.provided_on.isoformat()
-        )
 
 
 def duties_to_xml(records: Sequence[CooperationDuties], municipality: Municipality) -> etree._Element:
     submission = etree.Element(DUTIES, nsmap={"nva": NS})
-    etree.SubElement(submission, f"{{{NS}}}Pasvaldiba", atvk=municipality.atvk, nosaukums=municipality.name)
+    PLACE.write(sub(submission, NS, _MUNICIPALITY.path), municipality)
     for d in records:
-        _duty_element(submission, d)
+        DUTY.write(sub(submission, NS, _RECORD), d)
     return submission
 
 
@@ -190,13 +135,9 @@ class IntakeDialect:
     def item(self, envelope: Envelope) -> etree._Element:
         duties = envelope.record()
         assert isinstance(duties, CooperationDuties)
-        item = etree.Element(f"{{{NS}}}Ieraksts", nsmap={"nva": NS})
-        sub(item, NS, "ZinojumaId", envelope.message_id)
-        sub(item, NS, "AvotaSistema", envelope.source)
-        sub(item, NS, "Lietotajs", envelope.user_id)
-        place = duties.municipality
-        etree.SubElement(item, f"{{{NS}}}Pasvaldiba", atvk=place.atvk, nosaukums=place.name)
-        _duty_element(item, duties)
+        item = ENVELOPE.write(etree.Element(f"{{{NS}}}{_ITEM}", nsmap={"nva": NS}), envelope)
+        PLACE.write(sub(item, NS, _MUNICIPALITY.path), duties.municipality)
+        DUTY.write(sub(item, NS, _RECORD), duties)
         return item
 
     def request(self, items: Sequence[etree._Element]) -> etree._Element:
@@ -205,11 +146,8 @@ class IntakeDialect:
         return request
 
     def results(self, answer: etree._Element) -> list[DeliveryResult]:
-        return [
-            DeliveryResult(
-                uuid.UUID(r.findtext(f"{{{NS}}}ZinojumaId")),
-                _OUTCOMES.get(r.findtext(f"{{{NS}}}Statuss") or "", "rejected"),  # type: ignore[arg-type]
-                r.findtext(f"{{{NS}}}Iemesls"),
-            )
-            for r in answer.iterfind(f"{{{NS}}}Rezultats")
-        ]
+        results = []
+        for r in answer.iterchildren(f"{{{NS}}}{_RESULT}"):
+            v = RESULT.read(r)
+            results.append(DeliveryResult(uuid.UUID(v["message_id"]), v["outcome"] or "rejected", v["reason"]))
+        return results

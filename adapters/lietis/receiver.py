@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from operator import attrgetter
 
 from lxml import etree
 
@@ -12,11 +13,52 @@ from hub.canonical import EmploymentProfiling
 from hub.envelope import Envelope
 from hub.simulation.record_store import RecordStore
 from hub.systems import DeliveryResult
+from hub.xml.fields import Field, Table
 
 NS = "urn:lv:daugavpils:lietis:nva:v1"
 SERVICE_NS = "urn:lv:daugavpils:lietis:nva:service:v1"
 INTAKE = f"{{{NS}}}ReceiveProfiles"
 INTAKE_ANSWER = f"{{{NS}}}ReceiveProfilesResult"
+
+
+_OUTCOMES = {"accepted": "delivered", "duplicate": "duplicate", "rejected": "rejected"}
+
+
+def _hyphens(value: str) -> str:
+    return value.replace("_", "-")
+
+
+def _underscores(code: str | None) -> str | None:
+    return code and code.replace("-", "_")
+
+
+def _outcome(code: str | None) -> str:
+    """An outcome LIETIS does not define is an error, not a rejection; none at all is one."""
+    return _OUTCOMES["rejected" if code is None else code]
+
+
+_MESSAGE_ID = Field("message_id", "@messageId")
+MESSAGE = Table(NS, _MESSAGE_ID)
+"""The envelope's message id, ahead of the profile."""
+PROFILE = Table(
+    NS,
+    Field("record_id", "@profilingId"),
+    Field("person_code", "@personCode"),
+    Field("municipality", "@municipalityCode", write=attrgetter("atvk")),
+    Field("status", "@status", read=_underscores, write=_hyphens),
+    Field("registered_on", "@registeredOn"),
+    Field("decided_at", "@profiledAt"),
+    Field("profile", "@profile", read=_underscores, write=_hyphens),
+    Field("nva_branch", "@branch"),
+    Field("recommended_measures", "Measure", many=True),
+)
+RESULT = Table(
+    NS,
+    _MESSAGE_ID,
+    Field("outcome", "@outcome", codes=_OUTCOMES, read=_outcome),
+    Field("reason", "@reason"),
+)
+_PROFILE, _RESULT = f"{{{NS}}}Profile", f"{{{NS}}}Result"
 
 
 class ProfileIntake:
@@ -28,22 +70,8 @@ class ProfileIntake:
     def item(self, envelope: Envelope) -> etree._Element:
         p = envelope.record()
         assert isinstance(p, EmploymentProfiling)
-        item = etree.Element(
-            f"{{{NS}}}Profile",
-            nsmap={"ln": NS},
-            messageId=str(envelope.message_id),
-            profilingId=p.record_id,
-            personCode=p.person_code,
-            municipalityCode=p.municipality.atvk,
-            status=p.status.replace("_", "-"),
-            registeredOn=p.registered_on.isoformat(),
-            profiledAt=p.decided_at.isoformat(),
-            profile=p.profile.replace("_", "-"),
-            branch=p.nva_branch,
-        )
-        for measure in p.recommended_measures:
-            etree.SubElement(item, f"{{{NS}}}Measure").text = measure
-        return item
+        item = MESSAGE.write(etree.Element(_PROFILE, nsmap={"ln": NS}), envelope)
+        return PROFILE.write(item, p)
 
     def request(self, items: Sequence[etree._Element]) -> etree._Element:
         request = etree.Element(INTAKE, nsmap={"ln": NS})
@@ -51,28 +79,31 @@ class ProfileIntake:
         return request
 
     def results(self, answer: etree._Element) -> list[DeliveryResult]:
-        outcomes = {"accepted": "delivered", "duplicate": "duplicate", "rejected": "rejected"}
-        return [
-            DeliveryResult(uuid.UUID(r.get("messageId")), outcomes[r.get("outcome", "rejected")], r.get("reason"))  # type: ignore[arg-type]
-            for r in answer.iterfind(f"{{{NS}}}Result")
-        ]
+        results = []
+        for r in answer.iterchildren(_RESULT):
+            v = RESULT.read(r)
+            results.append(DeliveryResult(uuid.UUID(v["message_id"]), v["outcome"], v["reason"]))
+        return results
 
 
 def take_profiles(store: RecordStore, request: etree._Element) -> etree._Element:
     """LIETIS's side: store each profile once, answer each."""
-    rows = [
-        (
-            p.get("messageId"),
-            "burvis",
-            p.get("profilingId"),
-            "employment_profiling",
-            p.get("personCode"),
-            p.get("profiledAt"),
-            etree.tostring(p),
+    rows = []
+    for p in request.iterchildren(_PROFILE):
+        message, profile = MESSAGE.read(p), PROFILE.read(p)
+        rows.append(
+            (
+                message["message_id"],
+                "burvis",
+                profile["record_id"],
+                "employment_profiling",
+                profile["person_code"],
+                profile["decided_at"],
+                etree.tostring(p),
+            )
         )
-        for p in request.iterfind(f"{{{NS}}}Profile")
-    ]
     answer = etree.Element(INTAKE_ANSWER, nsmap={"ln": NS})
     for row, fresh in zip(rows, store.store(rows), strict=True):
-        etree.SubElement(answer, f"{{{NS}}}Result", messageId=row[0], outcome="accepted" if fresh else "duplicate")
+        outcome = "delivered" if fresh else "duplicate"
+        RESULT.write(etree.SubElement(answer, _RESULT), DeliveryResult(uuid.UUID(row[0]), outcome))
     return answer

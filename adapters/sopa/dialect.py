@@ -7,7 +7,6 @@ decisions as a nested `Lemums`; codes are Latvian upper-case words.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from lxml import etree
 
@@ -19,10 +18,10 @@ from hub.canonical import (
     SocialServiceProvided,
 )
 from hub.canonical.mapping import Parsed, RecordCollector
-from hub.xml.read import child, child_texts, indexed_children, sub, texts_within
+from hub.xml.fields import Field, Table, group
+from hub.xml.read import child, indexed_children, sub
 
 NS = "urn:lv:riga:sopa:spolis:v1"
-DATA_PACKAGE = f"{{{NS}}}DatuPakete"
 
 BENEFIT_KINDS = {"GMI": "gmi", "MAJOKLA": "housing", "CITS": "municipal_other"}
 STATUSES = {"TRUCIGA": "needy", "MAZNODROSINATA": "low_income"}
@@ -39,187 +38,78 @@ SERVICES = {
 }
 FUNDING = {"VALSTS": "state", "PASVALDIBA": "municipal", "JAUKTS": "mixed"}
 
-_COMMON_FIELDS = {
-    "record_id": "IerakstaId",
-    "person_code": "PersonasKods",
-    "decision_number": "Lemums/Numurs",
-    "decision_date": "Lemums/Datums",
-    "decided_at": "Lemums/PienemsanasLaiks",
-}
-BENEFIT_FIELDS = {
-    **_COMMON_FIELDS,
-    "benefit_kind": "PabalstaVeids",
-    "benefit_name": "PabalstaNosaukums",
-    "period_from": "PeriodsNo",
-    "period_to": "PeriodsLidz",
-    "amount": "SummaEUR",
-}
-STATUS_FIELDS = {
-    **_COMMON_FIELDS,
-    "status": "StatusaVeids",
-    "valid_from": "DerigsNo",
-    "valid_to": "DerigsLidz",
-    "household_size": "MajsaimniecibasLocekli",
-    "income_per_member": "IenakumiUzLocekliEUR",
-}
-SERVICE_FIELDS = {
-    **_COMMON_FIELDS,
-    "service_code": "PakalpojumaVeids",
-    "provider_register_no": "Sniedzejs/RegistraNr",
-    "provider_name": "Sniedzejs/Nosaukums",
-    "period_from": "PeriodsNo",
-    "period_to": "PeriodsLidz",
-    "funding": "Finansejums",
-    "cost": "IzmaksasEUR",
-}
-
-
-def _common(values: dict[str, str], municipality: dict[str, str]) -> dict[str, object]:
-    return {
-        "record_id": values.get("IerakstaId"),
-        "person_code": values.get("PersonasKods"),
-        "municipality": municipality,
-        "decision_number": values.get("Numurs"),
-        "decision_date": values.get("Datums"),
-        "decided_at": values.get("PienemsanasLaiks"),
-    }
+PLACE = Table(NS, Field("atvk", "AtvkKods"), Field("name", "Nosaukums"))
+_COMMON = (
+    Field("record_id", "IerakstaId"),
+    Field("person_code", "PersonasKods"),
+    *group(
+        "Lemums",
+        Field("decision_number", "Numurs"),
+        Field("decision_date", "Datums"),
+        Field("decided_at", "PienemsanasLaiks"),
+    ),
+)
+_PERIOD = (Field("period_from", "PeriodsNo"), Field("period_to", "PeriodsLidz"))
+BENEFIT = Table(
+    NS,
+    *_COMMON,
+    Field("benefit_kind", "PabalstaVeids", codes=BENEFIT_KINDS),
+    Field("benefit_name", "PabalstaNosaukums"),
+    *_PERIOD,
+    Field("amount", "SummaEUR"),
+)
+STATUS = Table(
+    NS,
+    *_COMMON,
+    Field("status", "StatusaVeids", codes=STATUSES),
+    Field("valid_from", "DerigsNo"),
+    Field("valid_to", "DerigsLidz"),
+    Field("household_size", "MajsaimniecibasLocekli"),
+    Field("income_per_member", "IenakumiUzLocekliEUR"),
+)
+SERVICE = Table(
+    NS,
+    *_COMMON,
+    Field("service_code", "PakalpojumaVeids", codes=SERVICES),
+    *group("Sniedzejs", Field("provider_register_no", "RegistraNr"), Field("provider_name", "Nosaukums")),
+    *_PERIOD,
+    Field("funding", "Finansejums", codes=FUNDING),
+    Field("cost", "IzmaksasEUR"),
+)
+# (model, group element, record element, table), in the package's order
+KINDS = (
+    (BenefitGranted, "Pabalsti", "Pabalsts", BENEFIT),
+    (HouseholdStatusDecision, "Statusi", "Statuss", STATUS),
+    (SocialServiceProvided, "Pakalpojumi", "Pakalpojums", SERVICE),
+)
+_ROOT, _ID, _PLACE = "DatuPakete", "PaketesId", "Pasvaldiba"
+DATA_PACKAGE = f"{{{NS}}}{_ROOT}"
 
 
 def to_canonical(package: etree._Element) -> list[Parsed]:
     """`package` is schema-valid; what the schema cannot say (check digits, periods) is checked here.
     No record element of the schema shares its name with another in the same record (the decision's
-    `Numurs`, the provider's `Nosaukums`), so each record is read in one pass."""
-    place = child_texts(child(package, NS, "Pasvaldiba"), NS)
-    municipality = {"atvk": place.get("AtvkKods"), "name": place.get("Nosaukums")}
+    `Numurs`, the provider's `Nosaukums`), so each record's table reads it in one pass."""
+    municipality = PLACE.read(child(package, NS, _PLACE))
     records = RecordCollector()
-    root = "DatuPakete"
-
-    if (group := child(package, NS, "Pabalsti")) is not None:
-        for at, item in indexed_children(group, NS, "Pabalsts", f"{root}/Pabalsti"):
-            v = texts_within(item, NS)
-            records.add(
-                BenefitGranted,
-                {
-                    **_common(v, municipality),
-                    "benefit_kind": BENEFIT_KINDS.get(v.get("PabalstaVeids", "")),
-                    "benefit_name": v.get("PabalstaNosaukums"),
-                    "period_from": v.get("PeriodsNo"),
-                    "period_to": v.get("PeriodsLidz"),
-                    "amount": v.get("SummaEUR"),
-                },
-                at=at,
-                fields=BENEFIT_FIELDS,
-                source=item,
-            )
-    if (group := child(package, NS, "Statusi")) is not None:
-        for at, item in indexed_children(group, NS, "Statuss", f"{root}/Statusi"):
-            v = texts_within(item, NS)
-            records.add(
-                HouseholdStatusDecision,
-                {
-                    **_common(v, municipality),
-                    "status": STATUSES.get(v.get("StatusaVeids", "")),
-                    "valid_from": v.get("DerigsNo"),
-                    "valid_to": v.get("DerigsLidz"),
-                    "household_size": v.get("MajsaimniecibasLocekli"),
-                    "income_per_member": v.get("IenakumiUzLocekliEUR"),
-                },
-                at=at,
-                fields=STATUS_FIELDS,
-                source=item,
-            )
-    if (group := child(package, NS, "Pakalpojumi")) is not None:
-        for at, item in indexed_children(group, NS, "Pakalpojums", f"{root}/Pakalpojumi"):
-            v = texts_within(item, NS)
-            records.add(
-                SocialServiceProvided,
-                {
-                    **_common(v, municipality),
-                    "service_code": SERVICES.get(v.get("PakalpojumaVeids", "")),
-                    "provider_register_no": v.get("RegistraNr"),
-                    "provider_name": v.get("Nosaukums"),
-                    "period_from": v.get("PeriodsNo"),
-                    "period_to": v.get("PeriodsLidz"),
-                    "funding": FUNDING.get(v.get("Finansejums", "")),
-                    "cost": v.get("IzmaksasEUR"),
-                },
-                at=at,
-                fields=SERVICE_FIELDS,
-                source=item,
-            )
+    for model, group_name, name, table in KINDS:
+        if (group_element := child(package, NS, group_name)) is not None:
+            for at, item in indexed_children(group_element, NS, name, f"{_ROOT}/{group_name}"):
+                values = table.read(item)
+                values["municipality"] = municipality
+                records.add(model, values, at=at, fields=table.paths, source=item)
     return records.result()
 
 
-# -- canonical -> SOPA (what the SOPA simulator sends) -----------------------------------------
-
-
-def _invert(mapping: dict[str, str]) -> dict[str, str]:
-    return {value: key for key, value in mapping.items()}
-
-
-_BENEFIT_CODES = _invert(BENEFIT_KINDS)
-_STATUS_CODES = _invert(STATUSES)
-_SERVICE_CODES = _invert(SERVICES)
-_FUNDING_CODES = _invert(FUNDING)
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:.2f}"
-
-
-def _decision(parent: etree._Element, record: CanonicalRecord) -> None:
-    sub(parent, NS, "IerakstaId", record.record_id)
-    sub(parent, NS, "PersonasKods", record.person_code)
-    decision = sub(parent, NS, "Lemums")
-    sub(decision, NS, "Numurs", record.decision_number)
-    sub(decision, NS, "Datums", record.decision_date.isoformat())
-    sub(decision, NS, "PienemsanasLaiks", record.decided_at.isoformat())
-
-
 def from_canonical(records: Sequence[CanonicalRecord], municipality: Municipality, package_id: str) -> etree._Element:
+    """What the SOPA simulator sends."""
     package = etree.Element(DATA_PACKAGE, nsmap={"sopa": NS})
-    sub(package, NS, "PaketesId", package_id)
-    place = sub(package, NS, "Pasvaldiba")
-    sub(place, NS, "AtvkKods", municipality.atvk)
-    sub(place, NS, "Nosaukums", municipality.name)
-
-    benefits = [r for r in records if isinstance(r, BenefitGranted)]
-    statuses = [r for r in records if isinstance(r, HouseholdStatusDecision)]
-    services = [r for r in records if isinstance(r, SocialServiceProvided)]
-    if benefits:
-        group = sub(package, NS, "Pabalsti")
-        for b in benefits:
-            item = sub(group, NS, "Pabalsts")
-            _decision(item, b)
-            sub(item, NS, "PabalstaVeids", _BENEFIT_CODES[b.benefit_kind])
-            if b.benefit_name:
-                sub(item, NS, "PabalstaNosaukums", b.benefit_name)
-            sub(item, NS, "PeriodsNo", b.period_from.isoformat())
-            sub(item, NS, "PeriodsLidz", b.period_to.isoformat())
-            sub(item, NS, "SummaEUR", _money(b.amount))
-    if statuses:
-        group = sub(package, NS, "Statusi")
-        for s in statuses:
-            item = sub(group, NS, "Statuss")
-            _decision(item, s)
-            sub(item, NS, "StatusaVeids", _STATUS_CODES[s.status])
-            sub(item, NS, "DerigsNo", s.valid_from.isoformat())
-            sub(item, NS, "DerigsLidz", s.valid_to.isoformat())
-            sub(item, NS, "MajsaimniecibasLocekli", s.household_size)
-            sub(item, NS, "IenakumiUzLocekliEUR", _money(s.income_per_member))
-    if services:
-        group = sub(package, NS, "Pakalpojumi")
-        for p in services:
-            item = sub(group, NS, "Pakalpojums")
-            _decision(item, p)
-            sub(item, NS, "PakalpojumaVeids", _SERVICE_CODES[p.service_code])
-            provider = sub(item, NS, "Sniedzejs")
-            sub(provider, NS, "RegistraNr", p.provider_register_no)
-            sub(provider, NS, "Nosaukums", p.provider_name)
-            sub(item, NS, "PeriodsNo", p.period_from.isoformat())
-            if p.period_to:
-                sub(item, NS, "PeriodsLidz", p.period_to.isoformat())
-            sub(item, NS, "Finansejums", _FUNDING_CODES[p.funding])
-            if p.cost is not None:
-                sub(item, NS, "IzmaksasEUR", _money(p.cost))
+    sub(package, NS, _ID, package_id)
+    PLACE.write(sub(package, NS, _PLACE), municipality)
+    for model, group_name, name, table in KINDS:
+        own = [r for r in records if isinstance(r, model)]
+        if own:
+            group_element = sub(package, NS, group_name)
+            for record in own:
+                table.write(sub(group_element, NS, name), record)
     return package

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from operator import attrgetter
 
 from lxml import etree
 
@@ -12,15 +13,40 @@ from hub.canonical import EmploymentProfiling
 from hub.envelope import Envelope
 from hub.simulation.record_store import RecordStore
 from hub.systems import DeliveryResult
-from hub.xml.read import sub
+from hub.xml.fields import Field, Table
 
 NS = "urn:lv:riga:sopa:nva:v1"
 SERVICE_NS = "urn:lv:riga:sopa:nva:service:v1"
 INTAKE = f"{{{NS}}}SanemtProfilus"
 INTAKE_ANSWER = f"{{{NS}}}SanemtProfilusAtbilde"
-_STATUSES = {"unemployed": "BEZDARBNIEKS", "job_seeker": "DARBA_MEKLETAJS"}
-_GROUPS = {"close_to_labour_market": "A", "needs_support": "B", "far_from_labour_market": "C"}
 _OUTCOMES = {"OK": "delivered", "DUBLIKATS": "duplicate", "KLUDA": "rejected"}
+
+MESSAGE = Table(NS, Field("message_id", "ZinojumaId"), strip=False)
+"""The envelope's message id, ahead of the profile."""
+PROFILE = Table(
+    NS,
+    Field("record_id", "NVAProfilesanasId"),
+    Field("person_code", "PersonasKods"),
+    Field("municipality", "AtvkKods", write=attrgetter("atvk")),
+    Field("status", "Statuss", codes={"BEZDARBNIEKS": "unemployed", "DARBA_MEKLETAJS": "job_seeker"}),
+    Field("registered_on", "RegistretsNo"),
+    Field("decided_at", "Profilets"),
+    Field(
+        "profile",
+        "ProfilaGrupa",
+        codes={"A": "close_to_labour_market", "B": "needs_support", "C": "far_from_labour_market"},
+    ),
+    Field("nva_branch", "NVAFiliale"),
+    Field("recommended_measures", "Ieteikums", many=True),
+    strip=False,  # SOPA's side stores them as the hub wrote them
+)
+RESULT = Table(
+    NS,
+    Field("message_id", "@zinojumaId"),
+    Field("outcome", "@statuss", codes=_OUTCOMES),
+    Field("reason", "@kluda"),
+)
+_PROFILE, _RESULT = f"{{{NS}}}Profils", f"{{{NS}}}Rezultats"
 
 
 class ProfileIntake:
@@ -32,19 +58,8 @@ class ProfileIntake:
     def item(self, envelope: Envelope) -> etree._Element:
         p = envelope.record()
         assert isinstance(p, EmploymentProfiling)
-        item = etree.Element(f"{{{NS}}}Profils", nsmap={"sn": NS})
-        sub(item, NS, "ZinojumaId", envelope.message_id)
-        sub(item, NS, "NVAProfilesanasId", p.record_id)
-        sub(item, NS, "PersonasKods", p.person_code)
-        sub(item, NS, "AtvkKods", p.municipality.atvk)
-        sub(item, NS, "Statuss", _STATUSES[p.status])
-        sub(item, NS, "RegistretsNo", p.registered_on.isoformat())
-        sub(item, NS, "Profilets", p.decided_at.isoformat())
-        sub(item, NS, "ProfilaGrupa", _GROUPS[p.profile])
-        sub(item, NS, "NVAFiliale", p.nva_branch)
-        for measure in p.recommended_measures:
-            sub(item, NS, "Ieteikums", measure)
-        return item
+        item = MESSAGE.write(etree.Element(_PROFILE, nsmap={"sn": NS}), envelope)
+        return PROFILE.write(item, p)
 
     def request(self, items: Sequence[etree._Element]) -> etree._Element:
         request = etree.Element(INTAKE, nsmap={"sn": NS})
@@ -52,31 +67,31 @@ class ProfileIntake:
         return request
 
     def results(self, answer: etree._Element) -> list[DeliveryResult]:
-        return [
-            DeliveryResult(
-                uuid.UUID(r.get("zinojumaId")),
-                _OUTCOMES.get(r.get("statuss", ""), "rejected"),  # type: ignore[arg-type]
-                r.get("kluda"),
-            )
-            for r in answer.iterfind(f"{{{NS}}}Rezultats")
-        ]
+        results = []
+        for r in answer.iterchildren(_RESULT):
+            v = RESULT.read(r)
+            results.append(DeliveryResult(uuid.UUID(v["message_id"]), v["outcome"] or "rejected", v["reason"]))
+        return results
 
 
 def take_profiles(store: RecordStore, request: etree._Element) -> etree._Element:
     """SOPA's side: store each profile once, answer each."""
-    rows = [
-        (
-            p.findtext(f"{{{NS}}}ZinojumaId"),
-            "burvis",
-            p.findtext(f"{{{NS}}}NVAProfilesanasId"),
-            "employment_profiling",
-            p.findtext(f"{{{NS}}}PersonasKods"),
-            p.findtext(f"{{{NS}}}Profilets"),
-            etree.tostring(p),
+    rows = []
+    for p in request.iterchildren(_PROFILE):
+        message, profile = MESSAGE.read(p), PROFILE.read(p)
+        rows.append(
+            (
+                message["message_id"],
+                "burvis",
+                profile["record_id"],
+                "employment_profiling",
+                profile["person_code"],
+                profile["decided_at"],
+                etree.tostring(p),
+            )
         )
-        for p in request.iterfind(f"{{{NS}}}Profils")
-    ]
     answer = etree.Element(INTAKE_ANSWER, nsmap={"sn": NS})
     for row, fresh in zip(rows, store.store(rows), strict=True):
-        etree.SubElement(answer, f"{{{NS}}}Rezultats", zinojumaId=row[0], statuss="OK" if fresh else "DUBLIKATS")
+        outcome = "delivered" if fresh else "duplicate"
+        RESULT.write(etree.SubElement(answer, _RESULT), DeliveryResult(uuid.UUID(row[0]), outcome))
     return answer

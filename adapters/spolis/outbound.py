@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 
 from lxml import etree
 
@@ -22,6 +23,7 @@ from hub.canonical import (
     SocialServiceProvided,
 )
 from hub.envelope import Envelope
+from hub.xml.fields import Field, Table, group
 from hub.xml.read import sub
 
 NS = "urn:lv:lm:spolis:ielade:v1"
@@ -30,111 +32,119 @@ RECORD = f"{{{NS}}}Ieraksts"
 ANSWER = f"{{{NS}}}IesniegtIerakstusAtbilde"
 
 
-def _period(parent: etree._Element, name: str, start, end) -> None:  # type: ignore[no-untyped-def]
-    attributes = {"no": start.isoformat()}
-    if end is not None:
-        attributes["lidz"] = end.isoformat()
-    etree.SubElement(parent, f"{{{NS}}}{name}", attributes)
+def _period(element: str, start: str, end: str) -> tuple[Field, ...]:
+    return group(element, Field(start, "@no"), Field(end, "@lidz"))
 
 
-def _money(value) -> str:  # type: ignore[no-untyped-def]
-    return f"{value:.2f}"
+# The SPOLIS schema's parts, shared by what the hub delivers and the formats municipalities send
+# through it (adapters.spolis.services).
+PLACE = Table(NS, Field("atvk", "@atvk"), Field("name", "@nosaukums"))
+MUNICIPALITY = Field("municipality", "Pasvaldiba", table=PLACE)
+PERSON = Field("person_code", "PersonasKods")
+DECISION = group(
+    "Lemums",
+    Field("decision_number", "@numurs"),
+    Field("decision_date", "@datums"),
+    Field("decided_at", "@laiks"),
+)
+CONTRACT = group("Ligums", Field("contract_number", "@numurs"), Field("contract_date", "@datums"))
+PERIOD = _period("Periods", "period_from", "period_to")
+VALIDITY = _period("Derigums", "valid_from", "valid_to")
+HOURS = Field("hours", "Stundas", read=Decimal)
+OPINION_ID = Field("vdeavk_opinion_id", "VdeavkAtzinumaId")
+MONTHLY_REPORT = (
+    Field("year", "Gads"),
+    Field("month", "Menesis"),
+    Field("decided_at", "Sagatavots"),
+    Field("needy_households", "TrucigasMajsaimniecibas"),
+    Field("needy_persons", "TrucigasPersonas"),
+    Field("low_income_households", "MaznodrosinatasMajsaimniecibas"),
+    Field("low_income_persons", "MaznodrosinatasPersonas"),
+    Field("households_total", "MajsaimniecibasKopa"),
+    Field("gmi_recipients", "GMISanemeji"),
+    Field("gmi_paid", "GMIIzmaksatsEUR"),
+    Field("housing_recipients", "MajoklaPabalstaSanemeji"),
+    Field("housing_paid", "MajoklaPabalstsIzmaksatsEUR"),
+    Field("other_recipients", "CituPabalstuSanemeji"),
+    Field("other_paid", "CitiPabalstiIzmaksatsEUR"),
+    Field("benefits_paid_total", "PabalstiKopaEUR"),
+)
+"""The monthly report's fields, as municipalities send it and as SPOLIS takes it."""
+
+# an `Ieraksts` names the person and the decision of a record about a person, the municipality where there is one
+PERSON_HEAD = Table(NS, PERSON, MUNICIPALITY, *DECISION)
+PLACE_HEAD = Table(NS, MUNICIPALITY)
+# record model -> (body element, its table)
+BODIES: dict[type[CanonicalRecord], tuple[str, Table]] = {
+    BenefitGranted: (
+        "Pabalsts",
+        Table(
+            NS,
+            Field("benefit_kind", "Veids"),
+            Field("benefit_name", "Nosaukums"),
+            *PERIOD,
+            Field("amount", "SummaEUR"),
+        ),
+    ),
+    HouseholdStatusDecision: (
+        "MajsaimniecibasStatuss",
+        Table(
+            NS,
+            Field("status", "Statuss"),
+            *VALIDITY,
+            Field("household_size", "Locekli"),
+            Field("income_per_member", "IenakumiUzLocekliEUR"),
+        ),
+    ),
+    SocialServiceProvided: (
+        "SocialaisPakalpojums",
+        Table(
+            NS,
+            Field("service_code", "PakalpojumaKods"),
+            *group("Sniedzejs", Field("provider_register_no", "@registraNr"), Field("provider_name", "@nosaukums")),
+            *PERIOD,
+            Field("funding", "Finansejums"),
+            Field("cost", "IzmaksasEUR"),
+        ),
+    ),
+    AssistantService: (
+        "AsistentaPakalpojums",
+        Table(
+            NS,
+            *CONTRACT,
+            *PERIOD,
+            HOURS,
+            Field("hourly_rate", "StundasLikmeEUR"),
+            Field("state_funding", "ValstsFinansejumsEUR"),
+            OPINION_ID,
+        ),
+    ),
+    AssistantOpinion: (
+        "VdeavkAtzinums",
+        Table(
+            NS,
+            Field("needed", "AsistentsNepieciesams"),
+            Field("hours_per_week", "StundasNedela"),
+            *VALIDITY,
+            Field("disability_group", "InvaliditatesGrupa"),
+        ),
+    ),
+    MonthlyReport: ("MenesaParskats", Table(NS, Field("revision", "@versija"), *MONTHLY_REPORT)),
+}
 
 
 def record_element(record: CanonicalRecord, *, message_id: uuid.UUID, source: str, user_id: str) -> etree._Element:
+    if type(record) not in BODIES:
+        raise TypeError(f"SPOLIS takes no {type(record).__name__}")
     item = etree.Element(RECORD, nsmap={"sp": NS})
     sub(item, NS, "ZinojumaId", message_id)
     sub(item, NS, "AvotaSistema", source)
     sub(item, NS, "AvotaIerakstaId", record.record_id)
     sub(item, NS, "Lietotajs", user_id)
-    if isinstance(record, PersonRecord):
-        sub(item, NS, "PersonasKods", record.person_code)
-    municipality = getattr(record, "municipality", None)
-    if municipality is not None:
-        etree.SubElement(item, f"{{{NS}}}Pasvaldiba", atvk=municipality.atvk, nosaukums=municipality.name)
-    if isinstance(record, PersonRecord):
-        etree.SubElement(
-            item,
-            f"{{{NS}}}Lemums",
-            numurs=record.decision_number,
-            datums=record.decision_date.isoformat(),
-            laiks=record.decided_at.isoformat(),
-        )
-    if isinstance(record, BenefitGranted):
-        body = sub(item, NS, "Pabalsts")
-        sub(body, NS, "Veids", record.benefit_kind)
-        if record.benefit_name:
-            sub(body, NS, "Nosaukums", record.benefit_name)
-        _period(body, "Periods", record.period_from, record.period_to)
-        sub(body, NS, "SummaEUR", _money(record.amount))
-    elif isinstance(record, HouseholdStatusDecision):
-        body = sub(item, NS, "MajsaimniecibasStatuss")
-        sub(body, NS, "Statuss", record.status)
-        _period(body, "Derigums", record.valid_from, record.valid_to)
-        sub(body, NS, "Locekli", record.household_size)
-        sub(body, NS, "IenakumiUzLocekliEUR", _money(record.income_per_member))
-    elif isinstance(record, SocialServiceProvided):
-        body = sub(item, NS, "SocialaisPakalpojums")
-        sub(body, NS, "PakalpojumaKods", record.service_code)
-        etree.SubElement(
-            body, f"{{{NS}}}Sniedzejs", registraNr=record.provider_register_no, nosaukums=record.provider_name
-        )
-        _period(body, "Periods", record.period_from, record.period_to)
-        sub(body, NS, "Finansejums", record.funding)
-        if record.cost is not None:
-            sub(body, NS, "IzmaksasEUR", _money(record.cost))
-    elif isinstance(record, AssistantService):
-        body = sub(item, NS, "AsistentaPakalpojums")
-        etree.SubElement(
-            body, f"{{{NS}}}Ligums", numurs=record.contract_number, datums=record.contract_date.isoformat()
-        )
-        _period(body, "Periods", record.period_from, record.period_to)
-        sub(body, NS, "Stundas", f"{record.hours:.2f}")
-        sub(body, NS, "StundasLikmeEUR", _money(record.hourly_rate))
-        sub(body, NS, "ValstsFinansejumsEUR", _money(record.state_funding))
-        sub(body, NS, "VdeavkAtzinumaId", record.vdeavk_opinion_id)
-    elif isinstance(record, AssistantOpinion):
-        body = sub(item, NS, "VdeavkAtzinums")
-        sub(body, NS, "AsistentsNepieciesams", "true" if record.needed else "false")
-        if record.hours_per_week is not None:
-            sub(body, NS, "StundasNedela", record.hours_per_week)
-        _period(body, "Derigums", record.valid_from, record.valid_to)
-        if record.disability_group:
-            sub(body, NS, "InvaliditatesGrupa", record.disability_group)
-    elif isinstance(record, MonthlyReport):
-        body = sub(item, NS, "MenesaParskats")
-        body.set("versija", str(record.revision))
-        sub(body, NS, "Gads", record.year)
-        sub(body, NS, "Menesis", record.month)
-        sub(body, NS, "Sagatavots", record.decided_at.isoformat())
-        for tag, value in report_figures(record):
-            sub(body, NS, tag, value)
-    else:
-        raise TypeError(f"SPOLIS takes no {type(record).__name__}")
+    (PERSON_HEAD if isinstance(record, PersonRecord) else PLACE_HEAD).write(item, record)
+    name, body = BODIES[type(record)]
+    body.write(sub(item, NS, name), record)
     return item
-
-
-REPORT_FIELDS = (
-    ("TrucigasMajsaimniecibas", "needy_households"),
-    ("TrucigasPersonas", "needy_persons"),
-    ("MaznodrosinatasMajsaimniecibas", "low_income_households"),
-    ("MaznodrosinatasPersonas", "low_income_persons"),
-    ("MajsaimniecibasKopa", "households_total"),
-    ("GMISanemeji", "gmi_recipients"),
-    ("GMIIzmaksatsEUR", "gmi_paid"),
-    ("MajoklaPabalstaSanemeji", "housing_recipients"),
-    ("MajoklaPabalstsIzmaksatsEUR", "housing_paid"),
-    ("CituPabalstuSanemeji", "other_recipients"),
-    ("CitiPabalstiIzmaksatsEUR", "other_paid"),
-    ("PabalstiKopaEUR", "benefits_paid_total"),
-)
-
-
-def report_figures(report: MonthlyReport) -> list[tuple[str, str]]:
-    return [
-        (tag, _money(value) if tag.endswith("EUR") else str(value))
-        for tag, value in ((tag, getattr(report, field)) for tag, field in REPORT_FIELDS)
-    ]
 
 
 def from_envelope(envelope: Envelope) -> etree._Element:

@@ -8,14 +8,11 @@ from hub.canonical.mapping import Parsed, RecordCollector
 from hub.canonical.queries import (
     Answer,
     CanonicalQuery,
-    DeductionsAnswer,
     DeductionsQuery,
-    GrantedBenefitsAnswer,
     GrantedBenefitsQuery,
-    PaymentsAnswer,
     PaymentsQuery,
 )
-from hub.xml.read import child_texts, sub
+from hub.xml.fields import Field, Table
 
 NS = "urn:lv:vsaa:e-pakalpojumi:v1"
 SERVICE_NS = "urn:lv:vsaa:e-pakalpojumi:service:v1"
@@ -35,8 +32,6 @@ DEDUCTIONS = {
     "PARMAKSA": "overpayment",
     "NODOKLIS": "tax",
 }
-_KIND_CODES = {v: k for k, v in KINDS.items()}
-_DEDUCTION_CODES = {v: k for k, v in DEDUCTIONS.items()}
 
 # e-service: (request element, answer element, query model)
 SERVICES: dict[str, tuple[str, str, type[CanonicalQuery]]] = {
@@ -45,97 +40,80 @@ SERVICES: dict[str, tuple[str, str, type[CanonicalQuery]]] = {
     "EP52": (f"{{{NS}}}EP52Pieprasijums", f"{{{NS}}}EP52Atbilde", PaymentsQuery),
 }
 BY_TYPE = {query.TYPE: (name, request, answer) for name, (request, answer, query) in SERVICES.items()}
-_FIELDS = {"person_code": "PersonasKods", "period_from": "PeriodsNo", "period_to": "PeriodsLidz", "as_of": "UzDatumu"}
+
+REQUEST = Table(
+    NS,
+    Field("person_code", "PersonasKods"),
+    Field("period_from", "PeriodsNo"),
+    Field("period_to", "PeriodsLidz"),
+    Field("as_of", "UzDatumu"),
+    omit_missing=True,
+)
+"""Every e-service's request: each query has the fields of its own service only."""
+_MONTH = Field("month", "Menesis")
+_BENEFIT = Field("benefit", "Veids", codes=KINDS)
+_AMOUNT = Field("amount", "SummaEUR")
+# query model -> the table of its answer: the answer's one list, each item a nested table
+ANSWERS: dict[type[CanonicalQuery], Table] = {
+    DeductionsQuery: Table(
+        NS,
+        Field(
+            "deductions",
+            "Ieturejums",
+            many=True,
+            table=Table(NS, _MONTH, _BENEFIT, Field("kind", "IeturejumaVeids", codes=DEDUCTIONS), _AMOUNT),
+        ),
+    ),
+    GrantedBenefitsQuery: Table(
+        NS,
+        Field(
+            "benefits",
+            "PieskirtsMaksajums",
+            many=True,
+            table=Table(
+                NS,
+                _BENEFIT,
+                Field("granted_from", "PieskirtsNo"),
+                Field("granted_to", "PieskirtsLidz"),
+                Field("monthly_amount", "MenesaSummaEUR"),
+            ),
+        ),
+    ),
+    PaymentsQuery: Table(
+        NS,
+        Field(
+            "payments",
+            "Izmaksa",
+            many=True,
+            table=Table(NS, _MONTH, _BENEFIT, _AMOUNT, Field("sent_on", "NosutitsDatums")),
+        ),
+    ),
+}
+_BY_ANSWER = {query.ANSWER: (BY_TYPE[query.TYPE][2], table) for query, table in ANSWERS.items()}
+_BY_QUERY_TYPE = {query.TYPE: (query.ANSWER, table) for query, table in ANSWERS.items()}
 
 
 def request_to_canonical(request: etree._Element) -> list[Parsed]:
     name = etree.QName(request).localname
     service = name.removesuffix("Pieprasijums")
     query = SERVICES[service][2]
-    v = child_texts(request, NS)
-    values = {field: v.get(tag) for field, tag in _FIELDS.items() if tag in v}
     collector = RecordCollector()
-    collector.add(query, values, at=name, fields=_FIELDS, source=request)
+    collector.add(query, REQUEST.read(request), at=name, fields=REQUEST.paths, source=request)
     return collector.result()
 
 
 def query_to_xml(query: CanonicalQuery) -> etree._Element:
     _, request, _ = BY_TYPE[query.TYPE]
-    element = etree.Element(request, nsmap={"vsaa": NS})
-    sub(element, NS, "PersonasKods", query.person_code)
-    if isinstance(query, GrantedBenefitsQuery):
-        sub(element, NS, "UzDatumu", query.as_of.isoformat())
-    else:
-        sub(element, NS, "PeriodsNo", query.period_from.isoformat())  # type: ignore[attr-defined]
-        sub(element, NS, "PeriodsLidz", query.period_to.isoformat())  # type: ignore[attr-defined]
-    return element
+    return REQUEST.write(etree.Element(request, nsmap={"vsaa": NS}), query)
 
 
 def answer_to_xml(answer: Answer) -> etree._Element:
-    if isinstance(answer, DeductionsAnswer):
-        element = etree.Element(f"{{{NS}}}EP50Atbilde", nsmap={"vsaa": NS})
-        for d in answer.deductions:
-            item = sub(element, NS, "Ieturejums")
-            sub(item, NS, "Menesis", d.month)
-            sub(item, NS, "Veids", _KIND_CODES[d.benefit])
-            sub(item, NS, "IeturejumaVeids", _DEDUCTION_CODES[d.kind])
-            sub(item, NS, "SummaEUR", f"{d.amount:.2f}")
-    elif isinstance(answer, GrantedBenefitsAnswer):
-        element = etree.Element(f"{{{NS}}}EP51Atbilde", nsmap={"vsaa": NS})
-        for b in answer.benefits:
-            item = sub(element, NS, "PieskirtsMaksajums")
-            sub(item, NS, "Veids", _KIND_CODES[b.benefit])
-            sub(item, NS, "PieskirtsNo", b.granted_from.isoformat())
-            if b.granted_to:
-                sub(item, NS, "PieskirtsLidz", b.granted_to.isoformat())
-            sub(item, NS, "MenesaSummaEUR", f"{b.monthly_amount:.2f}")
-    elif isinstance(answer, PaymentsAnswer):
-        element = etree.Element(f"{{{NS}}}EP52Atbilde", nsmap={"vsaa": NS})
-        for p in answer.payments:
-            item = sub(element, NS, "Izmaksa")
-            sub(item, NS, "Menesis", p.month)
-            sub(item, NS, "Veids", _KIND_CODES[p.benefit])
-            sub(item, NS, "SummaEUR", f"{p.amount:.2f}")
-            sub(item, NS, "NosutitsDatums", p.sent_on.isoformat())
-    else:
+    if type(answer) not in _BY_ANSWER:
         raise TypeError(f"VSAA gives no {type(answer).__name__}")
-    return element
+    tag, table = _BY_ANSWER[type(answer)]
+    return table.write(etree.Element(tag, nsmap={"vsaa": NS}), answer)
 
 
 def answer_from_xml(query_type: str, element: etree._Element) -> Answer:
-    items = [child_texts(item, NS) for item in element]
-    if query_type == DeductionsQuery.TYPE:
-        return DeductionsAnswer(
-            deductions=[
-                {
-                    "month": i["Menesis"],
-                    "benefit": KINDS[i["Veids"]],
-                    "kind": DEDUCTIONS[i["IeturejumaVeids"]],
-                    "amount": i["SummaEUR"],
-                }
-                for i in items
-            ]
-        )
-    if query_type == GrantedBenefitsQuery.TYPE:
-        return GrantedBenefitsAnswer(
-            benefits=[
-                {
-                    "benefit": KINDS[i["Veids"]],
-                    "granted_from": i["PieskirtsNo"],
-                    "granted_to": i.get("PieskirtsLidz"),
-                    "monthly_amount": i["MenesaSummaEUR"],
-                }
-                for i in items
-            ]
-        )
-    return PaymentsAnswer(
-        payments=[
-            {
-                "month": i["Menesis"],
-                "benefit": KINDS[i["Veids"]],
-                "amount": i["SummaEUR"],
-                "sent_on": i["NosutitsDatums"],
-            }
-            for i in items
-        ]
-    )
+    model, table = _BY_QUERY_TYPE[query_type]
+    return model(**table.read(element))
