@@ -27,7 +27,7 @@ from hub.canonical.mapping import field_error
 from hub.envelope import Envelope, utcnow
 from hub.errors import ValidationFailed
 from hub.store.audit import AuditEntry, AuditLog
-from hub.store.failed import FailedGroup, FailedMessage, FailedStore, Filter
+from hub.store.failed import FailedGroup, FailedMessage, FailedState, FailedStore, Filter
 from hub.store.message_log import MessageLog
 
 REPLAY_CHUNK = 500
@@ -118,7 +118,7 @@ class FailedMessages:
         outcome = ReplayOutcome(dry_run=dry_run)
         ready: list[tuple[FailedMessage, Envelope]] = []
         for message in messages:
-            if message.state != "failed":
+            if message.state != FailedState.FAILED:
                 outcome.skipped[message.id] = f"it is {message.state}, not failed"
                 continue
             if message.replay_count >= self.max_replays and not force:
@@ -200,13 +200,13 @@ class FailedMessages:
     def discard(self, messages: Sequence[FailedMessage], *, operator: str, reason: str) -> list[int]:
         if not reason.strip():
             raise ValueError("a discard needs a reason")
-        ids = [m.id for m in messages if m.state == "failed"]
+        ids = [m.id for m in messages if m.state == FailedState.FAILED]
         if ids:
             self.failed.mark_discarded(ids, utcnow())
             self.message_log.record(
                 (m.message_id, "discarded", {"operator": operator, "reason": reason})
                 for m in messages
-                if m.state == "failed"
+                if m.state == FailedState.FAILED
             )
             self.audit.record(
                 operator=operator, action="discard", subject=_subject(ids), reason=reason, details={"ids": ids}
@@ -222,7 +222,7 @@ def _subject(ids: Sequence[int]) -> str:
     return text + (f",… ({len(ids)} in all)" if len(ids) > 50 else "")
 
 
-STATES = ("failed", "replayed", "discarded", "resolved")
+STATES = tuple(state.value for state in FailedState)
 
 
 def make_filter(
@@ -234,7 +234,7 @@ def make_filter(
     group: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    state: str = "failed",
+    state: str = FailedState.FAILED,
 ) -> Filter:
     """A filter from what operators type: times as ISO 8601, `state` one of STATES or "all"."""
     if state != "all" and state not in STATES:

@@ -12,11 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
-from hub.store.failed import FailedStore, failed_messages
+from hub.store.failed import FailedStore
 from hub.store.message_log import MessageLog
-from hub.store.status import StatusStore, message_status, receipts
+from hub.store.status import RecordState, StatusStore
 
 
 @dataclass(frozen=True)
@@ -24,10 +22,6 @@ class Step:
     at: dt.datetime
     what: str
     detail: str
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _describe(event: str, detail: dict[str, object]) -> str:
@@ -49,45 +43,41 @@ def _describe(event: str, detail: dict[str, object]) -> str:
 
 def trace(message_id: str, status: StatusStore, failed: FailedStore, log: MessageLog) -> list[Step]:
     steps: list[Step] = []
-    with status.engine.connect() as conn:
-        row = conn.execute(
-            select(message_status, receipts.c.operation, receipts.c.user_id, receipts.c.accepted_at.label("given"))
-            .select_from(message_status.outerjoin(receipts, receipts.c.receipt_id == message_status.c.receipt_id))
-            .where(message_status.c.message_id == message_id)
-        ).first()
-        stored = conn.execute(select(failed_messages).where(failed_messages.c.message_id == message_id)).first()
-    if row is not None:
+    record = status.record_trace(message_id)
+    stored = failed.entry_for(message_id)
+    if record is not None:
         steps.append(
             Step(
-                _aware(row.accepted_at),
+                record.accepted_at,
                 "received",
-                f"{row.type} from {row.source} ({row.operation or 'no receipt given'}, record {row.record_id}, "
-                f"index {row.record_index}) by {row.user_id or '?'}; receipt {row.receipt_id}",
+                f"{record.type} from {record.source} ({record.operation or 'no receipt given'}, record "
+                f"{record.record_id}, index {record.record_index}) by {record.user_id or '?'}; "
+                f"receipt {record.receipt_id}",
             )
         )
         steps.append(
             Step(
-                _aware(row.accepted_at),
+                record.accepted_at,
                 "validated",
-                f"the {row.source} schema and the rules of {row.type}, with the rest of its load",
+                f"the {record.source} schema and the rules of {record.type}, with the rest of its load",
             )
         )
-        if row.given is not None:
-            steps.append(Step(_aware(row.given), "published", f"confirmed by the broker, for {row.target}"))
+        if record.receipt_given_at is not None:
+            steps.append(Step(record.receipt_given_at, "published", f"confirmed by the broker, for {record.target}"))
     events = log.events(message_id)
     for event in events:
         steps.append(Step(event.at, event.event, _describe(event.event, event.detail)))
-    if row is not None and row.status == "delivered" and not any(e.event == "delivered" for e in events):
-        latency = round((_aware(row.updated_at) - _aware(row.accepted_at)).total_seconds() * 1000)
-        detail = {"target": row.target, "attempt": 1, "latency_ms": latency}  # the first try: only the status says so
-        steps.append(Step(_aware(row.updated_at), "delivered", _describe("delivered", detail)))
-    if row is not None:
-        reason = f": {row.error_class}: {row.reason}" if row.error_class else ""
-        steps.append(Step(_aware(row.updated_at), "now", f"{row.status}{reason}"))
+    if record is not None:
+        if record.state is RecordState.DELIVERED and not any(e.event == "delivered" for e in events):
+            latency = round((record.updated_at - record.accepted_at).total_seconds() * 1000)
+            detail = {"target": record.target, "attempt": 1, "latency_ms": latency}  # the first try: status only
+            steps.append(Step(record.updated_at, "delivered", _describe("delivered", detail)))
+        reason = f": {record.error_class}: {record.reason}" if record.error_class else ""
+        steps.append(Step(record.updated_at, "now", f"{record.state}{reason}"))
     if stored is not None:
         steps.append(
             Step(
-                _aware(stored.updated_at),
+                stored.updated_at,
                 "store",
                 f"failed-message store entry {stored.id}: {stored.state}, group {stored.group_id}, "
                 f"replays {stored.replay_count}",

@@ -133,7 +133,7 @@ class Components:
 
     @cached_property
     def failed(self) -> FailedStore:
-        return FailedStore(self.db)
+        return FailedStore(self.db, self.store)
 
     @cached_property
     def message_log(self) -> MessageLog:

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import (
     Column,
@@ -31,7 +32,7 @@ from sqlalchemy import (
 
 from hub.envelope import Envelope
 from hub.store.db import Database, metadata
-from hub.store.status import message_status, record_xml, requests
+from hub.store.status import StatusStore
 
 failed_messages = Table(
     "failed_messages",
@@ -56,6 +57,13 @@ failed_messages = Table(
 )
 
 _VARIABLE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+(?:[.,]\d+)*", re.I)
+
+
+class FailedState(StrEnum):
+    FAILED = "failed"  # waiting for an operator
+    REPLAYED = "replayed"  # sent again; resolved once delivered, failed again if not
+    DISCARDED = "discarded"  # given up on, with a reason in the audit trail
+    RESOLVED = "resolved"  # replayed and delivered
 
 
 def group_of(target: str, error_class: str, message: str) -> str:
@@ -110,6 +118,7 @@ class FailedMessage:
     replay_count: int
     first_failed_at: dt.datetime
     last_failed_at: dt.datetime
+    updated_at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,7 @@ class Filter:
     group_id: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
-    states: tuple[str, ...] = ("failed",)
+    states: tuple[str, ...] = (FailedState.FAILED,)
 
     def clause(self):  # type: ignore[no-untyped-def]
         c = failed_messages.c
@@ -154,9 +163,11 @@ class Filter:
 
 
 class FailedStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, status: StatusStore) -> None:
+        """`status`: the records' status, which a failure and a replay change in the same transaction."""
         self.db = db
         self.engine = db.engine
+        self.status = status
 
     # -- the worker's side ------------------------------------------------------------------------
 
@@ -177,7 +188,7 @@ class FailedStore:
         ).first()
         reason = self.db.reason(failure.message)
         common = {
-            "state": "failed",
+            "state": FailedState.FAILED,
             "error_class": failure.error_class,
             "error_message": reason,
             "group_id": group_of(failure.target, failure.error_class, reason),
@@ -192,7 +203,7 @@ class FailedStore:
                 .values(**common, attempts=json.dumps(history[-50:]))
             )
         else:
-            original = record_xml(conn, self.db, message_id) if envelope is not None else None
+            original = self.status.source_xml(message_id, within=conn) if envelope is not None else None
             source_xml = sealer.seal(original) if original else None
             conn.execute(
                 failed_messages.insert().values(
@@ -210,16 +221,7 @@ class FailedStore:
                 )
             )
         if envelope is not None:
-            conn.execute(
-                update(message_status)
-                .where(message_status.c.message_id == message_id, message_status.c.status != "delivered")
-                .values(
-                    status="failed",
-                    error_class=failure.error_class,
-                    reason=reason,
-                    updated_at=now,
-                )
-            )
+            self.status.mark_failed([(message_id, failure.error_class, reason)], now, within=conn)
 
     def resolve(self, message_ids: Iterable[str], now: dt.datetime) -> None:
         """Replayed messages that were delivered leave the operators' view."""
@@ -228,8 +230,8 @@ class FailedStore:
             with self.engine.begin() as conn:
                 conn.execute(
                     update(failed_messages)
-                    .where(failed_messages.c.message_id.in_(ids), failed_messages.c.state == "replayed")
-                    .values(state="resolved", updated_at=now)
+                    .where(failed_messages.c.message_id.in_(ids), failed_messages.c.state == FailedState.REPLAYED)
+                    .values(state=FailedState.RESOLVED, updated_at=now)
                 )
 
     # -- the operators' side -------------------------------------------------------------------
@@ -260,6 +262,12 @@ class FailedStore:
         query = select(failed_messages).where(where.clause()).order_by(failed_messages.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [self._row(r) for r in conn.execute(query)]
+
+    def entry_for(self, message_id: str) -> FailedMessage | None:
+        """The store's entry for a record's message id, whatever its state."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(failed_messages).where(failed_messages.c.message_id == message_id)).first()
+        return self._row(row) if row is not None else None
 
     def get(self, ids: Iterable[int]) -> list[FailedMessage]:
         query = select(failed_messages).where(failed_messages.c.id.in_(list(ids))).order_by(failed_messages.c.id)
@@ -314,24 +322,24 @@ class FailedStore:
             conn.execute(
                 update(failed_messages)
                 .where(failed_messages.c.id.in_(ids))
-                .values(state="replayed", replay_count=failed_messages.c.replay_count + 1, updated_at=now)
+                .values(state=FailedState.REPLAYED, replay_count=failed_messages.c.replay_count + 1, updated_at=now)
             )
-            conn.execute(
-                update(message_status)
-                .where(message_status.c.message_id.in_(message_ids), message_status.c.status == "failed")
-                .values(status="accepted", error_class=None, reason=None, updated_at=now)
-            )
+            self.status.mark_accepted_again(message_ids, now, within=conn)
 
     def mark_discarded(self, ids: Sequence[int], now: dt.datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(failed_messages).where(failed_messages.c.id.in_(ids)).values(state="discarded", updated_at=now)
+                update(failed_messages)
+                .where(failed_messages.c.id.in_(ids))
+                .values(state=FailedState.DISCARDED, updated_at=now)
             )
 
     def count_by_error_class(self) -> dict[str, int]:
         c = failed_messages.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.error_class, func.count()).where(c.state == "failed").group_by(c.error_class))
+            rows = conn.execute(
+                select(c.error_class, func.count()).where(c.state == FailedState.FAILED).group_by(c.error_class)
+            )
             return {error_class: count for error_class, count in rows}
 
     def rotate_keys(self) -> int:
@@ -339,16 +347,15 @@ class FailedStore:
         sealer = self.db.sealer
         done = 0
         with self.engine.begin() as conn:
-            for table, columns in (
-                (failed_messages, ("envelope", "source_xml")),
-                (requests, ("request",)),
-            ):
-                key = table.primary_key.columns.values()[0]
-                for row in conn.execute(select(key, *[table.c[name] for name in columns])):
-                    values = {name: sealer.rotate(row[i + 1]) for i, name in enumerate(columns) if row[i + 1]}
-                    if values:
-                        conn.execute(update(table).where(key == row[0]).values(**values))
-                        done += len(values)
+            c = failed_messages.c
+            for row in conn.execute(select(c.id, c.envelope, c.source_xml)):
+                values = {
+                    name: sealer.rotate(row[i + 1]) for i, name in enumerate(("envelope", "source_xml")) if row[i + 1]
+                }
+                if values:
+                    conn.execute(update(failed_messages).where(c.id == row.id).values(**values))
+                    done += len(values)
+            done += self.status.rotate_keys(conn)  # the requests they came in, in the same transaction
         return done
 
     @staticmethod
@@ -368,4 +375,5 @@ class FailedStore:
             replay_count=r.replay_count,
             first_failed_at=_aware(r.first_failed_at),
             last_failed_at=_aware(r.last_failed_at),
+            updated_at=_aware(r.updated_at),
         )

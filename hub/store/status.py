@@ -2,7 +2,9 @@
 
 A record's row is written before it is published, so a worker can never confirm a delivery
 the store does not know yet; the receipt is written only after the broker confirmed all of
-its records, so a receipt that exists is a promise the hub keeps.
+its records, so a receipt that exists is a promise the hub keeps. `StatusStore` is the only writer
+of a record's state (`RecordState`): accepted -> delivered, accepted -> failed, and failed ->
+accepted when an operator replays it; a delivered record stays delivered.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from lxml import etree
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Index,
     Integer,
@@ -74,6 +78,12 @@ message_status = Table(
 )
 
 
+class RecordState(StrEnum):
+    ACCEPTED = "accepted"  # waiting for its target (or for a retry)
+    DELIVERED = "delivered"
+    FAILED = "failed"  # in the failed-message store, until an operator replays or discards it
+
+
 @dataclass(frozen=True, slots=True)
 class RecordRow:
     message_id: str
@@ -109,6 +119,26 @@ class RecordStatus:
     updated_at: dt.datetime
     error_class: str | None
     reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTrace:
+    """A record's status row and its receipt's (None where no receipt was given)."""
+
+    receipt_id: str
+    record_index: int
+    record_id: str
+    source: str
+    target: str
+    type: str
+    state: RecordState
+    error_class: str | None
+    reason: str | None
+    accepted_at: dt.datetime
+    updated_at: dt.datetime
+    operation: str | None
+    user_id: str | None
+    receipt_given_at: dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +184,20 @@ _RECEIPT_ROWS = _rows_of(
     message_status.c.type,
 )
 _ROW_IDS = _rows_of(message_status.c.message_id)
+
+
+_FAIL = (
+    update(message_status)
+    .where(message_status.c.message_id == bindparam("mid"), message_status.c.status != RecordState.DELIVERED)
+    .values(
+        status=RecordState.FAILED, error_class=bindparam("cls"), reason=bindparam("why"), updated_at=bindparam("at")
+    )
+)
+_ACCEPT_AGAIN = (
+    update(message_status)
+    .where(message_status.c.message_id == bindparam("mid"), message_status.c.status == RecordState.FAILED)
+    .values(status=RecordState.ACCEPTED, error_class=None, reason=None, updated_at=bindparam("at"))
+)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -213,7 +257,7 @@ class StatusStore:
                         "source": source,
                         "target": r.target,
                         "type": r.type,
-                        "status": "accepted",
+                        "status": RecordState.ACCEPTED,
                         "source_path": r.source_path,
                         "accepted_at": at,
                         "updated_at": at,
@@ -229,7 +273,7 @@ class StatusStore:
                 return
             conn.execute(
                 delete(message_status).where(
-                    message_status.c.receipt_id == receipt_id, message_status.c.status == "accepted"
+                    message_status.c.receipt_id == receipt_id, message_status.c.status == RecordState.ACCEPTED
                 )
             )
             conn.execute(delete(requests).where(requests.c.receipt_id == receipt_id))
@@ -257,23 +301,31 @@ class StatusStore:
             conn.execute(
                 update(message_status)
                 .where(message_status.c.message_id.in_(ids))
-                .values(status="delivered", updated_at=at, error_class=None, reason=None)
+                .values(status=RecordState.DELIVERED, updated_at=at, error_class=None, reason=None)
             )
 
-    def mark_failed(self, failures: Iterable[tuple[str, str, str]], at: dt.datetime) -> None:
-        """`failures` holds (message_id, error_class, reason); a delivered record stays delivered."""
+    def mark_failed(
+        self, failures: Iterable[tuple[str, str, str]], at: dt.datetime, *, within: Connection | None = None
+    ) -> None:
+        """`failures` holds (message_id, error_class, reason); a delivered record stays delivered.
+        `within`: the transaction that stores the failures, so status and store never disagree."""
         params = [{"mid": mid, "cls": cls, "why": self.db.reason(why), "at": at} for mid, cls, why in failures]
-        if not params:
+        if params:
+            self._write(_FAIL, params, within)
+
+    def mark_accepted_again(
+        self, message_ids: Sequence[str], at: dt.datetime, *, within: Connection | None = None
+    ) -> None:
+        """Failed records an operator replayed: waiting for their target again."""
+        if message_ids:
+            self._write(_ACCEPT_AGAIN, [{"mid": mid, "at": at} for mid in message_ids], within)
+
+    def _write(self, statement: Any, params: list[dict[str, Any]], within: Connection | None) -> None:
+        if within is not None:
+            within.execute(statement, params)
             return
         with self.engine.begin() as conn:
-            conn.execute(
-                update(message_status)
-                .where(message_status.c.message_id == bindparam("mid"), message_status.c.status != "delivered")
-                .values(
-                    status="failed", error_class=bindparam("cls"), reason=bindparam("why"), updated_at=bindparam("at")
-                ),
-                params,
-            )
+            conn.execute(statement, params)
 
     def receipt_status(self, receipt_id: str) -> ReceiptStatus | None:
         with self.engine.connect() as conn:
@@ -302,7 +354,7 @@ class StatusStore:
 
     @staticmethod
     def _status(receipt_id: str, source: str, rows: Sequence) -> ReceiptStatus:  # type: ignore[type-arg]
-        counts = {"accepted": 0, "delivered": 0, "failed": 0}
+        counts = {state.value: 0 for state in RecordState}
         records = []
         for row in rows:
             counts[row.status] = counts.get(row.status, 0) + 1
@@ -322,7 +374,7 @@ class StatusStore:
         """When the oldest record still waiting for delivery was accepted."""
         with self.engine.connect() as conn:
             oldest = conn.execute(
-                select(func.min(message_status.c.accepted_at)).where(message_status.c.status == "accepted")
+                select(func.min(message_status.c.accepted_at)).where(message_status.c.status == RecordState.ACCEPTED)
             ).scalar()
         return _aware(oldest) if oldest else None
 
@@ -355,27 +407,64 @@ class StatusStore:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(message_status.c.message_id).where(
-                    message_status.c.message_id.in_(ids), message_status.c.status == "delivered"
+                    message_status.c.message_id.in_(ids), message_status.c.status == RecordState.DELIVERED
                 )
             )
             return {row.message_id for row in rows}
 
-    def source_xml(self, message_id: str) -> bytes | None:
+    def source_xml(self, message_id: str, *, within: Connection | None = None) -> bytes | None:
+        """A record as its sender wrote it, cut from the stored request; None once the request is gone."""
+        if within is None:
+            with self.engine.connect() as conn:
+                return self.source_xml(message_id, within=conn)
+        row = within.execute(
+            select(message_status.c.source_path, requests.c.request)
+            .select_from(message_status.join(requests, requests.c.receipt_id == message_status.c.receipt_id))
+            .where(message_status.c.message_id == message_id)
+        ).first()
+        if row is None or not row.source_path:
+            return None
+        element = _REQUESTS.parse(self.db.sealer.open(row.request)).find(row.source_path)
+        return etree.tostring(element, encoding="UTF-8") if element is not None else None
+
+    def record_trace(self, message_id: str) -> RecordTrace | None:
+        """A record's row with its receipt's, for `hub trace`."""
         with self.engine.connect() as conn:
-            return record_xml(conn, self.db, message_id)
+            row = conn.execute(
+                select(message_status, receipts.c.operation, receipts.c.user_id, receipts.c.accepted_at.label("given"))
+                .select_from(message_status.outerjoin(receipts, receipts.c.receipt_id == message_status.c.receipt_id))
+                .where(message_status.c.message_id == message_id)
+            ).first()
+        if row is None:
+            return None
+        return RecordTrace(
+            receipt_id=row.receipt_id,
+            record_index=row.record_index,
+            record_id=row.record_id,
+            source=row.source,
+            target=row.target,
+            type=row.type,
+            state=RecordState(row.status),
+            error_class=row.error_class,
+            reason=row.reason,
+            accepted_at=_aware(row.accepted_at),
+            updated_at=_aware(row.updated_at),
+            operation=row.operation,
+            user_id=row.user_id,
+            receipt_given_at=_aware(row.given) if row.given is not None else None,
+        )
+
+    def rotate_keys(self, within: Connection) -> int:
+        """Re-seal the stored requests with the newest key; how many were re-sealed."""
+        done = 0
+        for row in within.execute(select(requests.c.receipt_id, requests.c.request)):
+            within.execute(
+                update(requests)
+                .where(requests.c.receipt_id == row.receipt_id)
+                .values(request=self.db.sealer.rotate(row.request))
+            )
+            done += 1
+        return done
 
 
 _REQUESTS = HardenedParser(max_bytes=1 << 30, max_depth=200)  # requests the gateway accepted once
-
-
-def record_xml(conn, db: Database, message_id: str) -> bytes | None:  # type: ignore[no-untyped-def]
-    """A record as its sender wrote it, cut from the stored request; None once the request is gone."""
-    row = conn.execute(
-        select(message_status.c.source_path, requests.c.request)
-        .select_from(message_status.join(requests, requests.c.receipt_id == message_status.c.receipt_id))
-        .where(message_status.c.message_id == message_id)
-    ).first()
-    if row is None or not row.source_path:
-        return None
-    element = _REQUESTS.parse(db.sealer.open(row.request)).find(row.source_path)
-    return etree.tostring(element, encoding="UTF-8") if element is not None else None

@@ -26,7 +26,8 @@ def failure(env: Envelope, message: str, error_class: str = "target_rejected") -
 
 
 def test_failures_are_grouped_filtered_and_sealed(database):
-    status, failed = StatusStore(database), FailedStore(database)
+    status = StatusStore(database)
+    failed = FailedStore(database, status)
     envelopes = [envelope("sopa"), envelope("sopa"), envelope("gvs")]
     for e in envelopes:
         status.add_pending(
@@ -60,7 +61,7 @@ def test_failures_are_grouped_filtered_and_sealed(database):
 
 
 def test_a_message_failing_again_after_replay_keeps_one_row_and_its_history(database):
-    failed = FailedStore(database)
+    failed = FailedStore(database, StatusStore(database))
     e = envelope()
     failed.put([failure(e, "first")], NOW)
     (row,) = failed.find(Filter())

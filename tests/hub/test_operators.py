@@ -14,6 +14,7 @@ from hub.errors import ValidationFailed
 from hub.store.crypto import KeyUnavailable, Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedStore, Filter
+from hub.store.status import StatusStore
 from tests.conftest import same_hub_environment
 from tests.hub.test_cli import hub as hub_cli
 from tests.hub.test_gateway import wait_for
@@ -170,14 +171,16 @@ def test_key_rotation_keeps_old_records_readable(start_hub, spolis, tmp_path):
     old_key = hub.settings.store_key_file.read_bytes().strip()
     new_key = Fernet.generate_key()
     both = Database(hub.settings.store_url, Sealer([new_key, old_key]))
-    (message,) = FailedStore(both).find(Filter())
-    envelope, _ = FailedStore(both).envelope(message.id)
+    (message,) = FailedStore(both, StatusStore(both)).find(Filter())
+    envelope, _ = FailedStore(both, StatusStore(both)).envelope(message.id)
     assert envelope is not None
-    assert FailedStore(both).rotate_keys() >= 2
-    only_new = FailedStore(Database(hub.settings.store_url, Sealer([new_key])))
+    assert FailedStore(both, StatusStore(both)).rotate_keys() >= 2
+    only_new_db = Database(hub.settings.store_url, Sealer([new_key]))
+    only_new = FailedStore(only_new_db, StatusStore(only_new_db))
     assert only_new.envelope(message.id)[0] == envelope
     with pytest.raises(KeyUnavailable):
-        FailedStore(Database(hub.settings.store_url, Sealer([old_key]))).envelope(message.id)
+        old_db = Database(hub.settings.store_url, Sealer([old_key]))
+        FailedStore(old_db, StatusStore(old_db)).envelope(message.id)
 
 
 def test_payloads_are_not_stored_in_clear(start_hub, spolis):

@@ -26,7 +26,8 @@ CODE = "010180-10006"
 def test_person_codes_in_reasons_notes_and_events_are_stored_as_pseudonyms(tmp_path):
     pseudonymize = Pseudonymizer(b"k" * 32)
     db = Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}", Sealer([Fernet.generate_key()]), pseudonymize.scrub)
-    status, failed, log, audit = StatusStore(db), FailedStore(db), MessageLog(db), AuditLog(db, b"a" * 32)
+    status = StatusStore(db)
+    failed, log, audit = FailedStore(db, status), MessageLog(db), AuditLog(db, b"a" * 32)
     env = envelope()
     status.add_pending(
         str(env.correlation_id),
