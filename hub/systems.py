@@ -1,8 +1,8 @@
 """What an adapter tells the engine about its system, and how the engine finds adapters.
 
 Each folder under `adapters/` that exposes `SYSTEM` is a system; the engine looks nothing up
-by name. An adapter gives its inbound operations (SOAP body element -> canonical records),
-its target role (canonical -> its SOAP service), its simulator, or any of these.
+by name. An adapter gives its inbound operations (SOAP body element -> canonical records), what
+the hub delivers to it (records) or asks it (per-person queries), its simulator, or any of these.
 """
 
 from __future__ import annotations
@@ -74,11 +74,17 @@ class DeliveryResult:
     reason: str | None = None
 
 
-class Target(Protocol):
-    """A system the hub delivers to (`deliver`) or asks (`answer`). Raises TargetUnavailable /
-    TargetTimeout when the call failed and may succeed later, TargetRejected when it was refused."""
+class DeliveryTarget(Protocol):
+    """A system the hub delivers records to. Raises TargetUnavailable / TargetTimeout when the call
+    failed and may succeed later, TargetRejected when it was refused; otherwise each record's outcome."""
 
     def deliver(self, envelopes: Sequence[Envelope]) -> list[DeliveryResult]: ...
+
+    def close(self) -> None: ...
+
+
+class QueryTarget(Protocol):
+    """A system the hub asks about one person; raises as a delivery target does."""
 
     def answer(self, envelope: Envelope) -> Answer: ...
 
@@ -110,7 +116,8 @@ class SystemAdapter:
     operations: tuple[InboundOperation, ...] = ()
     services: tuple[Service, ...] = ()
     caller: bool = False  # calls other systems' services through the hub (e.g. SPOLIS asking VDEĀVK)
-    target: Callable[[TargetSettings], Target] | None = None
+    delivery_target: Callable[[TargetSettings], DeliveryTarget] | None = None
+    query_target: Callable[[TargetSettings], QueryTarget] | None = None
     own_service: OwnService | None = None
     default_endpoint: str | None = None
     simulator: Simulator | None = None

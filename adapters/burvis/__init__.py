@@ -32,7 +32,7 @@ SYSTEM = SystemAdapter(
             from_canonical=dialect.duties_to_xml,
         ),
     ),
-    target=_target,
+    delivery_target=_target,
     own_service=OwnService(
         name="BurvisPienakumuService",
         namespace=dialect.SERVICE_NS,

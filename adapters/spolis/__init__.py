@@ -36,7 +36,7 @@ SYSTEM = SystemAdapter(
         ),
     ),
     caller=True,
-    target=SpolisTarget,
+    delivery_target=SpolisTarget,
     own_service=OwnService(
         name="SpolisIeladeService",
         namespace="urn:lv:lm:spolis:ielade:service:v1",

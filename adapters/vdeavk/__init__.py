@@ -27,7 +27,7 @@ SYSTEM = SystemAdapter(
             dialect.answer_to_xml,
         ),
     ),
-    target=VdeavkTarget,
+    query_target=VdeavkTarget,
     own_service=OwnService(
         name="VdeavkUniversalService",
         namespace=dialect.SERVICE_NS,

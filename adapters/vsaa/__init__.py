@@ -33,7 +33,7 @@ SYSTEM = SystemAdapter(
         )
         for name, (request, answer, query) in dialect.SERVICES.items()
     ),
-    target=VsaaTarget,
+    query_target=VsaaTarget,
     own_service=OwnService(
         name="VsaaEPakalpojumi",
         namespace=dialect.SERVICE_NS,

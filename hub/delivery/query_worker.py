@@ -23,7 +23,7 @@ from hub.broker.headers import DEADLINE
 from hub.broker.message import OutgoingMessage
 from hub.delivery.circuit import CircuitBreaker
 from hub.errors import TargetUnavailable, Unroutable, classify
-from hub.systems import Target
+from hub.systems import QueryTarget
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class QueryWorker:
         self,
         *,
         target_name: str,
-        target: Target,
+        target: QueryTarget,
         publisher: Publisher,
         breaker: CircuitBreaker,
         concurrency: int,

@@ -42,7 +42,7 @@ from hub.rules.routing import Router
 from hub.store.failed import Attempt, FailedStore, Failure
 from hub.store.message_log import MessageLog
 from hub.store.status import StatusStore
-from hub.systems import Target
+from hub.systems import DeliveryTarget
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class DeliveryWorker:
         self,
         *,
         target_name: str,
-        target: Target,
+        target: DeliveryTarget,
         router: Router,
         breaker: CircuitBreaker,
         delayer: Delayer,

@@ -76,9 +76,6 @@ class Router:
             target = route.get("target", "")
             if bool(target) == bool(by_municipality):
                 raise RoutingConfigError(f"{where}: give either a target or target_by_municipality")
-            for name in by_municipality.values() or (target,):
-                if name not in systems or systems[name].target is None:
-                    raise RoutingConfigError(f"{where}: target {name!r} is not a system the hub can deliver to")
             policy_name = route.get("retry_policy", "default")
             if policy_name not in policies:
                 raise RoutingConfigError(f"{where}: no retry policy {policy_name!r}")
@@ -92,6 +89,11 @@ class Router:
                     raise RoutingConfigError(f"{where}: unknown message type {type_!r}")
                 if type_ in routes:
                     raise RoutingConfigError(f"{where}: {type_} is routed twice")
+                for name in by_municipality.values() or (target,):
+                    role = "query_target" if kind == "query" else "delivery_target"
+                    if name not in systems or getattr(systems[name], role) is None:
+                        does = "ask" if kind == "query" else "deliver to"
+                        raise RoutingConfigError(f"{where}: target {name!r} is not a system the hub can {does}")
                 routes[type_] = Route(flow, target, policies[policy_name], kind, deadline, by_municipality)
         if not routes:
             raise RoutingConfigError(f"{path}: no routes")

@@ -31,7 +31,7 @@ from hub.runtime.components import build, standalone_reception
 from hub.runtime.housekeeping import Housekeeping
 from hub.runtime.supervisor import Supervisor
 from hub.settings import Settings
-from hub.systems import SystemAdapter, Target, TargetSettings, discover
+from hub.systems import DeliveryTarget, QueryTarget, SystemAdapter, TargetSettings, discover
 
 log = logging.getLogger(__name__)
 
@@ -154,28 +154,34 @@ class Hub:
         circuits = {target: breaker.state.name.lower() for target, breaker in self.breakers.items()}
         return {"checks": checks, "circuits": circuits}
 
-    def _target(self, name: str) -> Target:
+    def _target_settings(self, name: str) -> TargetSettings:
         settings = self.settings
-        system = self.systems[name]
-        assert system.target is not None
-        endpoint = settings.endpoints.get(name) or system.default_endpoint
+        endpoint = settings.endpoints.get(name) or self.systems[name].default_endpoint
         if not endpoint:
             raise ValueError(f"no endpoint for {name}: set HUB_ENDPOINTS__{name.upper()}")
-        return system.target(
-            TargetSettings(
-                endpoint,
-                settings.target_timeout_seconds,
-                settings.schemas_dir,
-                self.signer,
-                connections=max(settings.query_concurrency, settings.workers_per_target),
-            )
+        return TargetSettings(
+            endpoint,
+            settings.target_timeout_seconds,
+            settings.schemas_dir,
+            self.signer,
+            connections=max(settings.query_concurrency, settings.workers_per_target),
         )
+
+    def _delivery_target(self, name: str) -> DeliveryTarget:
+        make = self.systems[name].delivery_target
+        assert make is not None, "the routes name only systems the hub can deliver to"
+        return make(self._target_settings(name))
+
+    def _query_target(self, name: str) -> QueryTarget:
+        make = self.systems[name].query_target
+        assert make is not None, "the routes name only systems the hub can ask"
+        return make(self._target_settings(name))
 
     def _start_workers(self) -> None:
         settings = self.settings
         for target_name in self.router.targets:
             for number in range(settings.workers_per_target):
-                target = self._target(target_name)
+                target = self._delivery_target(target_name)
                 worker = DeliveryWorker(
                     target_name=target_name,
                     target=target,
@@ -198,7 +204,7 @@ class Hub:
                     closing=target.close,
                 )
         for target_name in self.router.query_targets:
-            target = self._target(target_name)
+            target = self._query_target(target_name)
             asker = QueryWorker(
                 target_name=target_name,
                 target=target,

@@ -13,7 +13,6 @@ from typing import Protocol
 
 from lxml import etree
 
-from hub.canonical.queries import Answer
 from hub.envelope import Envelope
 from hub.errors import TargetUnavailable
 from hub.soap.transport import SoapTransport
@@ -62,9 +61,6 @@ class BatchTarget:
                 raise TargetUnavailable(f"{system} answered {answer.tag}, not {self.dialect.answer}")
             results.extend(self.dialect.results(answer))
         return results
-
-    def answer(self, envelope: Envelope) -> Answer:
-        raise NotImplementedError(f"{self.dialect.system} takes records, not queries")
 
     def close(self) -> None:
         self.transport.close()
