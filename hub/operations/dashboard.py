@@ -74,7 +74,7 @@ def overview() -> Row:
             Panel(
                 "Alerts firing",
                 [('sum by (alertname, severity) (ALERTS{alertstate="firing"})', "{{alertname}} ({{severity}})")],
-                description="The hub's alert rules that fire now; the README's operators' page says what to do.",
+                description="The hub's alert rules that fire now; docs/operations.md says what to do.",
             ),
             Panel(
                 "Records per second, every flow",

@@ -63,7 +63,7 @@ def test_every_alert_has_a_runbook_and_a_severity():
         for rule in group["rules"]:
             assert rule["labels"]["severity"] in ("page", "ticket"), rule["alert"]
             assert len(rule["annotations"]["runbook"]) > 40, rule["alert"]
-            assert rule["alert"] in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8"), rule["alert"]
+            assert rule["alert"] in (PROJECT_ROOT / "docs" / "operations.md").read_text(encoding="utf-8"), rule["alert"]
 
 
 def test_the_dashboard_is_generated_from_the_routes_with_a_row_per_flow():
