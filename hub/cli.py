@@ -1,5 +1,5 @@
-"""The `hub` command: serve, demo, simulate, status, trace, dashboard, pki; operators' and contract
-commands."""
+"""The `hub` command: serve, demo, simulate, status, trace, dashboard, config, pki; operators' and
+contract commands."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from hub import __version__, logs
 from hub.settings import DEV_PKI_DIR, get_settings
@@ -26,8 +27,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(settings.log_level, settings.log_format, hub.pseudonymize.scrub)
     hub.start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
-    # What start-up built lives as long as the process: out of the collector's way, its full passes
-    # over schemas, models and modules took about a tenth of a load's preparing.
+    # What start-up built (schemas, models, modules) lives as long as the process: frozen, it is out of
+    # the way of the collector's full passes, which would otherwise walk it again and again.
     gc.collect()
     gc.freeze()
     stop = threading.Event()
@@ -37,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
         f"hub {__version__} serving ({args.role}) on {hub.gateway_url}, broker {settings.broker_url.split('@')[-1]}",
         flush=True,
     )
+    print("running in the foreground until Ctrl-C or SIGTERM", flush=True)
     stop.wait()
     hub.stop()
     return 0
@@ -96,6 +98,22 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    from hub.generated import is_current, write_if_changed
+    from hub.operations.configuration import CONFIGURATION_FILE, render
+
+    content = render()
+    path = args.output or CONFIGURATION_FILE
+    if args.check:
+        if not is_current(path, content):
+            print(f"{path} is out of date: run `hub config`", file=sys.stderr)
+            return 1
+        return 0
+    if write_if_changed(path, content):
+        print(f"wrote {path}")
+    return 0
+
+
 def _pki_dev(args: argparse.Namespace) -> int:
     from hub.devpki import create
     from hub.systems import discover
@@ -106,29 +124,75 @@ def _pki_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it says the default itself or has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        unset = default is None or default is False or default == [] or default == argparse.SUPPRESS
+        if not action.option_strings or unset or "default" in text:
+            return action.help
+        return f"{text} (default: %(default)s)"
+
+
+class HubParser(argparse.ArgumentParser):
+    """Every command's parser: defaults in the help; subcommands are made of the same class."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """A command's one-line help in its parent's list is also the description its own --help opens with."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                if sub.description is None:
+                    sub.description = helps.get(name)
+                _describe_commands(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from hub.simulation.serve import describe_shared_options
     from hub.systems import discover
 
-    parser = argparse.ArgumentParser(prog="hub", description="The welfare data-exchange hub.")
+    parser = HubParser(
+        prog="hub",
+        description="The welfare data-exchange hub. Settings come from HUB_* environment variables "
+        "(docs/configuration.md); `hub <command> --help` says what each command does.",
+    )
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="<command>")
 
-    serve = commands.add_parser("serve", help="run the gateway and the delivery workers")
-    serve.add_argument("--role", choices=("all", "gateway", "worker"), default="all")
+    serve = commands.add_parser(
+        "serve", help="run the gateway and the delivery workers, in the foreground until Ctrl-C or SIGTERM"
+    )
+    serve.add_argument(
+        "--role",
+        choices=("all", "gateway", "worker"),
+        default="all",
+        help="run both halves in this process, or one of them (several processes share the broker and the store)",
+    )
     serve.set_defaults(func=_serve)
 
-    demo = commands.add_parser("demo", help="flow F1 end to end in one process, over real HTTP SOAP")
+    demo = commands.add_parser(
+        "demo", help="flow F1 end to end in one process, over real HTTP SOAP, with throwaway keys and store"
+    )
     demo.add_argument("--records", type=int, default=3000, help="records sent by SOPA, LIETIS and GVS together")
     demo.add_argument("--batch-size", type=int, default=100, help="records per SOAP request")
     demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for delivery")
     demo.set_defaults(func=_demo)
 
     simulate = commands.add_parser("simulate", help="run a system's simulator")
-    systems = simulate.add_subparsers(dest="system", required=True)
+    systems = simulate.add_subparsers(dest="system", required=True, metavar="<system>")
     for name, system in sorted(discover().items()):
         if system.simulator is not None:
-            sub = systems.add_parser(name, help=system.title)
+            sub = systems.add_parser(name, help=f"the simulator of {system.title}")
             system.simulator.add_arguments(sub)
+            describe_shared_options(sub)
             sub.set_defaults(func=lambda args, sim=system.simulator: sim.run(args))
 
     status = commands.add_parser("status", help="what became of a receipt or a record")
@@ -136,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=_status)
 
     tracing = commands.add_parser("trace", help="one message's journey through the hub")
-    tracing.add_argument("id", help="the record's message id (from the receipt)")
+    tracing.add_argument("id", help="the record's message id (from the receipt or `hub status`)")
     tracing.set_defaults(func=_trace)
 
     dashboard = commands.add_parser("dashboard", help="write the Grafana dashboard from the routes")
@@ -144,11 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--output", type=Path, help="where to write (default: the committed file)")
     dashboard.set_defaults(func=_dashboard)
 
+    config = commands.add_parser("config", help="write docs/configuration.md from the settings")
+    config.add_argument("--check", action="store_true", help="only say whether the file is up to date")
+    config.add_argument("--output", type=Path, help="where to write (default: the committed file)")
+    config.set_defaults(func=_config)
+
     pki = commands.add_parser("pki", help="keys and certificates")
-    pki_commands = pki.add_subparsers(dest="pki_command", required=True)
+    pki_commands = pki.add_subparsers(dest="pki_command", required=True, metavar="<command>")
     dev = pki_commands.add_parser("dev", help="self-signed keys for the hub and every system (development only)")
     dev.add_argument("--out", type=Path, default=DEV_PKI_DIR, help="folder (default %(default)s, where the hub looks)")
-    dev.add_argument("--days", type=int, default=365)
+    dev.add_argument("--days", type=int, default=365, help="how long the certificates are valid, in days")
     dev.set_defaults(func=_pki_dev)
 
     from hub.contracts.cli import add_commands as add_contract_commands
@@ -156,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_operator_commands(commands)
     add_contract_commands(commands)
+    _describe_commands(parser)
     return parser
 
 

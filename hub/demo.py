@@ -4,12 +4,15 @@ SPOLIS simulator, gateway and delivery workers start on free local ports (the em
 unless HUB_BROKER_URL names RabbitMQ); SOPA, LIETIS and GVS simulators send their loads at the
 same time; the demo waits until every accepted record is delivered or failed, checks SPOLIS's
 own store, and prints one summary line. Signatures are required as in production (unless
-HUB_SIGNATURES=off): the demo makes a throwaway development PKI, the municipal simulators sign
-what they send, and the SPOLIS simulator accepts only what the hub signed.
+HUB_SIGNATURES=off): the demo makes a throwaway development PKI for every system, the municipal
+simulators sign what they send, and the SPOLIS simulator accepts only what the hub signed. Its
+sealing, pseudonym and audit keys are throwaway too: made in memory for the run unless the
+environment sets them, so the demo creates no key file (and has none to warn about).
 """
 
 from __future__ import annotations
 
+import secrets
 import sys
 import tempfile
 import time
@@ -18,6 +21,8 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from tqdm import tqdm
 
 from adapters.spolis.simulator import SpolisService
@@ -39,7 +44,7 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
         work = workdir or Path(tmp)
         keys = work / "pki"
         if settings.signatures == "required":
-            devpki.create(keys, ["hub", "spolis", *SOURCES])
+            devpki.create(keys, ["hub", *sorted(systems)])  # every partner known, as `hub pki dev` makes them
         spolis_store = RecordStore(work / "spolis.sqlite3")
         spolis_service = SpolisService(spolis_store)
         spolis_service.server.verifier = pki.hub_verifier(keys)
@@ -52,6 +57,9 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
                 "http_port": 0,
                 "broker_prefix": f"{settings.broker_prefix}-demo-{uuid.uuid4().hex[:6]}",
                 "store_url": f"sqlite:///{work / 'hub.sqlite3'}",
+                "store_keys": settings.store_keys or SecretStr(Fernet.generate_key().decode()),
+                "pseudonym_key": settings.pseudonym_key or SecretStr(secrets.token_hex(32)),
+                "audit_key": settings.audit_key or SecretStr(secrets.token_hex(32)),
                 "store_key_file": work / "store.key",
                 "pseudonym_key_file": work / "pseudonym.key",
                 "audit_key_file": work / "audit.key",

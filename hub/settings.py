@@ -1,4 +1,5 @@
-"""Settings from the environment (prefix `HUB_`); the README's configuration table lists each."""
+"""Settings from the environment (prefix `HUB_`); docs/configuration.md, generated from this class by
+`hub config`, lists each."""
 
 from __future__ import annotations
 
@@ -17,16 +18,30 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HUB_", env_nested_delimiter="__", extra="ignore")
 
     broker_url: str = Field(
-        "memory://", description="memory:// (embedded, one process) or amqp://user:pass@host:5672/vhost"
+        "memory://",
+        description="memory:// (embedded, one process) or amqp://user:pass@host:5672/vhost (RabbitMQ; several "
+        "nodes separated by ;)",
     )
     broker_prefix: str = Field("hub", description="prefix of every exchange and queue name")
-    http_host: str = "127.0.0.1"
-    http_port: int = 8080
-    store_url: str = Field("sqlite:///var/hub.sqlite3", description="receipts, record status, failed messages, audit")
-    store_keys: SecretStr | None = Field(None, description="keys sealing stored payloads, newest first")
-    store_key_file: Path = Path("var/store.key")
+    http_host: str = Field("127.0.0.1", description="address the gateway and a worker's /metrics listen on")
+    http_port: int = Field(8080, description="port of the gateway, or of a worker's /metrics, /healthz and /readyz")
+    store_url: str = Field(
+        "sqlite:///var/hub.sqlite3",
+        description="receipts, record status, failed messages, message log, audit trail: a SQLite file (created mode "
+        "0600) or postgresql://user@host/db",
+    )
+    store_keys: SecretStr | None = Field(
+        None,
+        description="Fernet-format keys, comma-separated, newest first, sealing stored payloads and message "
+        "bodies on the broker (AES-256-GCM)",
+    )
+    store_key_file: Path = Field(
+        Path("var/store.key"), description="where the hub keeps a generated key when HUB_STORE_KEYS is unset"
+    )
     pseudonym_key: SecretStr | None = Field(None, description="HMAC key turning person codes into pseudonyms")
-    pseudonym_key_file: Path = Path("var/pseudonym.key")
+    pseudonym_key_file: Path = Field(
+        Path("var/pseudonym.key"), description="where the hub keeps a generated key when HUB_PSEUDONYM_KEY is unset"
+    )
     audit_key: SecretStr | None = Field(
         None, description="HMAC key of the audit chain and its checkpoints; never kept in the database"
     )
@@ -45,17 +60,30 @@ class Settings(BaseSettings):
     signatures: Literal["required", "off"] = Field(
         "required", description="partners sign requests, the hub signs its own; off only on closed test networks"
     )
-    partner_certs_dir: Path = Field(DEV_PKI_DIR, description="<system>[.<label>].pem certificates per system")
-    signing_key: SecretStr | None = Field(None, description="the hub's own signing key, PEM")
-    signing_key_file: Path = DEV_PKI_DIR / "hub.key"
-    signing_cert_file: Path = DEV_PKI_DIR / "hub.pem"
+    partner_certs_dir: Path = Field(
+        DEV_PKI_DIR,
+        description="partners' certificates, <system>.pem or <system>.<label>.pem (several during a rotation)",
+    )
+    signing_key: SecretStr | None = Field(None, description="the hub's own signing key, PEM; else HUB_SIGNING_KEY_FILE")
+    signing_key_file: Path = Field(
+        DEV_PKI_DIR / "hub.key", description="the hub's own signing key when HUB_SIGNING_KEY is unset"
+    )
+    signing_cert_file: Path = Field(DEV_PKI_DIR / "hub.pem", description="the hub's own certificate")
     signature_max_age_seconds: float = Field(300, gt=0, description="oldest signed timestamp accepted")
-    routes_file: Path = PROJECT_ROOT / "config" / "routes.toml"
+    routes_file: Path = Field(
+        PROJECT_ROOT / "config" / "routes.toml",
+        description="routes: each type's target and flow, retry policy, deadline, circuit breaker",
+    )
     access_file: Path = Field(PROJECT_ROOT / "config" / "access.toml", description="who may send and ask what")
-    rates_file: Path = PROJECT_ROOT / "config" / "rates.toml"
-    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    rates_file: Path = Field(
+        PROJECT_ROOT / "config" / "rates.toml", description="dated rates (assistant service funding per hour)"
+    )
+    schemas_dir: Path = Field(PROJECT_ROOT / "schemas", description="the XSDs and WSDLs")
     endpoints: dict[str, str] = Field(
-        default_factory=dict, description="target URLs, e.g. HUB_ENDPOINTS__SPOLIS=http://spolis:8091/soap/spolis"
+        default_factory=dict,
+        json_schema_extra={"env_key": "SYSTEM"},
+        description="a target's SOAP endpoint, e.g. HUB_ENDPOINTS__SPOLIS=http://spolis:8091/soap/spolis; "
+        "unset, the adapter's default: its simulator's port on 127.0.0.1",
     )
     workers_per_target: int = Field(
         1,
@@ -78,19 +106,23 @@ class Settings(BaseSettings):
         "their receipts, beside the gateway's own (one GIL holds it to one core); 0 does it in the gateway's "
         "threads, two loads at a time. Set to the cores the gateway may use",
     )
-    delivery_flush_seconds: float = Field(0.05, gt=0)
+    delivery_flush_seconds: float = Field(0.05, gt=0, description="longest wait to fill a batch")
     prefetch_count: int = Field(500, ge=1, le=2000, description="two batches: one is filled while one is delivered")
     delivery_limit: int = Field(5, ge=2, description="deliveries without an ack before a message is poison")
-    publish_timeout_seconds: float = Field(10.0, gt=0)
-    target_timeout_seconds: float = Field(10.0, gt=0)
+    publish_timeout_seconds: float = Field(
+        10.0, gt=0, description='longest wait for the broker\'s confirms before the gateway answers "retry later"'
+    )
+    target_timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout of calls to targets")
     query_concurrency: int = Field(16, ge=1, le=256, description="queries a process asks a target at once")
-    max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024)
-    max_batch_records: int = Field(1000, ge=1)
-    xml_max_depth: int = Field(32, ge=4, le=200)
-    xml_max_attributes: int = Field(32, ge=4, le=1000, description="attributes on one element")
-    xml_max_namespaces_per_element: int = Field(32, ge=4, le=1000, description="namespace declarations on one element")
+    max_request_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="largest request body")
+    max_batch_records: int = Field(1000, ge=1, description="most records in one data load")
+    xml_max_depth: int = Field(32, ge=4, le=200, description="deepest element nesting accepted")
+    xml_max_attributes: int = Field(32, ge=4, le=1000, description="most attributes on one element")
+    xml_max_namespaces_per_element: int = Field(
+        32, ge=4, le=1000, description="most namespace declarations on one element"
+    )
     xml_max_namespaces: int = Field(
-        4096, ge=32, le=1_000_000, description="namespace declarations in a request (`xmlns` in its bytes)"
+        4096, ge=32, le=1_000_000, description="most namespace declarations in a request (`xmlns` counted in its bytes)"
     )
     request_cpu_seconds: float = Field(
         2.0, gt=0, description="CPU time one request may take to be parsed, verified, validated and mapped"
@@ -100,8 +132,10 @@ class Settings(BaseSettings):
         30, gt=0, description="how long stored payloads (original XML, failed messages' envelopes) are kept"
     )
     admin_token: SecretStr | None = Field(None, description="enables the JSON admin API at /admin")
-    log_level: str = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_level: str = Field("INFO", description="log level; `hub demo` logs warnings only unless it is set")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json (one object per line, for machines) or text (for people)"
+    )
 
     @field_validator("store_keys", "admin_token", "pseudonym_key", "audit_key", "signing_key", mode="before")
     @classmethod

@@ -76,10 +76,10 @@ def test_the_image_copies_what_the_hub_reads_at_run_time():
     assert "/readyz" in shlex.split(healthcheck)[-1]
 
 
-def test_the_readme_documents_every_setting():
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_configuration_page_documents_every_setting():
+    page = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     for name in Settings.model_fields:
-        assert f"`HUB_{name.upper()}" in readme, f"HUB_{name.upper()} is missing from the README"
+        assert f"`HUB_{name.upper()}" in page, f"HUB_{name.upper()} is missing from docs/configuration.md"
 
 
 def test_an_empty_secret_variable_means_unset(monkeypatch):

@@ -56,9 +56,9 @@ def _filter(args: argparse.Namespace) -> Filter:
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--system", help="source or target system")
-    parser.add_argument("--target")
+    parser.add_argument("--target", help="target system")
     parser.add_argument("--type", help="canonical message type")
-    parser.add_argument("--error-class")
+    parser.add_argument("--error-class", help="e.g. target_rejected, poison (docs/reliability.md lists them)")
     parser.add_argument("--group", help="group id from `hub failed list`")
     parser.add_argument("--since", help="last failure at or after (ISO 8601, UTC when no offset)")
     parser.add_argument("--until", help="last failure before")
@@ -276,40 +276,45 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     listing = sub.add_parser("list", help="failed messages grouped by error, with counts")
     _add_filters(listing)
-    listing.add_argument("--state", choices=(*STATES, "all"), default="failed")
+    listing.add_argument(
+        "--state",
+        choices=(*STATES, "all"),
+        default="failed",
+        help="failed: waiting for an operator; replayed, discarded, resolved: dealt with",
+    )
     listing.add_argument("--messages", action="store_true", help="one line per message instead of groups")
-    listing.add_argument("--limit", type=int, default=200)
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--limit", type=int, default=200, help="most lines printed")
+    listing.add_argument("--json", action="store_true", help="print JSON instead of text")
     listing.set_defaults(func=_guarded(_list))
 
     show = sub.add_parser("show", help="one failed message: history, envelope, original XML")
-    show.add_argument("id", type=int)
-    show.add_argument("--json", action="store_true")
+    show.add_argument("id", type=int, help="the failed message's number, from `hub failed list --messages`")
+    show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.set_defaults(func=_guarded(_show))
 
     replay = sub.add_parser("replay", help="send failed messages again, keeping their message ids")
-    replay.add_argument("ids", nargs="*", type=int)
+    replay.add_argument("ids", nargs="*", type=int, help="failed messages' numbers; or choose them with the filters")
     _add_filters(replay)
-    replay.add_argument("--reason", default="replayed by an operator")
+    replay.add_argument("--reason", default="replayed by an operator", help="why, for the audit trail")
     replay.add_argument("--dry-run", action="store_true", help="say what would be replayed")
     replay.add_argument("--force", action="store_true", help="replay quarantined messages too")
     replay.set_defaults(func=_guarded(_replay), state="failed")
 
     edit = sub.add_parser("edit", help="change a failed message's payload in $EDITOR, then replay it")
-    edit.add_argument("id", type=int)
-    edit.add_argument("--reason", required=True)
-    edit.add_argument("--no-replay", action="store_true")
+    edit.add_argument("id", type=int, help="the failed message's number")
+    edit.add_argument("--reason", required=True, help="why, for the audit trail (required)")
+    edit.add_argument("--no-replay", action="store_true", help="keep the edited payload in the store, replay later")
     edit.set_defaults(func=_guarded(_edit))
 
     discard = sub.add_parser("discard", help="give up on failed messages, saying why")
-    discard.add_argument("ids", nargs="+", type=int)
-    discard.add_argument("--reason", required=True)
+    discard.add_argument("ids", nargs="+", type=int, help="failed messages' numbers")
+    discard.add_argument("--reason", required=True, help="why they must never arrive, for the audit trail (required)")
     discard.set_defaults(func=_guarded(_discard))
 
     audit = commands.add_parser("audit", help="the operators' audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    audit_list = audit_sub.add_parser("list")
-    audit_list.add_argument("--limit", type=int, default=50)
+    audit_list = audit_sub.add_parser("list", help="the latest entries: who did what, when, why")
+    audit_list.add_argument("--limit", type=int, default=50, help="most entries printed")
     audit_list.set_defaults(func=_audit)
     verify = audit_sub.add_parser("verify", help="check the keyed hash chain against its signed checkpoints")
     verify.add_argument(
@@ -327,8 +332,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     store = commands.add_parser("store", help="the hub's database")
     store_sub = store.add_subparsers(dest="store_command", required=True)
     rotate = store_sub.add_parser("rotate-key", help="re-seal stored payloads with the newest HUB_STORE_KEYS key")
-    rotate.add_argument("--operator")
-    rotate.add_argument("--reason", default="key rotation")
+    rotate.add_argument("--operator", help="who acts (default: HUB_OPERATOR or the login name)")
+    rotate.add_argument("--reason", default="key rotation", help="why, for the audit trail")
     rotate.set_defaults(func=_rotate)
     purge = store_sub.add_parser("purge", help="drop message log events older than HUB_MESSAGE_LOG_RETENTION_DAYS")
     purge.set_defaults(func=_purge)

@@ -188,7 +188,7 @@ class MunicipalSimulator:
                 )
                 if not submitted.accepted:
                     refused += len(load)
-                    print(f"refused: {submitted.fault}", file=sys.stderr)
+                print_receipt(submitted)
         finally:
             client.close()
         sent = sum(len(load) for load in loads)
@@ -199,10 +199,14 @@ class MunicipalSimulator:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         if self.intake is not None:
-            parser.add_argument("--serve", action="store_true", help="run the system's own intake service instead")
-            parser.add_argument("--host", default="127.0.0.1")
-            parser.add_argument("--port", type=int, default=self.intake.port)
-            parser.add_argument("--db", type=Path, default=Path(f"var/{self.system}.sqlite3"))
+            parser.add_argument(
+                "--serve", action="store_true", help="run the system's own intake service (F6) instead of sending"
+            )
+            parser.add_argument("--host", default="127.0.0.1", help="address the intake service listens on")
+            parser.add_argument("--port", type=int, default=self.intake.port, help="port of the intake service")
+            parser.add_argument(
+                "--db", type=Path, default=Path(f"var/{self.system}.sqlite3"), help="the intake service's store"
+            )
         parser.add_argument(
             "--kind",
             choices=KINDS,
@@ -210,10 +214,12 @@ class MunicipalSimulator:
             help="what to send: the system's own data load (F1), or another system's format (F2, F7, F8)",
         )
         parser.add_argument("--url", default="http://127.0.0.1:8080", help="the hub gateway's base URL")
-        parser.add_argument("--records", type=int, default=1000)
+        parser.add_argument("--records", type=int, default=1000, help="how many records to send")
         parser.add_argument("--batch-size", type=int, default=100, help="records per SOAP request (max 1000)")
         parser.add_argument("--concurrency", type=int, default=2, help="requests in flight")
-        parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument(
+            "--seed", type=int, default=None, help="random seed, for the same data every run (default: a new one)"
+        )
         parser.add_argument(
             "--unregistered-share",
             type=float,
@@ -238,15 +244,28 @@ class MunicipalSimulator:
             batch_size=args.batch_size,
             concurrency=args.concurrency,
             seed=args.seed,
+            progress=print_receipt,
             unregistered_share=args.unregistered_share,
             signer=signer,
             hub_verifier=hub_verifier,
         )
-        for submitted in result.submitted:
-            if not submitted.accepted:
-                print(f"refused {submitted.receipt_id}: {submitted.fault}", file=sys.stderr)
         print(
             f"{self.system}: sent={result.records_sent} accepted={result.records_accepted} "
             f"refused={result.records_refused} requests={len(result.submitted)}"
         )
+        if result.records_accepted:
+            print("what became of a load: hub status <receipt id>")
         return 0 if result.records_refused == 0 else 1
+
+
+_PRINTING = threading.Lock()
+
+
+def print_receipt(submitted: Submitted) -> None:
+    """One line per request as its answer comes (from the sending threads): the receipt id is what
+    `hub status` takes."""
+    with _PRINTING:
+        if submitted.accepted:
+            print(f"receipt {submitted.receipt_id} records={submitted.records}", flush=True)
+        else:
+            print(f"refused {submitted.receipt_id}: {submitted.fault}", file=sys.stderr, flush=True)
