@@ -155,10 +155,33 @@ def _describe_commands(parser: argparse.ArgumentParser) -> None:
                 _describe_commands(sub)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from hub.simulation.serve import describe_shared_options
+def _add_development_commands(commands: argparse._SubParsersAction) -> None:
+    """`hub demo` and `hub simulate`, where the simulators are: the production image leaves them out."""
+    try:
+        from hub.simulation.serve import describe_shared_options
+    except ModuleNotFoundError:
+        return
     from hub.systems import discover
 
+    demo = commands.add_parser(
+        "demo", help="flow F1 end to end in one process, over real HTTP SOAP, with throwaway keys and store"
+    )
+    demo.add_argument("--records", type=int, default=3000, help="records sent by SOPA, LIETIS and GVS together")
+    demo.add_argument("--batch-size", type=int, default=100, help="records per SOAP request")
+    demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for delivery")
+    demo.set_defaults(func=_demo)
+
+    simulate = commands.add_parser("simulate", help="run a system's simulator")
+    systems = simulate.add_subparsers(dest="system", required=True, metavar="<system>")
+    for name, system in sorted(discover().items()):
+        if system.simulator is not None:
+            sub = systems.add_parser(name, help=f"the simulator of {system.title}")
+            system.simulator.add_arguments(sub)
+            describe_shared_options(sub)
+            sub.set_defaults(func=lambda args, sim=system.simulator: sim.run(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = HubParser(
         prog="hub",
         description="The welfare data-exchange hub. Settings come from HUB_* environment variables "
@@ -177,23 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run both halves in this process, or one of them (several processes share the broker and the store)",
     )
     serve.set_defaults(func=_serve)
-
-    demo = commands.add_parser(
-        "demo", help="flow F1 end to end in one process, over real HTTP SOAP, with throwaway keys and store"
-    )
-    demo.add_argument("--records", type=int, default=3000, help="records sent by SOPA, LIETIS and GVS together")
-    demo.add_argument("--batch-size", type=int, default=100, help="records per SOAP request")
-    demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for delivery")
-    demo.set_defaults(func=_demo)
-
-    simulate = commands.add_parser("simulate", help="run a system's simulator")
-    systems = simulate.add_subparsers(dest="system", required=True, metavar="<system>")
-    for name, system in sorted(discover().items()):
-        if system.simulator is not None:
-            sub = systems.add_parser(name, help=f"the simulator of {system.title}")
-            system.simulator.add_arguments(sub)
-            describe_shared_options(sub)
-            sub.set_defaults(func=lambda args, sim=system.simulator: sim.run(args))
+    _add_development_commands(commands)
 
     status = commands.add_parser("status", help="what became of a receipt or a record")
     status.add_argument("id", help="receipt id (the request's MessageID) or a record's message id")

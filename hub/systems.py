@@ -120,7 +120,9 @@ class SystemAdapter:
     query_target: Callable[[TargetSettings], QueryTarget] | None = None
     own_service: OwnService | None = None
     default_endpoint: str | None = None
-    simulator: Simulator | None = None
+    simulator_module: str | None = None
+    """Where its simulator is (the module's `SIMULATOR`): loaded only by `hub simulate` and the demo,
+    so the production image, which leaves the simulators out, never imports one."""
     notes: str = ""
     _by_element: dict[str, InboundOperation] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -130,6 +132,12 @@ class SystemAdapter:
     def __reduce__(self) -> tuple[object, ...]:
         """Pickled as its name: a process of the gateway's pool discovers the same adapters itself."""
         return _discovered, (self.name,)
+
+    @property
+    def simulator(self) -> Simulator | None:
+        if self.simulator_module is None:
+            return None
+        return importlib.import_module(self.simulator_module).SIMULATOR  # type: ignore[no-any-return]
 
     def operation_for(self, element: str) -> InboundOperation | None:
         return self._by_element.get(element)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+import shutil
+import subprocess
+import sys
 
 import yaml
 
@@ -90,7 +94,6 @@ def test_an_empty_secret_variable_means_unset(monkeypatch):
 
 
 def test_every_system_has_its_page_and_the_pages_point_at_files_that_exist():
-    import re
 
     from hub.systems import discover
 
@@ -106,17 +109,74 @@ def _mounts(service: dict) -> dict[str, str]:
     return dict(volume.split(":")[:2] for volume in service.get("volumes", []))
 
 
-def test_every_image_the_project_builds_is_built_and_its_volumes_are_writable_by_the_hub_user():
+def _stages() -> dict[str, str]:
+    """The Dockerfile's stages by name, each with its instructions."""
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    parts = re.split(r"^FROM \S+ AS (\S+)$", dockerfile, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def test_every_image_the_project_builds_is_built_and_its_volumes_are_writable_by_the_hub_user():
+    stages = _stages()
     declared = set(COMPOSE["volumes"])
     for name, service in COMPOSE["services"].items():
         for source in _mounts(service):
             if not source.startswith("./"):
                 assert source in declared, f"{name} mounts the undeclared volume {source}"
         if service.get("image", "").startswith("welfare-hub"):
-            assert service.get("build") == ".", f"{name} would try to pull the project's image"
+            build = service.get("build")
+            assert build == "." or build.get("context") == ".", f"{name} would try to pull the project's image"
+            stage = "production" if build == "." else build["target"]  # the last stage is the default
+            writable = stages[stage].split("chown hub", 1)[1].splitlines()[0]
             for target in _mounts(service).values():
-                assert target in dockerfile.split("chown hub", 1)[1].splitlines()[0], f"{target} is not the hub's"
+                assert target in writable, f"{target} is not the hub's in the {stage} image"
+
+
+def test_the_production_image_leaves_the_simulators_out_and_the_hub_still_runs(tmp_path):
+    """What the production stage removes, removed from a copy of the tree: `hub` still starts, serves
+    and checks contracts, and offers no simulator."""
+    assert list(_stages())[-1] == "production", "the default image is the production one"
+    removed = _stages()["trimmed"].split("RUN rm -r", 1)[1].split()
+    listed = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    for name in listed.stdout.split():
+        if name.startswith(("hub/", "adapters/", "schemas/", "config/")):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(PROJECT_ROOT / name, tmp_path / name)
+    for pattern in removed:
+        for path in tmp_path.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert not (tmp_path / "hub" / "simulation").exists() and not list(tmp_path.glob("adapters/*/simulator.py"))
+    # the tree's own packages, not those the development install maps to the repository
+    alone = "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)];"
+    script = alone + (
+        "from hub.cli import build_parser; from hub.runtime import Hub; from hub.settings import Settings;"
+        "assert 'hub.simulation' not in sys.modules;"
+        "commands = build_parser()._subparsers._group_actions[0].choices; assert 'simulate' not in commands;"
+        f"hub = Hub(Settings(signatures='off', http_port=0, store_url='sqlite:///{tmp_path}/hub.sqlite3', "
+        f"store_key_file='{tmp_path}/k', pseudonym_key_file='{tmp_path}/p', audit_key_file='{tmp_path}/a', "
+        f"audit_checkpoint_file='{tmp_path}/c')).start();"
+        "hub.stop(); assert not [m for m in sys.modules if m.startswith('hub.simulation')]"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    ran = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    sample = PROJECT_ROOT / "schemas" / "sopa" / "samples" / "valid" / "benefits.xml"
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            alone + "from hub.cli import main; sys.exit(main())",
+            "contract",
+            "check",
+            "sopa",
+            str(sample),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0 and "valid data load" in checked.stdout, checked.stdout + checked.stderr
 
 
 def test_simulators_listen_where_their_health_checks_and_the_hub_look():

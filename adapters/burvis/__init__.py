@@ -6,7 +6,6 @@ municipal social services set and the services they provided (flow F7), in its o
 """
 
 from adapters.burvis import dialect
-from adapters.burvis.simulator import SIMULATOR
 from hub.canonical import CooperationDuties
 from hub.contracts.wsdl import WsdlOperation
 from hub.soap.batch import BatchTarget
@@ -47,5 +46,5 @@ SYSTEM = SystemAdapter(
         documentation="BURVIS intake of municipal cooperation duties, SOAP 1.1, version 1.",
     ),
     default_endpoint="http://127.0.0.1:8096/soap/burvis",
-    simulator=SIMULATOR,
+    simulator_module="adapters.burvis.simulator",
 )

@@ -4,7 +4,6 @@ Exports data loads for SPOLIS (flow F1) as a person-centric `Eksports` with amou
 """
 
 from adapters.gvs import dialect
-from adapters.gvs.simulator import SIMULATOR
 from hub.systems import InboundOperation, SystemAdapter
 
 SYSTEM = SystemAdapter(
@@ -12,5 +11,5 @@ SYSTEM = SystemAdapter(
     title="GVS (LM sociālās palīdzības gadījumu vadības sistēma pašvaldībām)",
     xsd="gvs-v1.xsd",
     operations=(InboundOperation("IesniegtEksportu", dialect.EXPORT, dialect.to_canonical),),
-    simulator=SIMULATOR,
+    simulator_module="adapters.gvs.simulator",
 )

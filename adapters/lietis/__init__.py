@@ -7,7 +7,6 @@ formats; asks VSAA (F5) and VDEĀVK (F4); takes NVA client profiling of Daugavpi
 
 from adapters.lietis import dialect
 from adapters.lietis.receiver import INTAKE, INTAKE_ANSWER, SERVICE_NS, ProfileIntake
-from adapters.lietis.simulator import SIMULATOR
 from hub.contracts.wsdl import WsdlOperation
 from hub.soap.batch import BatchTarget
 from hub.systems import InboundOperation, OwnService, SystemAdapter, TargetSettings
@@ -37,5 +36,5 @@ SYSTEM = SystemAdapter(
         documentation="LIETIS intake of NVA client profiling (F6), SOAP 1.1, version 1.",
     ),
     default_endpoint="http://127.0.0.1:8095/soap/lietis",
-    simulator=SIMULATOR,
+    simulator_module="adapters.lietis.simulator",
 )

@@ -7,7 +7,6 @@ formats; asks VSAA (F5) and VDEĀVK (F4); takes NVA client profiling of Riga res
 
 from adapters.sopa import dialect
 from adapters.sopa.receiver import INTAKE, INTAKE_ANSWER, SERVICE_NS, ProfileIntake
-from adapters.sopa.simulator import SIMULATOR
 from hub.contracts.wsdl import WsdlOperation
 from hub.soap.batch import BatchTarget
 from hub.systems import InboundOperation, OwnService, SystemAdapter, TargetSettings
@@ -37,5 +36,5 @@ SYSTEM = SystemAdapter(
         documentation="SOPA intake of NVA client profiling (F6), SOAP 1.1, version 1.",
     ),
     default_endpoint="http://127.0.0.1:8094/soap/sopa",
-    simulator=SIMULATOR,
+    simulator_module="adapters.sopa.simulator",
 )

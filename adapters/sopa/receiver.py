@@ -6,14 +6,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from hub.canonical import EmploymentProfiling
 from hub.envelope import Envelope
-from hub.simulation.record_store import RecordStore
 from hub.systems import DeliveryResult
 from hub.xml.fields import Field, Table
+
+if TYPE_CHECKING:  # the simulator's side: not in the production image
+    from hub.simulation.record_store import RecordStore
 
 NS = "urn:lv:riga:sopa:nva:v1"
 SERVICE_NS = "urn:lv:riga:sopa:nva:service:v1"

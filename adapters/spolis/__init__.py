@@ -8,7 +8,6 @@ municipalities send assistant service and monthly reports, and asks VDEĀVK abou
 from adapters.spolis import services
 from adapters.spolis.client import SpolisTarget
 from adapters.spolis.outbound import ANSWER, SUBMIT
-from adapters.spolis.simulator import SIMULATOR
 from hub.canonical import AssistantService, MonthlyReport
 from hub.contracts.wsdl import WsdlOperation
 from hub.systems import OwnService, Service, SystemAdapter
@@ -51,5 +50,5 @@ SYSTEM = SystemAdapter(
         documentation="SPOLIS data load service, SOAP 1.1, version 1: what the hub calls to deliver records.",
     ),
     default_endpoint="http://127.0.0.1:8091/soap/spolis",
-    simulator=SIMULATOR,
+    simulator_module="adapters.spolis.simulator",
 )

@@ -6,7 +6,6 @@ GetUniversalServiceDataIS about one person for SOPA, LIETIS and SPOLIS (flow F4)
 
 from adapters.vdeavk import dialect
 from adapters.vdeavk.client import VdeavkTarget
-from adapters.vdeavk.simulator import SIMULATOR
 from hub.canonical.queries import DisabilityQuery
 from hub.contracts.wsdl import WsdlOperation
 from hub.systems import InboundOperation, OwnService, Service, SystemAdapter
@@ -42,5 +41,5 @@ SYSTEM = SystemAdapter(
         documentation="VDEĀVK web service GetUniversalServiceDataIS, SOAP 1.1, version 1.",
     ),
     default_endpoint="http://127.0.0.1:8093/soap/vdeavk",
-    simulator=SIMULATOR,
+    simulator_module="adapters.vdeavk.simulator",
 )

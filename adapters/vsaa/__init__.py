@@ -7,7 +7,6 @@ SOPA and LIETIS ask through the hub (flow F5).
 
 from adapters.vsaa import dialect
 from adapters.vsaa.client import VsaaTarget
-from adapters.vsaa.simulator import SIMULATOR
 from hub.contracts.wsdl import WsdlOperation
 from hub.systems import OwnService, Service, SystemAdapter
 
@@ -43,5 +42,5 @@ SYSTEM = SystemAdapter(
         documentation="VSAA e-services EP50, EP51, EP52 for municipal social services, SOAP 1.1, version 1.",
     ),
     default_endpoint="http://127.0.0.1:8092/soap/vsaa",
-    simulator=SIMULATOR,
+    simulator_module="adapters.vsaa.simulator",
 )
