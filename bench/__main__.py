@@ -1,5 +1,6 @@
 """`python -m bench` (`make bench`): every measurement in one run on the same broker, one table,
-written to bench/results/ too. Needs RabbitMQ (HUB_BENCH_AMQP_URL, default guest on localhost)."""
+printed and written to var/bench/ (outside what git tracks; `--output FILE` names the file).
+Needs RabbitMQ (HUB_BENCH_AMQP_URL, default guest on localhost)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pathlib import Path
 from bench import backlog, peers, queries, raw, refusals, stages
 from bench.environment import SIZES, Bench, machine
 from bench.report import Results, render
+from hub.settings import PROJECT_ROOT
 
 SECTIONS = ("raw", "ingest", "delivery", "e2e", "peers", "queries", "refusals", "backlog")
-RESULTS = Path(__file__).parent / "results"
+RESULTS = PROJECT_ROOT / "var" / "bench"
 
 
 def run(bench: Bench, results: Results, only: set[str]) -> None:
@@ -46,14 +48,24 @@ def run(bench: Bench, results: Results, only: set[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--size", choices=sorted(SIZES), default="full")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--size", choices=sorted(SIZES), default="full", help="how much to send (default: %(default)s)")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="the sections to run (default: all)"
+    )
     parser.add_argument("--no-save", action="store_true", help="print the table only")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help=f"where to write the table (default: {RESULTS.relative_to(PROJECT_ROOT)}/<time>-<size>.md)",
+    )
     parser.add_argument(
         "--profile", choices=("gateway", "worker"), help="record py-spy flame graphs of that role's processes"
     )
     parser.add_argument(
-        "--amqp-url", default=os.environ.get("HUB_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+        "--amqp-url",
+        default=os.environ.get("HUB_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+        help="the RabbitMQ to measure on (default: HUB_BENCH_AMQP_URL, else guest on localhost)",
     )
     args = parser.parse_args(argv)
     results = Results(args.size, machine())
@@ -70,15 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     for path in saved:
         print(f"flame graph: {path}", file=sys.stderr)
     if not args.no_save:
-        RESULTS.mkdir(exist_ok=True)
-        out = RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{args.size}.md"
+        out = args.output or RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{args.size}.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table + "\n", encoding="utf-8")
         print(f"\nwritten to {out}", file=sys.stderr)
     return 0
 
 
 def _keep_profiles(bench: Bench) -> list[Path]:
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     kept = []
     for path in bench.profiles:
