@@ -1,8 +1,7 @@
 """A partner's side under load, in a process of its own so that it does not share the hub's
 interpreter: posts prepared SOAP requests with N connections at once and reports each one's time.
 It shares the machine with the hub, and what it spends is taken from the hub being measured, so it
-is the standard library's HTTP client: 0.2 s of CPU for the full bench's 200 loads, start included,
-where httpx took 0.5 s.
+is the standard library's HTTP client, the lightest at hand.
 
 `python -m bench.loadgen REQUESTS OUT --url URL --concurrency N`: REQUESTS is a pickled list of
 (path, body) pairs, built and signed beforehand so that signing is not timed; OUT gets JSON.

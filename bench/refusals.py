@@ -1,6 +1,6 @@
-"""What an unauthenticated sender can make the gateway spend: the requests that once cost seconds of
-CPU before their signature was checked (libxml2's canonicalisation grows with the square of the
-attributes or namespace declarations on one element), sent with only SOPA's public certificate, and
+"""What an unauthenticated sender can make the gateway spend: requests built to cost CPU before their
+signature is checked (libxml2's canonicalisation grows with the square of the attributes or
+namespace declarations on one element), sent with only SOPA's public certificate, and
 a legitimate load's receipt while four senders keep sending them, against the same load's receipt
 with nobody attacking, in the same run."""
 

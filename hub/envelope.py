@@ -18,8 +18,9 @@ def utcnow() -> dt.datetime:
 
 class EnvelopeFields(TypedDict):
     """An envelope's fields with its record as it is: what a bundle serialises. A load's records travel
-    in one bundle per target, and building the model per record cost as much as all else of sealing
-    them; the fields come checked (the record validated, the ids and names the gateway's own)."""
+    in one bundle per target, serialised from these fields without an `Envelope` model built and
+    validated per record: the fields come checked (the record validated, the ids and names the
+    gateway's own)."""
 
     message_id: uuid.UUID
     correlation_id: uuid.UUID

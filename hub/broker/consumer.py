@@ -2,8 +2,8 @@
 
 The loop never acks by itself; the handler settles each message once its effect is done (or
 moves it elsewhere first), and when the handler returns the loop acks what was settled: with one
-frame for a whole batch where the broker can (a multiple ack), which costs a worker a tenth of what
-an ack per message did. Messages unacked when a connection drops go back to the queue
+frame for a whole batch where the broker can (a multiple ack), so the broker and the worker handle
+one ack per batch, not one per message. Messages unacked when a connection drops go back to the queue
 (at-least-once), which is why every target is called with an idempotency key. While `pause`
 says so (an open circuit), the loop stops consuming and messages wait in the broker. A batch is
 full when the records its messages carry (a bundle carries several) reach the batch size.

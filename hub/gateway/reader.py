@@ -43,7 +43,7 @@ def record_message_ids(receipt_id: uuid.UUID) -> Callable[[int], uuid.UUID]:
 
     A UUID of version 8 (RFC 9562, made by our own rule): its first half hashes the receipt, its
     second the receipt and the record's index. A load's ids therefore sit together in the status
-    index: random ones made each insert rewrite a page of it, half of what storing a record cost.
+    index, and a load's commit writes a few of its pages: random ones would rewrite a page per record.
     Loads stored (pending) with ids of an earlier rule keep theirs (see `Reception`)."""
     prefix = _RECORD_IDS.bytes + f"{receipt_id}/".encode()
     load = hashlib.sha1(prefix, usedforsecurity=False).digest()[:8]

@@ -54,8 +54,8 @@ class SoapTransport:
     @classmethod
     def to(cls, system: str, settings: TargetSettings) -> SoapTransport:
         """A target's transport as its settings say. `connections` matches the threads that call at
-        once: 16 query threads on a pool of 4 saw a call fail now and then with `ReadError: [Errno 9]
-        Bad file descriptor` (2 benchmark runs in 9); with a connection each, none did."""
+        once: an httpx pool smaller than its callers fails a call now and then with `ReadError: [Errno 9]
+        Bad file descriptor`."""
         return cls(
             settings.endpoint,
             system=system,

@@ -112,8 +112,8 @@ class Database:
 
 class BulkInsert:
     """Many rows through the driver's executemany, the statement compiled once. SQLAlchemy's own
-    executemany builds and converts every row's parameters in Python, which cost the gateway more than
-    SQLite's insert of a load's status rows; here only the columns whose type needs it are converted."""
+    executemany builds and converts every row's parameters in Python, which costs more than SQLite's
+    insert of the rows itself; here only the columns whose type needs it are converted."""
 
     def __init__(self, engine: Engine, statement: Insert, columns: Sequence[str]) -> None:
         dialect = engine.dialect

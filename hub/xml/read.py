@@ -18,7 +18,7 @@ def _texts(elements: Iterator[etree._Element], namespace: str) -> dict[str, str]
 
 def child_texts(element: etree._Element, namespace: str) -> dict[str, str]:
     """Local name -> stripped text of each direct child in `namespace` (the last one wins).
-    lxml picks the children by their tag: half the time of testing each one here."""
+    lxml picks the children by their tag, in C, rather than each child being tested here."""
     return _texts(element.iterchildren(f"{{{namespace}}}*"), namespace)
 
 

@@ -11,10 +11,9 @@ an unauthenticated sender cannot make the hub do that. The timestamp is digested
 freshness before the header and the Body, so a stale replay costs little too.
 
 Only the profile is accepted, and that is why the hub verifies with lxml's C14N and `cryptography`
-directly: a general XML-DSig library copies the whole document for every reference, which cost the
-gateway and the workers more than everything else they do per record (the benchmark's profile). The
-tests hold this code against signxml, python-xmlsec, zeep, the xmlsec1 command and the JDK's
-XML-DSig, both ways.
+directly: a general XML-DSig library copies the whole document for every reference, and the hub
+verifies every request it takes. The tests hold this code against signxml, python-xmlsec, zeep,
+the xmlsec1 command and the JDK's XML-DSig, both ways.
 """
 
 from __future__ import annotations
