@@ -10,7 +10,7 @@ COPY schemas ./schemas
 COPY config ./config
 
 FROM source AS trimmed
-RUN rm -r hub/simulation hub/demo.py adapters/*/simulator.py
+RUN rm -r hub/simulation adapters/*/simulator.py
 
 FROM python:3.11-slim AS development
 WORKDIR /app

@@ -45,7 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from hub.demo import run_demo
+    from hub.simulation.demo import run_demo
 
     return run_demo(get_settings(), records=args.records, batch_size=args.batch_size, timeout=args.timeout)
 

@@ -25,7 +25,7 @@ from hub.canonical import AssistantService, MonthlyReport, Municipality
 from hub.canonical.mapping import Parsed, RecordCollector
 from hub.canonical.types import RuleViolation
 from hub.errors import FieldError
-from hub.rates import rate_table
+from hub.rules.rates import rate_table
 from hub.xml.fields import Field, Table
 from hub.xml.read import child, indexed_children, sub
 

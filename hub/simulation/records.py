@@ -26,7 +26,7 @@ from hub.canonical import (
     ServiceToUnemployed,
     SocialServiceProvided,
 )
-from hub.rates import rate_table
+from hub.rules.rates import rate_table
 from hub.simulation.people import person_code
 
 RIGA_TIME = ZoneInfo("Europe/Riga")
