@@ -4,7 +4,7 @@ RabbitMQ in production (`RabbitBroker`); kombu's in-memory transport as the embe
 demo and the tests (`EmbeddedBroker`), which lives in one process and lacks what RabbitMQ does for
 the hub: no dead-lettering (delayed retries wait in the process), no delivery limit (no poison
 message is set aside), one ack per message. `Capabilities` says so, instead of each piece testing the
-broker's URL; `open_broker` is the one place that reads it.
+broker's URL; `hub.broker.open_broker` is the one place that reads it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any, ClassVar, Protocol
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Queue
 
-from hub.broker.consumer import BatchHandler, ConsumerLoop
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.errors import BrokerUnavailable
@@ -77,10 +76,6 @@ class Broker(ABC):
     @abstractmethod
     def delayer(self, publisher: Publisher, topology: Topology) -> Delayer: ...
 
-    def consumer(self, queue: str, handler: BatchHandler, **options: Any) -> ConsumerLoop:
-        """The one consumer loop, on this broker."""
-        return ConsumerLoop(self, queue, handler, **options)
-
     def reply_queue(self, name: str) -> Queue:
         """A gateway process's own queue for the answers to its queries: gone with the process."""
         return Queue(name, exclusive=True, auto_delete=True, durable=False, queue_arguments=self.reply_queue_arguments)
@@ -124,15 +119,3 @@ class Broker(ABC):
                         pass
                     finally:
                         channel.close()
-
-
-def open_broker(url: str) -> Broker:
-    """`memory://` is the embedded broker; anything else is RabbitMQ (`amqp://`, `amqps://`, and a
-    `;`-separated list of cluster nodes)."""
-    if url.startswith("memory://"):
-        from hub.broker.embedded import EmbeddedBroker
-
-        return EmbeddedBroker(url)
-    from hub.broker.rabbit import RabbitBroker
-
-    return RabbitBroker(url)

@@ -16,16 +16,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from kombu import Consumer, Queue
+from kombu import Connection, Consumer, Queue
 from kombu.message import Message
 
 from hub import logs
 from hub.broker.headers import RECORDS
-
-if TYPE_CHECKING:
-    from hub.broker.broker import Broker
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +48,15 @@ class Received:
 BatchHandler = Callable[[list[Received]], None]
 
 
+class Source(Protocol):
+    """What the loop needs of the broker (`hub.broker.Broker`): connections, and whether one frame acks a batch."""
+
+    @property
+    def capabilities(self) -> Any: ...
+
+    def connection(self, **options: Any) -> Connection: ...
+
+
 def _never_pause() -> float:
     return 0.0
 
@@ -58,7 +64,7 @@ def _never_pause() -> float:
 class ConsumerLoop:
     def __init__(
         self,
-        broker: Broker,
+        broker: Source,
         queue: str,
         handler: BatchHandler,
         *,

@@ -10,7 +10,8 @@ import secrets
 from collections.abc import Mapping
 from functools import cached_property
 
-from hub.broker.broker import Broker, Publisher, open_broker
+from hub.broker import Broker, open_broker
+from hub.broker.broker import Publisher
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
 from hub.gateway.reader import Reader

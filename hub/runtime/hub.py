@@ -237,7 +237,8 @@ class Hub:
         flush_seconds: float | None = None,
     ) -> None:
         settings = self.settings
-        loop = self.broker.consumer(
+        loop = ConsumerLoop(
+            self.broker,
             queue,
             handler,
             prefetch=settings.prefetch_count,

@@ -9,7 +9,7 @@ import pytest
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Queue
 
-from hub.broker.broker import open_broker
+from hub.broker import open_broker
 from hub.broker.message import OutgoingMessage
 from hub.broker.rabbit import AmqpPublisher
 from hub.broker.topology import Topology

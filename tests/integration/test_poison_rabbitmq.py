@@ -9,6 +9,7 @@ import uuid
 import pytest
 from kombu import Connection, Queue
 
+from hub.broker.consumer import ConsumerLoop
 from hub.delivery.deadletter import DeadLetterMover
 from hub.envelope import Envelope
 from hub.store.failed import Filter
@@ -47,7 +48,8 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
     assert crashes == 4, "delivered once, then returned three times (the limit), then dead-lettered"
 
     stop = threading.Event()
-    mover = hub.broker.consumer(
+    mover = ConsumerLoop(
+        hub.broker,
         hub.topology.dead_queue,
         DeadLetterMover(hub.failed, hub.message_log, hub.settings.broker_prefix, hub.codec).handle,
         prefetch=10,
