@@ -144,6 +144,7 @@ class AuditLog:
         the log (none: the log only)."""
         if len(key) < 16:
             raise ValueError("the audit key must have at least 16 bytes")
+        db.create(audit_log)
         self.engine = db.engine
         self.scrub = db.scrub
         self.checkpoint_file = checkpoint_file

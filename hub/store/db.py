@@ -86,13 +86,13 @@ class Database:
     def __init__(self, url: str, sealer: Sealer, scrub: Callable[[str], str] = mask) -> None:
         """`sealer` seals payloads; `scrub` takes person codes out of free text the stores keep in
         clear (a target's reason, an operator's note): pseudonyms with the hub's key, else a marker."""
-        # The tables register themselves on `metadata` when their modules load.
-        from hub.store import audit, failed, message_ids, message_log, status  # noqa: F401
-
         self.engine = create_store_engine(url)
         self.sealer = sealer
         self.scrub = scrub
-        metadata.create_all(self.engine, checkfirst=True)
+
+    def create(self, *tables: Table) -> None:
+        """The tables a store keeps, created where missing: each store asks for its own."""
+        metadata.create_all(self.engine, tables=tables, checkfirst=True)
 
     def reason(self, text: str) -> str:
         """A failure's reason as the stores keep it: scrubbed, then cut (never a code cut in half)."""

@@ -165,6 +165,7 @@ class Filter:
 class FailedStore:
     def __init__(self, db: Database, status: StatusStore) -> None:
         """`status`: the records' status, which a failure and a replay change in the same transaction."""
+        db.create(failed_messages)
         self.db = db
         self.engine = db.engine
         self.status = status

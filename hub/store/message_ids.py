@@ -23,6 +23,7 @@ used_message_ids = Table(
 
 class UsedMessageIds:
     def __init__(self, db: Database) -> None:
+        db.create(used_message_ids)
         self.engine = db.engine
         self._claim = db.insert_ignoring_duplicates(used_message_ids)
 

@@ -39,6 +39,7 @@ class Event:
 
 class MessageLog:
     def __init__(self, db: Database) -> None:
+        db.create(message_events)
         self.engine = db.engine
         self.scrub = db.scrub
 

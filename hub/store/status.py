@@ -206,6 +206,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 class StatusStore:
     def __init__(self, db: Database) -> None:
+        db.create(requests, receipts, message_status)
         self.db = db
         self.engine = db.engine
         self._insert_pending = db.bulk_insert_ignoring_duplicates(message_status, _PENDING_COLUMNS)
