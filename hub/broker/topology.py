@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 
 from kombu import Exchange, Queue
 
-from hub.delivery.retry import delay_queue_suffix
-
 DEAD_KEY = "dead"
 
 
@@ -146,3 +144,12 @@ class Topology:
     @property
     def exchanges(self) -> tuple[str, ...]:
         return (self.delivery_exchange, self.retry_exchange, self.dead_exchange, self.query_exchange)
+
+
+def delay_queue_suffix(seconds: float) -> str:
+    """Queue name part for a delay: 5s, 2m, 1h, 250ms."""
+    ms = round(seconds * 1000)
+    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"

@@ -11,16 +11,8 @@ import threading
 import time
 from enum import IntEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from hub import metrics
-
-
-class BreakerSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    failures: int = Field(5, ge=1, description="failed calls in a row that open the circuit")
-    open_seconds: float = Field(30, gt=0, description="wait before a half-open probe")
+from hub.rules.policies import BreakerSettings
 
 
 class State(IntEnum):

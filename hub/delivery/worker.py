@@ -35,9 +35,9 @@ from hub.broker.headers import ATTEMPT, HISTORY, HISTORY_KEPT, REPLAYS, carried
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.delivery.circuit import CircuitBreaker, State
-from hub.delivery.retry import RetryPolicy
 from hub.envelope import Envelope, utcnow
 from hub.errors import MalformedMessage, TargetRejected, TargetUnavailable, classify
+from hub.rules.policies import RetryPolicy
 from hub.rules.routing import Router
 from hub.store.failed import Attempt, FailedStore, Failure
 from hub.store.message_log import MessageLog

@@ -13,9 +13,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hub.canonical import QUERY_TYPES, RECORD_TYPES
-from hub.delivery.circuit import BreakerSettings
-from hub.delivery.retry import RetryPolicy
 from hub.errors import Unroutable
+from hub.rules.policies import BreakerSettings, RetryPolicy
 from hub.systems import SystemAdapter
 
 

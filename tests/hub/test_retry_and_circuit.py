@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from hub.delivery.circuit import BreakerSettings, CircuitBreaker, State
-from hub.delivery.retry import RetryPolicy, delay_queue_suffix
+from hub.broker.topology import delay_queue_suffix
+from hub.delivery.circuit import CircuitBreaker, State
 from hub.errors import TargetRejected, TargetUnavailable
+from hub.rules.policies import BreakerSettings, RetryPolicy
 
 
 def test_delays_grow_then_stay_at_the_last():

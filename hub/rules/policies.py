@@ -1,9 +1,10 @@
-"""Retry policies: quick in-process retries for blips, then delayed redelivery through the broker.
+"""The policies routes name (config/routes.toml): how a target's failures are retried, and when its
+circuit opens.
 
-A policy is configuration (routes.toml names one per route). The quick retries run inside the
-worker with tenacity, bounded and jittered; after them a message goes back to the broker with a
-growing delay (never blocking a worker), until `max_attempts` or `max_age_seconds`, and then to
-the failed-message store.
+Retries: quick in-process ones for blips, run inside the worker with tenacity, bounded and jittered;
+after them a message goes back to the broker with a growing delay (never blocking a worker), until
+`max_attempts` or `max_age_seconds`, and then to the failed-message store. The circuit: that many
+failed calls in a row open it for a while, then one probe decides.
 """
 
 from __future__ import annotations
@@ -58,10 +59,8 @@ class RetryPolicy(BaseModel):
         return retrying(call)
 
 
-def delay_queue_suffix(seconds: float) -> str:
-    """Queue name part for a delay: 5s, 2m, 1h, 250ms."""
-    ms = round(seconds * 1000)
-    for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
+class BreakerSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    failures: int = Field(5, ge=1, description="failed calls in a row that open the circuit")
+    open_seconds: float = Field(30, gt=0, description="wait before a half-open probe")
