@@ -1,22 +1,13 @@
-"""LIETIS's intake of NVA client profiling (F6): the hub's side (a batch target) and LIETIS's side
-(the simulator's handler, storing each profile once)."""
+"""LIETIS's intake of NVA client profiling (F6), as one table-told batch: the hub delivers by it and
+LIETIS's simulator answers by it."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING
-
-from lxml import etree
 
 from hub.canonical import EmploymentProfiling
-from hub.envelope import Envelope
-from hub.systems import DeliveryResult
+from hub.soap.batch import TableBatch
 from hub.xml.fields import Field, Table
-
-if TYPE_CHECKING:  # the simulator's side: not in the production image
-    from hub.simulation.record_store import RecordStore
 
 NS = "urn:lv:daugavpils:lietis:nva:v1"
 SERVICE_NS = "urn:lv:daugavpils:lietis:nva:service:v1"
@@ -61,52 +52,17 @@ RESULT = Table(
     Field("outcome", "@outcome", codes=_OUTCOMES, read=_outcome),
     Field("reason", "@reason"),
 )
-_PROFILE, _RESULT = f"{{{NS}}}Profile", f"{{{NS}}}Result"
-
-
-class ProfileIntake:
-    system = "lietis"
-    schema = "lietis/lietis-service-v1.xsd"
-    soap_action = f"{SERVICE_NS}#ReceiveProfiles"
-    answer = INTAKE_ANSWER
-
-    def item(self, envelope: Envelope) -> etree._Element:
-        p = envelope.record()
-        assert isinstance(p, EmploymentProfiling)
-        item = MESSAGE.write(etree.Element(_PROFILE, nsmap={"ln": NS}), envelope)
-        return PROFILE.write(item, p)
-
-    def request(self, items: Sequence[etree._Element]) -> etree._Element:
-        request = etree.Element(INTAKE, nsmap={"ln": NS})
-        request.extend(items)
-        return request
-
-    def results(self, answer: etree._Element) -> list[DeliveryResult]:
-        results = []
-        for r in answer.iterchildren(_RESULT):
-            v = RESULT.read(r)
-            results.append(DeliveryResult(uuid.UUID(v["message_id"]), v["outcome"], v["reason"]))
-        return results
-
-
-def take_profiles(store: RecordStore, request: etree._Element) -> etree._Element:
-    """LIETIS's side: store each profile once, answer each."""
-    rows = []
-    for p in request.iterchildren(_PROFILE):
-        message, profile = MESSAGE.read(p), PROFILE.read(p)
-        rows.append(
-            (
-                message["message_id"],
-                "burvis",
-                profile["record_id"],
-                "employment_profiling",
-                profile["person_code"],
-                profile["decided_at"],
-                etree.tostring(p),
-            )
-        )
-    answer = etree.Element(INTAKE_ANSWER, nsmap={"ln": NS})
-    for row, fresh in zip(rows, store.store(rows), strict=True):
-        outcome = "delivered" if fresh else "duplicate"
-        RESULT.write(etree.SubElement(answer, _RESULT), DeliveryResult(uuid.UUID(row[0]), outcome))
-    return answer
+PROFILE_INTAKE = TableBatch(
+    system="lietis",
+    schema="lietis/lietis-service-v1.xsd",
+    soap_action=f"{SERVICE_NS}#ReceiveProfiles",
+    nsmap={"ln": NS},
+    request_tag=INTAKE,
+    answer=INTAKE_ANSWER,
+    item_tag=f"{{{NS}}}Profile",
+    result_tag=f"{{{NS}}}Result",
+    message=MESSAGE,
+    record=PROFILE,
+    result=RESULT,
+    record_type=EmploymentProfiling,
+)

@@ -6,14 +6,14 @@ formats; asks VSAA (F5) and VDEĀVK (F4); takes NVA client profiling of Riga res
 """
 
 from adapters.sopa import dialect
-from adapters.sopa.receiver import INTAKE, INTAKE_ANSWER, SERVICE_NS, ProfileIntake
+from adapters.sopa.receiver import INTAKE, INTAKE_ANSWER, PROFILE_INTAKE, SERVICE_NS
 from hub.contracts.wsdl import WsdlOperation
 from hub.soap.batch import BatchTarget
 from hub.systems import InboundOperation, OwnService, SystemAdapter, TargetSettings
 
 
 def _target(settings: TargetSettings) -> BatchTarget:
-    return BatchTarget(settings, ProfileIntake())
+    return BatchTarget(settings, PROFILE_INTAKE)
 
 
 SYSTEM = SystemAdapter(

@@ -1,7 +1,7 @@
 """SOPA as a client: Riga's social service submitting data packages."""
 
 from adapters.sopa.dialect import from_canonical
-from adapters.sopa.receiver import INTAKE, take_profiles
+from adapters.sopa.receiver import PROFILE_INTAKE
 from hub.canonical import Municipality
 from hub.simulation.municipal import Intake, MunicipalSimulator
 
@@ -11,6 +11,6 @@ SIMULATOR = MunicipalSimulator(
     build=from_canonical,
     record_prefix="SOPA",
     decision_prefix="RSD",
-    intake=Intake(INTAKE, "sopa/sopa-service-v1.xsd", "sopa/sopa-service-v1.wsdl", take_profiles, 8094),
+    intake=Intake(PROFILE_INTAKE, "sopa/sopa-service-v1.wsdl", 8094),
     users=("rsd.soc.darbinieks.014", "rsd.soc.darbinieks.102", "rsd.soc.darbinieks.233"),
 )

@@ -8,6 +8,7 @@ import datetime as dt
 import random
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ from hub.simulation.record_store import RecordStore
 from hub.simulation.records import RecordFactory
 from hub.simulation.serve import serve_forever
 from hub.simulation.soap_server import Knobs, SoapServer
+from hub.soap.batch import TableBatch
 from hub.soap.signature import SignatureVerifier, Signer
+from hub.systems import DeliveryResult
 
 BuildLoad = Callable[[Sequence[CanonicalRecord], Municipality, str], etree._Element]
 
@@ -49,18 +52,36 @@ class LoadResult:
 class Intake:
     """What the municipal system takes from the hub (NVA profiling, F6): `hub simulate <system> --serve`."""
 
-    element: str
-    schema: str  # under schemas/
+    batch: TableBatch
     wsdl: str
-    take: Callable[[RecordStore, etree._Element], etree._Element]
     port: int
+
+    def take(self, store: RecordStore, request: etree._Element) -> etree._Element:
+        """Store each profile once and answer each: delivered the first time, a duplicate after."""
+        rows = [
+            (
+                message["message_id"],
+                "burvis",
+                profile["record_id"],
+                "employment_profiling",
+                profile["person_code"],
+                profile["decided_at"],
+                etree.tostring(item),
+            )
+            for item, message, profile in self.batch.items(request)
+        ]
+        stored = store.store(rows)
+        return self.batch.answer_with(
+            DeliveryResult(uuid.UUID(row[0]), "delivered" if fresh else "duplicate")
+            for row, fresh in zip(rows, stored, strict=True)
+        )
 
     def service(self, system: str, store: RecordStore, knobs: Knobs | None = None) -> SoapServer:
         return SoapServer(
             system=system,
-            schema=self.schema,
+            schema=self.batch.schema,
             wsdl=self.wsdl,
-            handlers={self.element: lambda request: self.take(store, request)},
+            handlers={self.batch.request_tag: lambda request: self.take(store, request)},
             knobs=knobs,
             count=store.count,
             stats=store.stats,

@@ -8,8 +8,10 @@ with a clear reason instead of the target refusing the whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -17,6 +19,7 @@ from hub.envelope import Envelope
 from hub.errors import TargetUnavailable
 from hub.soap.transport import SoapTransport
 from hub.systems import DeliveryResult, TargetSettings
+from hub.xml.fields import Table
 from hub.xml.schema import Schema
 
 
@@ -31,6 +34,58 @@ class BatchDialect(Protocol):
     def request(self, items: Sequence[etree._Element]) -> etree._Element: ...
 
     def results(self, answer: etree._Element) -> list[DeliveryResult]: ...
+
+
+@dataclass(frozen=True)
+class TableBatch:
+    """A batch dialect told by field tables alone: an item is the envelope's `message` fields and
+    the record's `record` fields on one element; the answer holds a `result` element per item with
+    `message_id`, `outcome` and `reason`. Both sides read it: the hub's target and the system's
+    simulator, so the two cannot drift apart."""
+
+    system: str
+    schema: str  # under schemas/
+    soap_action: str
+    nsmap: Mapping[str, str]
+    request_tag: str
+    answer: str
+    item_tag: str
+    result_tag: str
+    message: Table
+    record: Table
+    result: Table
+    record_type: type
+
+    def item(self, envelope: Envelope) -> etree._Element:
+        record = envelope.record()
+        if not isinstance(record, self.record_type):
+            raise TypeError(f"{self.system} takes {self.record_type.__name__}, not {type(record).__name__}")
+        item = self.message.write(etree.Element(self.item_tag, nsmap=dict(self.nsmap)), envelope)
+        return self.record.write(item, record)
+
+    def request(self, items: Sequence[etree._Element]) -> etree._Element:
+        request = etree.Element(self.request_tag, nsmap=dict(self.nsmap))
+        request.extend(items)
+        return request
+
+    def results(self, answer: etree._Element) -> list[DeliveryResult]:
+        results = []
+        for r in answer.iterchildren(self.result_tag):
+            v = self.result.read(r)
+            results.append(DeliveryResult(uuid.UUID(v["message_id"]), v["outcome"] or "rejected", v["reason"]))
+        return results
+
+    def items(self, request: etree._Element) -> Iterator[tuple[etree._Element, dict[str, Any], dict[str, Any]]]:
+        """The system's side: each item with its message fields and its record fields."""
+        for item in request.iterchildren(self.item_tag):
+            yield item, self.message.read(item), self.record.read(item)
+
+    def answer_with(self, results: Iterable[DeliveryResult]) -> etree._Element:
+        """The system's side: the answer to a request, one result per item."""
+        answer = etree.Element(self.answer, nsmap=dict(self.nsmap))
+        for result in results:
+            self.result.write(etree.SubElement(answer, self.result_tag), result)
+        return answer
 
 
 class BatchTarget:

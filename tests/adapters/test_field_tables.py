@@ -235,12 +235,13 @@ def test_spolis_assistance_and_report_round_trip():
 @pytest.mark.parametrize("system", ["sopa", "lietis"])
 def test_profiles_delivered_to_a_municipality_are_stored_as_sent(system: str, tmp_path):
     receiver = importlib.import_module(f"adapters.{system}.receiver")
-    intake = receiver.ProfileIntake()
+    intake = receiver.PROFILE_INTAKE
+    simulator = importlib.import_module(f"adapters.{system}.simulator").SIMULATOR.intake
     sent = profilings(5, random.Random(8), TODAY)
     envelopes = [Envelope.of(p, source="burvis", target=system, user_id="u", correlation_id=uuid.uuid4()) for p in sent]
     request = intake.request([intake.item(e) for e in envelopes])
     store = RecordStore(tmp_path / "store.sqlite3")
-    answer = receiver.take_profiles(store, valid(intake.schema, request))
+    answer = simulator.take(store, valid(intake.schema, request))
     assert [(r.message_id, r.outcome) for r in intake.results(answer)] == [
         (e.message_id, "delivered") for e in envelopes
     ]
@@ -249,7 +250,7 @@ def test_profiles_delivered_to_a_municipality_are_stored_as_sent(system: str, tm
         (str(e.message_id), p.record_id, p.person_code, p.decided_at.isoformat())
         for e, p in zip(envelopes, sent, strict=True)
     )
-    again = receiver.take_profiles(store, request)
+    again = simulator.take(store, request)
     assert {r.outcome for r in intake.results(again)} == {"duplicate"}
     for p, item in zip(sent, request, strict=True):
         read = receiver.PROFILE.read(item)
