@@ -15,16 +15,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from lxml import etree
 
 from hub.canonical.base import CanonicalRecord, Municipality
 from hub.canonical.mapping import Parsed
 from hub.canonical.queries import Answer
-from hub.contracts.wsdl import WsdlOperation
 from hub.envelope import Envelope
-from hub.soap.signature import Signer
+
+if TYPE_CHECKING:  # names only: the SOAP layer and the contracts build on this module
+    from hub.soap.signature import Signer
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,16 @@ class Service:
     answer_to_xml: Callable[[Answer], etree._Element] | None = None  # queries: canonical answer -> XML
     from_canonical: Callable[[Sequence[CanonicalRecord], Municipality], etree._Element] | None = None
     """Submissions: records -> this format (what a sender's simulator sends)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WsdlOperation:
+    """One operation of a WSDL: its request and answer body elements, in Clark notation."""
+
+    name: str
+    input: str
+    output: str
+    documentation: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,8 @@ municipal social services set and the services they provided (flow F7), in its o
 
 from adapters.burvis import dialect
 from hub.canonical import CooperationDuties
-from hub.contracts.wsdl import WsdlOperation
 from hub.soap.batch import BatchTarget
-from hub.systems import InboundOperation, OwnService, Service, SystemAdapter, TargetSettings
+from hub.systems import InboundOperation, OwnService, Service, SystemAdapter, TargetSettings, WsdlOperation
 
 
 def _target(settings: TargetSettings) -> BatchTarget:

@@ -7,9 +7,8 @@ formats; asks VSAA (F5) and VDEĀVK (F4); takes NVA client profiling of Daugavpi
 
 from adapters.lietis import dialect
 from adapters.lietis.receiver import INTAKE, INTAKE_ANSWER, PROFILE_INTAKE, SERVICE_NS
-from hub.contracts.wsdl import WsdlOperation
 from hub.soap.batch import BatchTarget
-from hub.systems import InboundOperation, OwnService, SystemAdapter, TargetSettings
+from hub.systems import InboundOperation, OwnService, SystemAdapter, TargetSettings, WsdlOperation
 
 
 def _target(settings: TargetSettings) -> BatchTarget:

@@ -9,8 +9,7 @@ from adapters.spolis import services
 from adapters.spolis.client import SpolisTarget
 from adapters.spolis.outbound import ANSWER, SUBMIT
 from hub.canonical import AssistantService, MonthlyReport
-from hub.contracts.wsdl import WsdlOperation
-from hub.systems import OwnService, Service, SystemAdapter
+from hub.systems import OwnService, Service, SystemAdapter, WsdlOperation
 
 SYSTEM = SystemAdapter(
     name="spolis",

@@ -7,8 +7,7 @@ GetUniversalServiceDataIS about one person for SOPA, LIETIS and SPOLIS (flow F4)
 from adapters.vdeavk import dialect
 from adapters.vdeavk.client import VdeavkTarget
 from hub.canonical.queries import DisabilityQuery
-from hub.contracts.wsdl import WsdlOperation
-from hub.systems import InboundOperation, OwnService, Service, SystemAdapter
+from hub.systems import InboundOperation, OwnService, Service, SystemAdapter, WsdlOperation
 
 SYSTEM = SystemAdapter(
     name="vdeavk",

@@ -7,8 +7,7 @@ SOPA and LIETIS ask through the hub (flow F5).
 
 from adapters.vsaa import dialect
 from adapters.vsaa.client import VsaaTarget
-from hub.contracts.wsdl import WsdlOperation
-from hub.systems import OwnService, Service, SystemAdapter
+from hub.systems import OwnService, Service, SystemAdapter, WsdlOperation
 
 _DOCS = {
     "EP50": "Deductions made from paid pensions, benefits or compensations, for one person and period.",

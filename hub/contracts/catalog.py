@@ -8,10 +8,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from hub.contracts.wsdl import RECEIPT, WsdlOperation, render_wsdl
+from hub.contracts.wsdl import RECEIPT, render_wsdl
 from hub.rules.access import AccessTable
 from hub.soap import HUB_NS
-from hub.systems import SystemAdapter
+from hub.systems import SystemAdapter, WsdlOperation
 
 STATUS = WsdlOperation(
     "GetStatus",

@@ -12,11 +12,11 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from lxml import etree
 
 from hub.soap import HUB_NS, VH_NS
+from hub.systems import WsdlOperation
 
 WSDL = "http://schemas.xmlsoap.org/wsdl/"
 SOAPB = "http://schemas.xmlsoap.org/wsdl/soap/"
@@ -24,14 +24,6 @@ XS = "http://www.w3.org/2001/XMLSchema"
 RECEIPT = f"{{{HUB_NS}}}Receipt"
 FAULT_DETAIL = f"{{{HUB_NS}}}FaultDetail"
 HUB_SCHEMAS = {HUB_NS: "hub/hub-v1.xsd", VH_NS: "hub/viss-header-v1.xsd"}
-
-
-@dataclass(frozen=True)
-class WsdlOperation:
-    name: str
-    input: str  # body element, Clark notation
-    output: str
-    documentation: str = ""
 
 
 def render_wsdl(
