@@ -20,7 +20,7 @@ from kombu import Connection
 
 from hub import devpki
 from hub.broker.codec import BrokerCodec
-from hub.settings import PROJECT_ROOT
+from hub.settings import PROJECT_ROOT, GivenSettings, environment
 from hub.simulation import pki
 from hub.soap.signature import Signer
 from hub.store.crypto import Sealer
@@ -121,23 +121,23 @@ class Bench:
         return signer
 
     def hub_env(self, stage: str, **extra: str) -> dict[str, str]:
-        """A hub process's settings: production-like (signatures required, RabbitMQ, quorum queues)."""
-        return {
-            **{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
-            "HUB_BROKER_URL": self.amqp_url,
-            "HUB_BROKER_PREFIX": f"{self.prefix}-{stage}",
-            "HUB_STORE_URL": f"sqlite:///{self.work / f'{stage}.sqlite3'}",
-            "HUB_STORE_KEY_FILE": str(self.store_key),
-            "HUB_PSEUDONYM_KEY_FILE": str(self.work / "pseudonym.key"),
-            "HUB_AUDIT_KEY_FILE": str(self.work / "audit.key"),
-            "HUB_AUDIT_CHECKPOINT_FILE": str(self.work / f"{stage}-audit-checkpoints.jsonl"),
-            "HUB_SIGNATURES": "required",
-            "HUB_PARTNER_CERTS_DIR": str(self.pki),
-            "HUB_SIGNING_KEY_FILE": str(self.pki / "hub.key"),
-            "HUB_SIGNING_CERT_FILE": str(self.pki / "hub.pem"),
-            "HUB_LOG_LEVEL": "WARNING",
-            **extra,
-        }
+        """A hub process's environment: production-like settings (signatures required, RabbitMQ, quorum
+        queues); `extra` adds or overrides HUB_ variables."""
+        settings = GivenSettings(
+            broker_url=self.amqp_url,
+            broker_prefix=f"{self.prefix}-{stage}",
+            store_url=f"sqlite:///{self.work / f'{stage}.sqlite3'}",
+            store_key_file=self.store_key,
+            pseudonym_key_file=self.work / "pseudonym.key",
+            audit_key_file=self.work / "audit.key",
+            audit_checkpoint_file=self.work / f"{stage}-audit-checkpoints.jsonl",
+            signatures="required",
+            partner_certs_dir=self.pki,
+            signing_key_file=self.pki / "hub.key",
+            signing_cert_file=self.pki / "hub.pem",
+            log_level="WARNING",
+        )
+        return {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, **environment(settings), **extra}
 
     def start(
         self, name: str, args: list[str], env: dict[str, str] | None = None, *, python: bool = True

@@ -147,3 +147,30 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+class GivenSettings(Settings):
+    """Settings from the values given alone, none from the environment: what another process is to
+    run with (see `environment`), whatever HUB_ variables the shell holds."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_):  # type: ignore[no-untyped-def, override]
+        return (init_settings,)
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The HUB_ variables from which another process's `Settings()` is `settings`: one for each field
+    that was set, given or read from the environment, so the others keep their defaults there too
+    (`hub demo` still sees HUB_LOG_LEVEL unset); a mapping as one variable per key
+    (HUB_ENDPOINTS__SPOLIS; keys come back in lower case), a secret revealed, an unset secret empty.
+    A relative path stays relative: to the other process's working directory."""
+    prefix, nested = settings.model_config["env_prefix"], settings.model_config["env_nested_delimiter"]
+    variables: dict[str, str] = {}
+    for name in sorted(settings.model_fields_set):
+        value = getattr(settings, name)
+        named = {f"{name}{nested}{key}": v for key, v in value.items()} if isinstance(value, dict) else {name: value}
+        for variable, item in named.items():
+            if isinstance(item, SecretStr):
+                item = item.get_secret_value()
+            variables[f"{prefix}{variable}".upper()] = "" if item is None else str(item)
+    return variables
