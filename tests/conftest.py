@@ -1,4 +1,5 @@
-"""Shared fixtures: a real RabbitMQ (required under CI=true), the SPOLIS simulator over HTTP, a hub."""
+"""Shared fixtures: a real RabbitMQ (required under CI=true), the SPOLIS simulator over HTTP, a hub.
+What test modules share besides fixtures is in tests/helpers."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -18,21 +18,28 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 
 from adapters.burvis.simulator import BurvisService
-from adapters.spolis.simulator import SpolisService
 from adapters.vdeavk.simulator import VdeavkService
 from adapters.vsaa.simulator import VsaaService
 from hub import devpki
-from hub.http_server import ServerThread
 from hub.runtime import Hub, build
-from hub.settings import PROJECT_ROOT, Settings
+from hub.settings import Settings
 from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.systems import discover
+from tests.helpers import AMQP_URL, PG_URL, Simulated, hub_settings, simulated_spolis
 
-AMQP_URL = os.environ.get("HUB_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
-SCHEMAS = PROJECT_ROOT / "schemas"
-FAST_ROUTES = Path(__file__).parent / "routes_fast.toml"
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs RabbitMQ is marked `rabbitmq`, whether a test, a fixture or a fixture of a
+    fixture asks for `amqp_url`, or `broker_url` is its RabbitMQ case: `-m 'not rabbitmq'` runs without
+    a broker, `-m rabbitmq` runs all that need one. Before `-m` deselects (tryfirst)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_rabbitmq = callspec is not None and callspec.params.get("broker_url") == "rabbitmq"
+        if "amqp_url" in getattr(item, "fixturenames", ()) or on_rabbitmq:
+            item.add_marker(pytest.mark.rabbitmq)
 
 
 def _broker_answers(url: str) -> bool:
@@ -85,52 +92,16 @@ def delete_broker_objects(prefix: str) -> None:
             channel.exchange_delete(exchange)
 
 
-@pytest.fixture(params=["memory", "rabbitmq"])
+@pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 def broker_url(request) -> str:
-    """The embedded broker and the real RabbitMQ: the hub must behave the same on both."""
+    """The embedded broker and the real RabbitMQ: the hub must behave the same on both. It asks for
+    `amqp_url` only in the RabbitMQ case, out of sight of the fixture closure: that case is marked."""
     return "memory://" if request.param == "memory" else request.getfixturevalue("amqp_url")
-
-
-@dataclass
-class Simulated:
-    """A system's simulator on a fixed port, so a test can take it down and bring it back."""
-
-    system: str
-    service: Any  # has .app() and .server (a SoapServer) with .knobs
-    server: ServerThread | None = None
-    port: int = 0
-
-    def start(self) -> Simulated:
-        self.server = ServerThread(self.service.app(), "127.0.0.1", self.port, name=f"{self.system}-test").start()
-        self.port = self.server.port
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    @property
-    def knobs(self) -> Any:
-        return getattr(self.service, "server", self.service).knobs
-
-    @property
-    def store(self) -> Any:
-        return self.service.store
-
-    @property
-    def calls(self) -> int:
-        server = getattr(self.service, "server", self.service)
-        return server.counts["calls"] if server._count is None else self.store.stats()["calls"]
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/soap/{self.system}"
 
 
 @pytest.fixture
 def spolis(tmp_path: Path) -> Iterator[Simulated]:
-    sim = Simulated("spolis", SpolisService(RecordStore(tmp_path / "spolis.sqlite3"), seed=7)).start()
+    sim = simulated_spolis(tmp_path)
     yield sim
     sim.stop()
     sim.store.close()
@@ -191,58 +162,24 @@ SIMULATED = ("vsaa", "vdeavk", "burvis", "sopa", "lietis")  # started for tests 
 @pytest.fixture
 def start_hub(request, tmp_path: Path, spolis: Simulated, broker_prefix: str) -> Iterator[Callable[..., Hub]]:
     hubs: list[Hub] = []
-    endpoints = {"spolis": spolis.endpoint}
-    for name in SIMULATED:
-        if name in request.fixturenames:
-            endpoints[name] = request.getfixturevalue(name).endpoint
+    simulators = [spolis, *(request.getfixturevalue(name) for name in SIMULATED if name in request.fixturenames)]
+    endpoints = {sim.system: sim.endpoint for sim in simulators}
 
     def start(broker_url: str = "memory://", *, gateway: bool = True, workers: bool = True, **overrides) -> Hub:
-        values = {
-            "broker_url": broker_url,
-            "broker_prefix": broker_prefix,
-            "http_port": 0,
-            "store_url": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
-            "store_key_file": tmp_path / "store.key",
-            "pseudonym_key_file": tmp_path / "pseudonym.key",
-            "audit_key_file": tmp_path / "audit.key",
-            "audit_checkpoint_file": tmp_path / "audit-checkpoints.jsonl",
-            "routes_file": FAST_ROUTES,
-            "endpoints": endpoints,
-            "target_timeout_seconds": 2.0,
-            "signatures": "off",  # the flows; test_gateway_signatures and test_prometheus sign
-            **overrides,
-        }
-        settings = Settings(**values)
+        settings = hub_settings(tmp_path, endpoints, broker_prefix, broker_url, **overrides)
         hub = Hub(settings).start(gateway=gateway, workers=workers)
         hubs.append(hub)
         hub.wait_until_consuming()
         return hub
 
     yield start
+    # Everything stops at once: each hub's threads, its HTTP server, and the simulators (whose fixtures
+    # then find them stopped). One after the other, stopping took a good part of the suite's time.
     for hub in hubs:
-        hub.stop()
-
-
-def same_hub_environment(hub: Hub) -> dict[str, str]:
-    """Environment for a `hub` command in another process that works on the same broker, store and routes."""
-    settings = hub.settings
-    return {
-        **os.environ,
-        "HUB_BROKER_URL": settings.broker_url,
-        "HUB_BROKER_PREFIX": settings.broker_prefix,
-        "HUB_STORE_URL": settings.store_url,
-        "HUB_STORE_KEY_FILE": str(settings.store_key_file),
-        "HUB_ROUTES_FILE": str(settings.routes_file),
-        "HUB_ACCESS_FILE": str(settings.access_file),
-        "HUB_PSEUDONYM_KEY_FILE": str(settings.pseudonym_key_file),
-        "HUB_AUDIT_KEY_FILE": str(settings.audit_key_file),
-        "HUB_AUDIT_CHECKPOINT_FILE": str(settings.audit_checkpoint_file),
-        "HUB_SIGNATURES": settings.signatures,
-        "HUB_PARTNER_CERTS_DIR": str(settings.partner_certs_dir),
-        "HUB_SIGNING_KEY_FILE": str(settings.signing_key_file),
-        "HUB_SIGNING_CERT_FILE": str(settings.signing_cert_file),
-        **{f"HUB_ENDPOINTS__{name.upper()}": url for name, url in settings.endpoints.items()},
-    }
+        hub.supervisor.stopping.set()
+    with ThreadPoolExecutor(len(hubs) + len(simulators)) as stopping:
+        for stopped in [stopping.submit(hub.stop) for hub in hubs] + [stopping.submit(s.stop) for s in simulators]:
+            stopped.result()
 
 
 @pytest.fixture(scope="session")
@@ -258,40 +195,6 @@ def dev_pki(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("pki")
     devpki.create(directory, ["hub", *discover()])
     return directory
-
-
-def serve_env(amqp_url: str, prefix: str, folder: Path, pki: Path, **settings: str) -> dict[str, str]:
-    """The environment of a `hub serve` process of a test: RabbitMQ, signatures required, its store and
-    keys in `folder`, the fast routes; `settings` adds or overrides HUB_ variables."""
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HUB_BROKER_URL": amqp_url,
-        "HUB_BROKER_PREFIX": prefix,
-        "HUB_STORE_URL": f"sqlite:///{folder / 'hub.sqlite3'}",
-        "HUB_STORE_KEY_FILE": str(folder / "store.key"),
-        "HUB_PSEUDONYM_KEY_FILE": str(folder / "pseudonym.key"),
-        "HUB_AUDIT_KEY_FILE": str(folder / "audit.key"),
-        "HUB_AUDIT_CHECKPOINT_FILE": str(folder / "audit-checkpoints.jsonl"),
-        "HUB_ROUTES_FILE": str(FAST_ROUTES),
-        "HUB_SIGNATURES": "required",
-        "HUB_PARTNER_CERTS_DIR": str(pki),
-        "HUB_SIGNING_KEY_FILE": str(pki / "hub.key"),
-        "HUB_SIGNING_CERT_FILE": str(pki / "hub.pem"),
-        **{f"HUB_{name.upper()}": value for name, value in settings.items()},
-    }
-
-
-def signed(pki: Path) -> dict[str, Any]:
-    """Hub settings with signatures required, trusting the certificates in `pki`."""
-    return {
-        "signatures": "required",
-        "partner_certs_dir": pki,
-        "signing_key_file": pki / "hub.key",
-        "signing_cert_file": pki / "hub.pem",
-    }
-
-
-PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
+from hub.contracts.samples import valid_samples
 from hub.envelope import Envelope
 from hub.gateway.reader import Load, RequestContext
 from hub.settings import PROJECT_ROOT
 from hub.soap.batch import BatchTarget
 from hub.systems import TargetSettings, discover
 from hub.xml.schema import Schema
-from tests.contract.samples import valid_samples
 
 SYSTEMS = discover()
 SETTINGS = TargetSettings("http://127.0.0.1:9/unused", 1.0, PROJECT_ROOT / "schemas")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hub.cli import main
-from tests.contract.samples import invalid_samples, valid_samples
+from hub.contracts.samples import invalid_samples, valid_samples
 
 PARTNER_MESSAGE = """<?xml version="1.0" encoding="UTF-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">

@@ -13,10 +13,10 @@ import xmlschema
 from lxml import etree
 
 from hub.contracts.catalog import schema_locations
+from hub.contracts.samples import SCHEMAS, Sample, invalid_samples, valid_samples
 from hub.errors import Unroutable, ValidationFailed
 from hub.gateway.reader import Load, Query, RequestContext, StatusQuestion
 from hub.systems import discover
-from tests.contract.samples import SCHEMAS, Sample, invalid_samples, valid_samples
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,7 @@ from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
 from hub.systems import discover
-from tests.hub.test_gateway import metric
-from tests.hub.test_worker import RIGA, factory, submit
-from tests.integration.test_queries import ask, ep51
+from tests.helpers import RIGA, ask, ep51, factory, metric, submit
 
 SYSTEMS = discover()
 ROUTER = Router.load(Settings().routes_file, SYSTEMS)

@@ -19,11 +19,10 @@ import pytest
 from sqlalchemy import Connection, select
 
 from hub.runtime import AuditKeyMissing, build
-from hub.settings import Settings
+from hub.settings import Settings, environment
 from hub.store.audit import GENESIS, AuditLog, _checkpoint_mac, _digest, audit_log
 from hub.store.db import Database
-from tests.hub.test_cli import hub as hub_cli
-from tests.hub.test_gateway import wait_for
+from tests.helpers import hub_cli, wait_for
 
 KEY = b"the-audit-key-of-this-test-0123456789"
 WRONG_KEY = b"an-attackers-own-key-0123456789abcdef"
@@ -308,7 +307,7 @@ def test_hub_audit_verify_as_an_operator_runs_it(database, tmp_path):
     audit = build(settings).audit
     for n in range(12):
         audit.record(operator="ops", action="query", subject=f"s{n}", reason="why", details={})
-    env = {f"HUB_{name.upper()}": str(getattr(settings, name)) for name in settings.model_fields_set}
+    env = environment(settings)
     whole = hub_cli("audit", "verify", env=env, timeout=60)
     assert whole.returncode == 0, whole.stdout + whole.stderr
     assert "audit trail is whole: 12 entries, the latest checkpoint (entry 10 at " in whole.stdout

@@ -11,10 +11,9 @@ from pydantic import ValidationError
 from stdnum import exceptions as stdnum_errors
 from stdnum.lv import pvn
 
-from hub.canonical import BenefitGranted, HouseholdStatusDecision, Municipality, record_from_payload
+from hub.canonical import BenefitGranted, HouseholdStatusDecision, record_from_payload
 from hub.simulation.people import person_code, with_wrong_check_digit
-
-RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
+from tests.helpers import RIGA, examples
 
 
 def benefit(**changes):
@@ -69,7 +68,7 @@ _STDNUM_RULES = {
 }
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(
     st.one_of(
         st.from_regex(r"\A[0-3][0-9]{10}\Z"),

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from hub.settings import PROJECT_ROOT
-
-
-def hub(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **(env or {})},
-    )
-
+from tests.helpers import hub_cli
 
 SUMMARY = re.compile(r"^summary: sent=(\d+) delivered=(\d+) failed=(\d+) elapsed=[\d.]+s$", re.M)
 
 
 def test_demo_on_the_embedded_broker():
-    done = hub("demo", "--records", "300", env={"HUB_BROKER_URL": "memory://"})
+    done = hub_cli("demo", "--records", "300", env={"HUB_BROKER_URL": "memory://"})
     assert done.returncode == 0, done.stderr
     assert SUMMARY.search(done.stdout).groups() == ("300", "300", "0")
     assert "spolis store: records=300 duplicates=0" in done.stderr
@@ -35,17 +20,19 @@ def test_demo_on_the_embedded_broker():
 
 @pytest.mark.rabbitmq
 def test_demo_through_rabbitmq(amqp_url, broker_prefix):
-    done = hub("demo", "--records", "600", env={"HUB_BROKER_URL": amqp_url, "HUB_BROKER_PREFIX": broker_prefix})
+    done = hub_cli("demo", "--records", "600", env={"HUB_BROKER_URL": amqp_url, "HUB_BROKER_PREFIX": broker_prefix})
     assert done.returncode == 0, done.stderr
     assert SUMMARY.search(done.stdout).groups() == ("600", "600", "0")
 
 
 def test_help_lists_every_simulator():
-    done = hub("simulate", "--help")
+    done = hub_cli("simulate", "--help")
     for system in ("sopa", "lietis", "gvs", "spolis"):
         assert system in done.stdout
 
 
 def test_status_of_an_unknown_receipt(tmp_path):
-    done = hub("status", "00000000-0000-0000-0000-000000000000", env={"HUB_STORE_URL": f"sqlite:///{tmp_path}/s.db"})
+    done = hub_cli(
+        "status", "00000000-0000-0000-0000-000000000000", env={"HUB_STORE_URL": f"sqlite:///{tmp_path}/s.db"}
+    )
     assert done.returncode == 1 and "no receipt" in done.stderr

@@ -10,7 +10,7 @@ from kombu import Connection, Queue
 
 from hub.broker.codec import BrokerCodec
 from hub.envelope import Envelope, envelope_fields
-from tests.hub.test_worker import factory, submit
+from tests.helpers import factory, submit
 
 
 def test_a_body_sealed_by_another_key_or_not_at_all_is_refused_as_such():

@@ -3,26 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
-import uuid
 
-from hub.envelope import Envelope
-from hub.store.failed import Attempt, FailedStore, Failure, Filter, group_of
+from hub.store.failed import FailedStore, Filter, group_of
 from hub.store.status import RecordRow, StatusStore
-from tests.hub.test_worker import factory
-
-NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
-
-
-def envelope(source: str = "sopa") -> Envelope:
-    record = factory(random.randrange(1000)).benefit()
-    return Envelope.of(
-        record, source=source, target="spolis", user_id="u.1", correlation_id=uuid.uuid4(), created_at=NOW
-    )
-
-
-def failure(env: Envelope, message: str, error_class: str = "target_rejected") -> Failure:
-    return Failure(env, env.to_json(), "spolis", error_class, message, (Attempt(NOW, error_class, message),))
+from tests.helpers import NOW, envelope, failure
 
 
 def test_failures_are_grouped_filtered_and_sealed(database):

@@ -24,7 +24,6 @@ from lxml import etree
 
 from adapters.sopa.dialect import NS as SOPA_NS
 from adapters.sopa.dialect import from_canonical
-from hub.canonical.base import Municipality
 from hub.errors import FieldError, Unauthenticated
 from hub.gateway.app import INLINE_READ_BYTES
 from hub.gateway.pool import ReceptionPool
@@ -33,11 +32,7 @@ from hub.simulation.records import RecordFactory
 from hub.soap import HUB_NS, MessageHeader, build_envelope, parse_fault
 from hub.store.status import RecordRow
 from hub.systems import discover
-from tests.conftest import serve_env
-from tests.hub.test_gateway import body_of, post, wait_for
-from tests.monitoring.test_prometheus import free_port, ready, serve
-
-RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
+from tests.helpers import RIGA, body_of, free_port, post, ready, serve, serve_env, wait_for
 
 
 def load(records: int, seed: int, message_id: uuid.UUID | None = None) -> tuple[bytes, etree._Element]:
@@ -79,6 +74,7 @@ def test_a_load_prepared_in_the_pool_is_delivered_once(start_hub, amqp_url, spol
     try:
         with ThreadPoolExecutor(1) as caller:
             answer = caller.submit(post, hub, "sopa", data)
+            # a load prepared anywhere but in the stopped process is answered well within this wait
             time.sleep(1.0)
             assert not answer.done(), "the load was prepared without the pool"
             os.kill(process.pid, signal.SIGCONT)
@@ -221,7 +217,7 @@ def test_ctrl_c_ends_the_gateway_after_the_load_its_pool_is_preparing(amqp_url, 
     loads in flight and then ends its pool, not for the pool's processes."""
     port = free_port()
     log = tmp_path / "hub.log"
-    env = serve_env(amqp_url, broker_prefix, tmp_path, dev_pki, signatures="off", gateway_processes="1")
+    env = serve_env(amqp_url, broker_prefix, tmp_path, dev_pki, signatures="off", gateway_processes=1)
     gateway = serve("gateway", port, env, log, new_session=True)
     try:
         wait_for(lambda: ready(port), timeout=60)
@@ -232,10 +228,11 @@ def test_ctrl_c_ends_the_gateway_after_the_load_its_pool_is_preparing(amqp_url, 
             answer = caller.submit(
                 httpx.post, f"http://127.0.0.1:{port}/soap/sopa", content=data, headers={"Content-Type": "text/xml"}
             )
+            # a load prepared anywhere but in the stopped process is answered well within this wait
             time.sleep(1.0)
             assert not answer.done(), "the load was prepared without the pool"
             os.killpg(gateway.pid, signal.SIGINT)
-            time.sleep(0.5)
+            time.sleep(0.5)  # the signal handled (the gateway shows nothing of it) before the pool goes on
             os.kill(preparing, signal.SIGCONT)
             response = answer.result(timeout=30)
         assert gateway.wait(timeout=60) == 0

@@ -14,9 +14,7 @@ from hub.simulation.client import HubClient
 from hub.simulation.pki import hub_verifier, signer_for
 from hub.soap import HUB_NS
 from hub.store.failed import Filter
-from tests.conftest import signed
-from tests.hub.test_gateway import body_of, post, sample, wait_for
-from tests.hub.test_worker import RIGA, factory
+from tests.helpers import RIGA, body_of, factory, post, sample, signed, wait_for
 
 
 @pytest.fixture

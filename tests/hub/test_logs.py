@@ -11,8 +11,7 @@ import random
 from hub.logs import JsonFormatter, TextFormatter, handling
 from hub.pseudonym import Pseudonymizer, mask
 from hub.simulation.people import person_code
-from tests.hub.test_gateway import wait_for
-from tests.hub.test_worker import factory, submit
+from tests.helpers import factory, submit, wait_for
 
 
 def record(msg: str, **extra) -> logging.LogRecord:

@@ -3,17 +3,17 @@ says how it runs, and simulators that print the receipt ids `hub status` takes."
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 from hub.settings import PROJECT_ROOT
 from hub.simulation.client import Submitted
 from hub.simulation.municipal import print_receipt
+from tests.helpers import without_hub_variables
 
 
 def test_the_demo_opens_without_warnings(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env = without_hub_variables()
     done = subprocess.run(
         [sys.executable, "-m", "hub", "demo", "--records", "30", "--batch-size", "10"],
         capture_output=True,

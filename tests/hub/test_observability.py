@@ -10,10 +10,7 @@ import httpx
 from hub.cli import main
 from hub.operations.trace import trace
 from hub.store.failed import Filter
-from tests.conftest import same_hub_environment
-from tests.hub.test_cli import hub as hub_cli
-from tests.hub.test_gateway import metric, wait_for
-from tests.hub.test_worker import factory, submit
+from tests.helpers import factory, hub_cli, metric, same_hub_environment, submit, wait_for
 
 
 def test_trace_follows_a_message_through_retries_failure_and_replay(start_hub, spolis):

@@ -15,10 +15,7 @@ from hub.store.crypto import KeyUnavailable, Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedStore, Filter
 from hub.store.status import StatusStore
-from tests.conftest import same_hub_environment
-from tests.hub.test_cli import hub as hub_cli
-from tests.hub.test_gateway import wait_for
-from tests.hub.test_worker import factory, submit
+from tests.helpers import factory, hub_cli, same_hub_environment, submit, wait_for
 
 TOKEN = "test-admin-token"
 

@@ -16,9 +16,7 @@ from hub.store.db import Database
 from hub.store.failed import FailedStore, Filter, failed_messages
 from hub.store.message_log import MessageLog
 from hub.store.status import RecordRow, StatusStore, requests
-from tests.hub.test_failed_store import NOW, envelope, failure
-from tests.hub.test_gateway import wait_for
-from tests.hub.test_worker import factory, submit
+from tests.helpers import NOW, envelope, factory, failure, submit, wait_for
 
 CODE = "010180-10006"
 

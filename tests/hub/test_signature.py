@@ -30,6 +30,7 @@ from hub.settings import PROJECT_ROOT
 from hub.soap import parse_envelope
 from hub.soap.signature import WSU_ID, SignatureVerifier, Signer, TrustedCertificates
 from hub.xml.parser import HardenedParser
+from tests.helpers import examples
 
 SAMPLE = (PROJECT_ROOT / "schemas" / "sopa" / "samples" / "valid" / "benefits.xml").read_bytes()
 SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
@@ -179,7 +180,7 @@ def test_signxml_verifies_what_the_hub_signs_and_the_hub_what_signxml_signs(kind
     assert verified(pinned, etree.tostring(theirs)) == "sopa"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data())
 def test_whatever_the_hub_accepts_after_a_change_signxml_accepts_too(dev_pki, verifier, data):
     """Change a signed message anywhere: the hub may accept it only if signxml would (a change of

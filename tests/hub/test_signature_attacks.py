@@ -30,18 +30,9 @@ from hub.settings import PROJECT_ROOT, Settings
 from hub.soap.envelope import BODY, MESSAGE_HEADER, SECURITY, SIGNATURE, TIMESTAMP, WSSE_NS
 from hub.soap.header import VH_NS, MessageHeader
 from hub.soap.signature import WSU_ID, Signer
-from tests.conftest import signed as signed_settings
-from tests.hub.wsse import (
-    DS,
-    clone,
-    load_body,
-    parts,
-    resign,
-    signed,
-    signed_query,
-    status_body,
-    tostring,
-)
+from tests.helpers import examples
+from tests.helpers import signed as signed_settings
+from tests.helpers.wsse import DS, clone, load_body, parts, resign, signed, signed_query, status_body, tostring
 
 X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
 
@@ -585,7 +576,7 @@ def acted_on(read: Load | Query | StatusQuestion) -> dict[str, object]:
     return values
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_whatever_an_accepted_message_makes_the_hub_act_on_was_signed(reception, dev_pki, data):
     """Move, copy, wrap, remove or change any part of a signed load or query, any number of times: if
@@ -613,7 +604,7 @@ XML_TEXT = st.text(
 ).filter(lambda text: all(ch in "\t\n\r" or ord(ch) >= 0x20 for ch in text))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(HEADER_FIELDS), value=XML_TEXT | st.sampled_from(["", " ", "   ", "\n\t", "x" * 201]))
 def test_no_header_field_reaches_the_internal_error_path(reception, dev_pki, field, value):
     """Whatever a signed header field holds, the answer is a result or a refusal naming a field and rule."""

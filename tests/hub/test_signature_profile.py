@@ -23,7 +23,7 @@ from hub.soap import parse_envelope
 from hub.soap.signature import SignatureVerifier, TrustedCertificates
 from hub.soap.signature.trust import subject_key_identifier
 from hub.xml.parser import HardenedParser
-from tests.hub.wsse import load_body
+from tests.helpers.wsse import load_body
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

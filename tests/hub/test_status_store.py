@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import pickle
 import uuid
 
@@ -14,8 +13,6 @@ from hub.store.crypto import Sealer
 from hub.store.status import Receipt, RecordRow, StatusStore
 
 SEALER = Sealer([Fernet.generate_key()])
-
-PG_URL = os.environ.get("HUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture

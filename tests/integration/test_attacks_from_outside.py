@@ -29,13 +29,20 @@ from hub.simulation.people import person_code
 from hub.simulation.pki import hub_verifier, signer_for
 from hub.soap import MessageHeader, build_envelope
 from hub.soap.signature import Signer
-from tests.conftest import serve_env
-from tests.hub.hostile import corpus
-from tests.hub.test_gateway import wait_for
-from tests.hub.test_hostile_input import BOUND_SECONDS, Listener, check_refusal
-from tests.hub.test_worker import RIGA, factory
-from tests.integration.test_queries import ep51
-from tests.monitoring.test_prometheus import free_port, ready
+from tests.helpers import (
+    BOUND_SECONDS,
+    RIGA,
+    Listener,
+    check_refusal,
+    ep51,
+    factory,
+    free_port,
+    metric,
+    ready,
+    serve_env,
+    wait_for,
+)
+from tests.helpers.hostile import corpus
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -58,9 +65,8 @@ def hub_serve(amqp_url, broker_prefix, spolis, vsaa, dev_pki, tmp_path) -> Itera
         broker_prefix,
         tmp_path,
         dev_pki,
-        http_port=str(port),
-        endpoints__spolis=spolis.endpoint,
-        endpoints__vsaa=vsaa.endpoint,
+        http_port=port,
+        endpoints={"spolis": spolis.endpoint, "vsaa": vsaa.endpoint},
         log_level="INFO",
     )
     process = subprocess.Popen(
@@ -162,17 +168,27 @@ def test_attacks_are_refused_real_traffic_flows_and_no_person_code_is_left_in_cl
     assert [e.rule for e in other.fault.errors] == ["unknown-id"]
     ids = {m for s in submitted for m in s.message_ids}
 
-    def settled() -> bool:
-        counts = [sopa.status(s.receipt_id, destination="hub", user_id="u.7") for s in submitted]
-        return all(a.fault is None and a.body.findtext("{*}Accepted") == "0" for a in counts)
+    def failed_once_settled() -> list[int]:
+        """When every record is delivered or failed, how many failed (in a list, so that 0 is an answer)."""
+        answers = [sopa.status(s.receipt_id, destination="hub", user_id="u.7") for s in submitted]
+        if all(a.fault is None and a.body.findtext("{*}Accepted") == "0" for a in answers):
+            return [sum(int(a.body.findtext("{*}Failed")) for a in answers)]
+        return []
 
-    wait_for(settled, timeout=120)
+    (failed,) = wait_for(failed_once_settled, timeout=120)
     sopa.close()
     assert spolis.store.stats()["records"] > 0 and set(spolis.store.message_ids()) <= ids
     assert rss_mb(pid) - rss_before < 400, "the corpus must not leave the hub holding its megabytes"
 
-    time.sleep(1)
-    log = (folder / "hub.log").read_text(encoding="utf-8")
+    # A failure's last step, after its status, message-log row and counters, is its line in the log:
+    # once each failure's is there, the log and the database hold all they will about these records.
+    log = wait_for(
+        lambda: (
+            (text := (folder / "hub.log").read_text(encoding="utf-8")).count("message failed for good") >= failed
+            and text
+        ),
+        timeout=30,
+    )
     assert '"error_class":"unauthenticated"' in log and '"msg":"request refused"' in log
     stores = b"".join(p.read_bytes() for p in folder.glob("hub.sqlite3*"))
     delivered = spolis.store._db.execute("SELECT person_code FROM records").fetchall()
@@ -236,7 +252,10 @@ def test_captured_messages_wrapped_or_replayed_cause_no_second_effect(hub_serve,
         "duplicate-element"
     )
 
-    time.sleep(1)  # let a redelivery, if there were one, reach SPOLIS
+    # None of the attacks was published: the hub received the load's records once; once they are counted
+    # delivered, nothing more is on its way to SPOLIS
+    assert metric(url, "hub_messages_received_total") == len(records)
+    wait_for(lambda: metric(url, "hub_messages_delivered_total") == len(records), timeout=30)
     assert sorted(spolis.store.message_ids()) == sorted(
         r.get("messageId") for r in etree.fromstring(first.content).iter("{*}Record")
     ), "each record reached SPOLIS once"

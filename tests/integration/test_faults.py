@@ -13,14 +13,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from hub.settings import PROJECT_ROOT
 from hub.simulation.municipal import LoadResult
 from hub.store.failed import Filter
 from hub.systems import discover
-from tests.conftest import same_hub_environment
-from tests.hub.test_gateway import wait_for
+from tests.helpers import metric, same_hub_environment, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
@@ -60,16 +58,6 @@ def promised(results: list[LoadResult]) -> set[str]:
     return ids
 
 
-def delivered_metric(url: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "hub_messages_delivered_total"
-    )
-
-
 def when(condition: Callable[[], bool], timeout: float = 120) -> None:
     wait_for(condition, timeout=timeout)
 
@@ -83,7 +71,7 @@ def assert_exactly_once(hub, spolis, ids: set[str]) -> None:  # type: ignore[no-
 
 def test_worker_killed_mid_stream_and_started_again(start_hub, amqp_url, spolis):
     hub = start_hub(amqp_url, workers=False)
-    env = {**same_hub_environment(hub), "HUB_HTTP_PORT": "0", "HUB_LOG_LEVEL": "WARNING"}
+    env = same_hub_environment(hub, http_port=0, log_level="WARNING")
 
     def worker() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -117,7 +105,7 @@ def rabbitmqctl(*args: str) -> None:
 
 def test_rabbitmq_restarted_mid_stream(start_hub, amqp_url, spolis):
     hub = start_hub(amqp_url)
-    before = delivered_metric(hub.gateway_url)
+    before = metric(hub, "hub_messages_delivered_total")
     load = start_load(hub.gateway_url)
     when(lambda: spolis.store.stats()["records"] >= 1000)
     rabbitmqctl("stop_app")
@@ -132,13 +120,13 @@ def test_rabbitmq_restarted_mid_stream(start_hub, amqp_url, spolis):
         assert refused.status_code == 500 and b"temporarily unavailable, retry later" in refused.content
         assert b"<hub:Retry>true</hub:Retry>" in refused.content
     finally:
-        time.sleep(3)
+        time.sleep(3)  # down a while longer: the clients meet "retry later" and resend
         rabbitmqctl("start_app")
         rabbitmqctl("await_startup")
     when(lambda: httpx.get(f"{hub.gateway_url}/readyz").status_code == 200, timeout=60)
     ids = promised(load.result(timeout=300))
     assert_exactly_once(hub, spolis, ids)
-    assert delivered_metric(hub.gateway_url) - before >= len(ids)
+    assert metric(hub, "hub_messages_delivered_total") - before >= len(ids)
     assert not hub.failed.find(Filter())
 
 
@@ -167,7 +155,7 @@ def test_spolis_down_for_30_seconds(start_hub, amqp_url, spolis, tmp_path):
     routes = tmp_path / "routes.toml"
     routes.write_text(SURVIVE_30S, encoding="utf-8")
     hub = start_hub(amqp_url, routes_file=routes)
-    before = delivered_metric(hub.gateway_url)
+    before = metric(hub, "hub_messages_delivered_total")
     load = start_load(hub.gateway_url)
     when(lambda: spolis.store.stats()["records"] >= 1000)
     spolis.stop()
@@ -177,7 +165,7 @@ def test_spolis_down_for_30_seconds(start_hub, amqp_url, spolis, tmp_path):
     spolis.start()
     ids = promised(load.result(timeout=300))
     assert_exactly_once(hub, spolis, ids)
-    assert delivered_metric(hub.gateway_url) - before == len(ids)
+    assert metric(hub, "hub_messages_delivered_total") - before == len(ids)
     assert not hub.failed.find(Filter())
 
 
@@ -186,12 +174,12 @@ def test_spolis_answering_30_percent_with_5xx_or_timeouts(start_hub, amqp_url, s
     routes.write_text(SURVIVE_30S, encoding="utf-8")
     spolis.knobs.fault_rate, spolis.knobs.timeout_rate, spolis.knobs.timeout_seconds = 0.15, 0.15, 3.0
     hub = start_hub(amqp_url, routes_file=routes, target_timeout_seconds=1.0)
-    before = delivered_metric(hub.gateway_url)
+    before = metric(hub, "hub_messages_delivered_total")
     ids = promised(start_load(hub.gateway_url).result(timeout=300))
     assert_exactly_once(hub, spolis, ids)
     stats = spolis.store.stats()
     assert stats["faults_injected"] > 0 and stats["timeouts_injected"] > 0
-    assert delivered_metric(hub.gateway_url) - before == len(ids)
+    assert metric(hub, "hub_messages_delivered_total") - before == len(ids)
     assert not hub.failed.find(Filter())
 
 

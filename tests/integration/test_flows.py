@@ -20,7 +20,7 @@ from hub.canonical.queries import DisabilityQuery
 from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
 from hub.simulation.records import RecordFactory
-from tests.hub.test_gateway import wait_for
+from tests.helpers import wait_for
 
 RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 DAUGAVPILS = Municipality(atvk="0002000", name="Daugavpils valstspilsētas pašvaldība")

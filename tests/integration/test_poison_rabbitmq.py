@@ -13,8 +13,7 @@ from hub.broker.consumer import ConsumerLoop
 from hub.delivery.deadletter import DeadLetterMover
 from hub.envelope import Envelope
 from hub.store.failed import Filter
-from tests.hub.test_gateway import wait_for
-from tests.hub.test_worker import factory
+from tests.helpers import factory, wait_for
 
 pytestmark = pytest.mark.rabbitmq
 

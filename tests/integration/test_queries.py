@@ -20,27 +20,13 @@ from lxml import etree
 from adapters.vsaa.dialect import NS, answer_from_xml, query_to_xml
 from adapters.vsaa.simulator import person_benefits
 from hub.canonical.queries import GrantedBenefitsAnswer, GrantedBenefitsQuery, PaymentsQuery
-from hub.simulation.client import HubClient
+from hub.contracts.samples import SCHEMAS
 from hub.simulation.people import person_code
 from hub.soap import SOAP11_NS, parse_fault
 from hub.store.audit import audit_log
-from tests.contract.samples import SCHEMAS
-from tests.hub.test_gateway import metric
+from tests.helpers import TODAY, ask, ep51, metric, wait_for
 
-TODAY = dt.date.today()
 SAMPLES_DIR = SCHEMAS / "vsaa" / "samples" / "valid"
-
-
-def ep51(code: str) -> etree._Element:
-    return query_to_xml(GrantedBenefitsQuery(person_code=code, as_of=TODAY))
-
-
-def ask(hub, body, *, sender="sopa", purpose="sociālās palīdzības lēmuma sagatavošana", user="rsd.soc.darbinieks.014"):  # type: ignore[no-untyped-def]
-    client = HubClient(hub.gateway_url, sender=sender, retries=0)
-    try:
-        return client.call(body, destination="vsaa", user_id=user, purpose=purpose)
-    finally:
-        client.close()
 
 
 def expected(code: str) -> GrantedBenefitsAnswer:
@@ -130,10 +116,7 @@ deadline_seconds = 0.5
     query = PaymentsQuery(person_code=other, period_from=TODAY - dt.timedelta(days=90), period_to=TODAY)
     answer = ask(hub, query_to_xml(query))
     assert answer.fault is None and answer.body.tag == f"{{{NS}}}EP52Atbilde"
-    deadline = time.monotonic() + 5
-    while metric(hub, "hub_query_late_replies_total", {}) == late and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert metric(hub, "hub_query_late_replies_total", {}) == late + 1
+    wait_for(lambda: metric(hub, "hub_query_late_replies_total", {}) == late + 1, timeout=5)
     outcomes = [e.details["outcome"] for e in hub.audit.entries() if e.action == "query"]
     assert sorted(outcomes) == ["answered", "deadline_exceeded"]
 

@@ -11,13 +11,13 @@ import zeep
 from lxml import etree
 
 from hub.contracts.catalog import hub_operations
+from hub.contracts.samples import valid_samples
 from hub.rules.access import AccessTable
 from hub.rules.routing import Router
 from hub.settings import Settings
 from hub.soap import SOAP11_NS
 from hub.systems import discover
-from tests.conftest import FAST_ROUTES
-from tests.contract.samples import valid_samples
+from tests.helpers import FAST_ROUTES
 
 pytestmark = pytest.mark.rabbitmq
 

@@ -1,45 +1,17 @@
-"""Partners' own WS-Security stacks against a running hub with signatures required: each signs the
-requests a municipal system sends (a data load, a status question, a per-person query, and a load the
-hub refuses), the hub answers, and the same stack verifies the answer's signature with the hub's
-certificate. The unsigned messages are written out as XML here, not built by the hub's code."""
+"""Partners' own WS-Security stacks against a running hub with signatures required (what they send and
+check: tests.helpers.interop): the development PKI with an EC key beside SOPA's RSA one, and the hub."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import re
 import shutil
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from lxml import etree
 
 from hub.devpki import issue
 from hub.runtime import Hub
-from tests.conftest import SCHEMAS, Simulated, signed
-
-SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
-WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-HUB_NS = "urn:lv:welfare-hub:v1"
-KINDS = ("load", "status", "query", "refused")
-# What the hub answers each kind with: the Body's element, and for the refused load the Fault's rule.
-ANSWERS = {"load": "Receipt", "status": "GetStatusResponse", "query": "EP50Atbilde", "refused": "Fault"}
-
-
-def required_tool(name: str) -> str:
-    """The path of a command the tests need; under CI=true its absence fails the test instead of skipping."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (Debian's package; .ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+from tests.helpers import Simulated, signed
+from tests.helpers.interop import RunningHub
 
 
 @pytest.fixture(scope="session")
@@ -54,81 +26,7 @@ def interop_pki(dev_pki: Path, tmp_path_factory) -> Path:
     return folder
 
 
-@dataclass
-class RunningHub:
-    url: str
-    pki: Path
-
-    def post(self, data: bytes, system: str = "sopa") -> tuple[int, bytes]:
-        response = httpx.post(
-            f"{self.url}/soap/{system}", content=data, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30
-        )
-        return response.status_code, response.content
-
-
 @pytest.fixture
 def hub(start_hub, spolis: Simulated, vsaa: Simulated, interop_pki: Path) -> RunningHub:
     running: Hub = start_hub(**signed(interop_pki))
     return RunningHub(running.gateway_url, interop_pki)
-
-
-def _sample(path: str) -> str:
-    return (SCHEMAS / path).read_text(encoding="utf-8")
-
-
-def unsigned(kind: str, *, receipt_id: str | None = None) -> bytes:
-    """The request of `kind` as a partner's system would write it, with a new MessageID."""
-    text = {
-        "load": _sample("sopa/samples/valid/benefits.xml"),
-        "status": _sample("sopa/samples/valid/status-query.xml"),
-        "query": _sample("vsaa/samples/valid/ep50-from-sopa.xml"),
-        "refused": _sample("sopa/samples/invalid/bad-person-code.xml"),
-    }[kind]
-    text = re.sub(r"<!--.*?-->\s*", "", text, flags=re.S)
-    text = re.sub(r"<vh:MessageID>[^<]*</vh:MessageID>", f"<vh:MessageID>{uuid.uuid4()}</vh:MessageID>", text)
-    if kind == "status":
-        text = re.sub(r"<hub:ReceiptID>[^<]*</hub:ReceiptID>", f"<hub:ReceiptID>{receipt_id}</hub:ReceiptID>", text)
-    return text.encode()
-
-
-def security_header(root: etree._Element) -> tuple[etree._Element, etree._Element]:
-    """A wsse:Security header put first in the envelope's Header, holding a fresh wsu:Timestamp (five
-    minutes): what every stack here signs into."""
-    security = etree.Element(f"{{{WSSE_NS}}}Security", nsmap={"wsse": WSSE_NS, "wsu": WSU_NS})
-    root.find(f"{{{SOAP_NS}}}Header").insert(0, security)
-    timestamp = etree.SubElement(security, f"{{{WSU_NS}}}Timestamp")
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    for name, moment in (("Created", now), ("Expires", now + dt.timedelta(minutes=5))):
-        etree.SubElement(timestamp, f"{{{WSU_NS}}}{name}").text = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return security, timestamp
-
-
-def answer_of(data: bytes) -> tuple[str, str | None]:
-    """The local name of the answer's Body element, and a Fault's first rule."""
-    root = etree.fromstring(data)
-    content = root.find(f"{{{SOAP_NS}}}Body")[0]
-    return etree.QName(content).localname, content.findtext(f".//{{{HUB_NS}}}Rule")
-
-
-def exchange(hub: RunningHub, sign: Callable[[bytes], bytes], verify: Callable[[bytes], None]) -> Iterator[str]:
-    """Each kind of request signed by `sign`, its answer checked and verified by `verify`: yields the
-    kinds done, so a test can say which stack did what."""
-    receipt_id = None
-    for kind in KINDS:
-        status, answer = hub.post(sign(unsigned(kind, receipt_id=receipt_id)))
-        name, rule = answer_of(answer)
-        assert name == ANSWERS[kind], (kind, status, answer[:2000])
-        if kind == "load":
-            receipt_id = etree.fromstring(answer).findtext(f".//{{{HUB_NS}}}ReceiptID")
-        if kind == "refused":
-            assert (status, rule) == (500, "person-code-checksum"), answer[:2000]
-        verify(answer)
-        tampered = (
-            answer.replace(b"<hub:ReceiptID>", b"<hub:ReceiptID>0", 1)
-            if kind != "refused"
-            else answer.replace(b"person-code-checksum", b"person-code-checksun", 1)
-        )
-        if tampered != answer:
-            with pytest.raises(Exception):  # noqa: B017 - each stack raises its own kind
-                verify(tampered)
-        yield kind

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from tests.interop.conftest import SOAP_NS, WSU_NS, answer_of, exchange, required_tool, unsigned
+from tests.helpers import required_tool
+from tests.helpers.interop import SOAP_NS, WSU_NS, answer_of, exchange, unsigned
 
 SOURCE = Path(__file__).parent / "java" / "PartnerClient.java"
 WSU_ID = f"{{{WSU_NS}}}Id"
@@ -66,7 +67,7 @@ class PartnerClient:
 
 @pytest.fixture
 def partner(tmp_path: Path) -> Iterator[PartnerClient]:
-    client = PartnerClient(required_tool("java"), tmp_path)
+    client = PartnerClient(required_tool("java", "default-jdk-headless"), tmp_path)
     yield client
     client.close()
 

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
-from tests.interop.conftest import SOAP_NS, WSSE_NS, WSU_NS, exchange
+from tests.helpers.interop import SOAP_NS, WSSE_NS, WSU_NS, exchange
 
 WSU_ID = f"{{{WSU_NS}}}Id"
 X509V3 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"

@@ -12,7 +12,7 @@ from signxml import DigestAlgorithm, SignatureConfiguration, SignatureMethod, XM
 from signxml import methods as signature_methods
 from signxml.algorithms import CanonicalizationMethod
 
-from tests.interop.conftest import SOAP_NS, WSU_NS, exchange, security_header
+from tests.helpers.interop import SOAP_NS, WSU_NS, exchange, security_header
 
 WSU_ID = f"{{{WSU_NS}}}Id"
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from tests.interop.conftest import SOAP_NS, WSU_NS, answer_of, exchange, required_tool, security_header, unsigned
+from tests.helpers import required_tool
+from tests.helpers.interop import SOAP_NS, WSU_NS, answer_of, exchange, security_header, unsigned
 
 WSU_ID = f"{{{WSU_NS}}}Id"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -107,7 +108,7 @@ def xmlsec1_verifier(tool: str, folder: Path, hub_cert: Path):  # type: ignore[n
 
 @pytest.fixture
 def xmlsec1() -> str:
-    return required_tool("xmlsec1")
+    return required_tool("xmlsec1", "xmlsec1")
 
 
 def test_the_verifier_uses_the_hub_s_certificate_not_the_one_a_message_carries(interop_pki, xmlsec1, tmp_path):

@@ -20,7 +20,7 @@ from zeep.exceptions import Fault, SignatureVerificationFailed
 from zeep.wsse.signature import BinarySignature, Signature, _make_sign_key, _make_verify_key, _verify_envelope_with_key
 from zeep.wsse.utils import WSU, ensure_id, get_security_header
 
-from tests.interop.conftest import HUB_NS, SOAP_NS, unsigned
+from tests.helpers.interop import HUB_NS, SOAP_NS, unsigned
 
 VH_NS = "urn:lv:welfare-hub:viss-header:v1"
 

@@ -15,9 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.cli import main
 from hub.operations.dashboard import DASHBOARD_FILE, queries
 from hub.settings import PROJECT_ROOT
-from tests.hub.test_gateway import wait_for
-from tests.hub.test_worker import factory, submit
-from tests.monitoring.conftest import tool
+from tests.helpers import factory, required_tool, submit, wait_for
 
 MONITORING = PROJECT_ROOT / "monitoring"
 RULES = yaml.safe_load((MONITORING / "alerts.yml").read_text(encoding="utf-8"))
@@ -37,7 +35,7 @@ def exported(url: str) -> set[str]:
 
 
 def test_promtool_checks_and_unit_tests_the_rules():
-    promtool = tool("promtool")
+    promtool = required_tool("promtool", "prometheus")
     checked = subprocess.run([promtool, "check", "rules", "alerts.yml"], cwd=MONITORING, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     tested = subprocess.run(
@@ -50,7 +48,7 @@ def test_promtool_checks_and_unit_tests_the_rules():
 
 def test_promtool_accepts_the_prometheus_configuration():
     checked = subprocess.run(
-        [tool("promtool"), "check", "config", "--syntax-only", "prometheus.yml"],
+        [required_tool("promtool", "prometheus"), "check", "config", "--syntax-only", "prometheus.yml"],
         cwd=MONITORING,
         capture_output=True,
         text=True,

@@ -6,12 +6,11 @@ evaluate; every dashboard query must run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
-import socket
+import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,22 +25,13 @@ from hub.simulation.client import HubClient
 from hub.simulation.people import person_code
 from hub.simulation.pki import hub_verifier, signer_for
 from hub.systems import discover
-from tests.conftest import serve_env
-from tests.hub.test_gateway import wait_for
-from tests.integration.test_queries import ep51
-from tests.monitoring.conftest import tool
+from tests.helpers import ep51, free_port, ready, required_tool, serve, serve_env, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
 MONITORING = PROJECT_ROOT / "monitoring"
 LOAD = {"sopa": 1200, "lietis": 900, "gvs": 600}
 QUERIES = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Prometheus:
@@ -61,27 +51,6 @@ class Prometheus:
         return httpx.get(f"{self.api}/{path}", timeout=10).json()["data"]
 
 
-def serve(
-    role: str, port: int, env: dict[str, str], log: Path, *, new_session: bool = False
-) -> subprocess.Popen[bytes]:
-    """`new_session`: in a process group of its own, as a terminal starts a command."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--role", role],
-        cwd=PROJECT_ROOT,
-        env={**env, "HUB_HTTP_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        start_new_session=new_session,
-    )
-
-
-def ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 @pytest.fixture
 def hub_processes(amqp_url, broker_prefix, spolis, vsaa, dev_pki, tmp_path) -> Iterator[dict[str, int]]:
     """Gateway and two workers, each a `hub serve` process on its own port, sharing store and broker,
@@ -93,9 +62,8 @@ def hub_processes(amqp_url, broker_prefix, spolis, vsaa, dev_pki, tmp_path) -> I
         broker_prefix,
         tmp_path,
         dev_pki,
-        endpoints__spolis=spolis.endpoint,
-        endpoints__vsaa=vsaa.endpoint,
-        workers_per_target="1",
+        endpoints={"spolis": spolis.endpoint, "vsaa": vsaa.endpoint},
+        workers_per_target=1,
         log_level="WARNING",
     )
     ports = {"gateway": free_port(), "worker-1": free_port(), "worker-2": free_port()}
@@ -130,7 +98,7 @@ def prometheus(hub_processes, rabbitmq_metrics_url, tmp_path) -> Iterator[Promet
     port = free_port()
     process = subprocess.Popen(
         [
-            tool("prometheus"),
+            required_tool("prometheus", "prometheus"),
             f"--config.file={path}",
             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
@@ -145,6 +113,11 @@ def prometheus(hub_processes, rabbitmq_metrics_url, tmp_path) -> Iterator[Promet
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _moment(stamp: str) -> dt.datetime:
+    """Prometheus's RFC 3339 time (nanoseconds, Z) as a datetime."""
+    return dt.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", stamp).replace("Z", "+00:00"))
 
 
 def _answers(server: Prometheus) -> bool:
@@ -226,10 +199,15 @@ def test_prometheus_scrapes_gateway_and_workers_under_load_and_their_sums_add_up
     assert prometheus.value('sum(hub_gateway_requests_total{outcome="ok"})') >= accepted / 100
     assert prometheus.value(f'sum(rabbitmq_detailed_queue_consumers{{queue="{broker_prefix}.deliver.spolis"}})')
 
-    # Every rule evaluates without error against the real series, and none of the paging ones fires.
-    time.sleep(3)
-    groups = prometheus.get("rules")["groups"]
-    evaluated = [rule for group in groups for rule in group["rules"]]
+    # Every rule evaluates without error against the real series, and none of the paging ones fires:
+    # once each has been evaluated again since the figures above settled.
+    settled_at = dt.datetime.now(dt.UTC)
+
+    def evaluated_since_settled() -> list[dict]:
+        rules = [rule for group in prometheus.get("rules")["groups"] for rule in group["rules"]]
+        return rules if all(_moment(rule["lastEvaluation"]) > settled_at for rule in rules) else []
+
+    evaluated = wait_for(evaluated_since_settled, timeout=30)
     rules = yaml.safe_load((MONITORING / "alerts.yml").read_text(encoding="utf-8"))
     assert len(evaluated) == sum(len(g["rules"]) for g in rules["groups"])
     assert [r["name"] for r in evaluated if r["health"] != "ok"] == []

@@ -17,14 +17,13 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from lxml import etree
 
 from adapters.sopa.dialect import from_canonical
-from hub.canonical import Municipality
 from hub.simulation.records import RecordFactory
 from hub.soap import HUB_NS, MessageHeader, build_envelope
 from hub.soap.envelope import BODY, HEADER, MESSAGE_HEADER, SECURITY, SIGNATURE, TIMESTAMP
 from hub.soap.signature import WSU_ID, Signer
+from tests.helpers import RIGA
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
-RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 
 
 def load_body(seed: int = 1, records: int = 3) -> etree._Element:
