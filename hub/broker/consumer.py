@@ -22,6 +22,7 @@ from kombu import Connection, Consumer, Queue
 from kombu.message import Message
 
 from hub import logs
+from hub.broker.backoff import Backoff
 from hub.broker.headers import RECORDS
 
 log = logging.getLogger(__name__)
@@ -91,25 +92,24 @@ class ConsumerLoop:
         self._records = 0  # carried by the messages in the buffer
         self._oldest = 0.0
         self._whole_batches = False  # a multiple ack, where the broker can
+        self.backoff = Backoff()
 
     def run(self, stop: threading.Event) -> None:
-        delay = 0.5
         while not stop.is_set():
             try:
                 self._consume(stop)
-                delay = 0.5
             except Exception as exc:
                 self.connected.clear()
                 self._buffer.clear()  # unacked: the broker hands them out again
                 self._records = 0
                 if stop.is_set():
                     break
+                delay = self.backoff.wait()
                 log.warning(
                     "consumer lost its connection, reconnecting",
-                    extra={"queue": self.queue, "error": f"{type(exc).__name__}: {exc}", "retry_in_s": delay},
+                    extra={"queue": self.queue, "error": f"{type(exc).__name__}: {exc}", "retry_in_s": round(delay, 2)},
                 )
                 stop.wait(delay)
-                delay = min(delay * 2, 10.0)
         self.connected.clear()
 
     def _consume(self, stop: threading.Event) -> None:
@@ -123,6 +123,7 @@ class ConsumerLoop:
             consuming = True
             self._whole_batches = self.broker.capabilities.multiple_ack  # a new channel: nothing unacked
             self.connected.set()
+            self.backoff.connected()
             try:
                 while not stop.is_set():
                     paused = self.pause() > 0

@@ -3,8 +3,9 @@
 The publisher is a pika `SelectConnection` in its own I/O thread with publisher confirms pipelined:
 a batch of 1,000 records costs one round of confirms, not 1,000 round trips (kombu only offers a
 blocking confirm per message). Every publish is `mandatory`; a message the broker returns as
-unroutable fails its batch. A delayed retry is published to the retry queue for its delay, whose
-message TTL dead-letters it back to the target's queue (at-least-once, quorum queues).
+unroutable fails its batch. A delayed retry is published, keyed by its target, to the delay queue
+shared by every target, whose message TTL dead-letters it back to the target's queue with that key
+(at-least-once, quorum queues).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pika
 from kombu import Connection
 from pika.adapters.select_connection import SelectConnection
 
+from hub.broker.backoff import Backoff
 from hub.broker.broker import Broker, Capabilities, Delayer, Publisher
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
@@ -89,10 +91,10 @@ def _node_parameters(url: str, name: str) -> pika.ConnectionParameters:
 
 
 class AmqpPublisher:
-    def __init__(self, url: str, *, name: str = "hub-publisher", max_reconnect_delay: float = 10.0) -> None:
+    def __init__(self, url: str, *, name: str = "hub-publisher", backoff: Backoff | None = None) -> None:
         self._nodes = itertools.cycle(pika_parameters(url, name))
         self._name = name
-        self._max_reconnect_delay = max_reconnect_delay
+        self._backoff = backoff or Backoff()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._ready = threading.Event()
         self._stopping = False
@@ -157,9 +159,7 @@ class AmqpPublisher:
     # -- the I/O thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        delay = 0.5
         while not self._stopping:
-            opened_at = time.monotonic()
             self._connection = SelectConnection(
                 next(self._nodes),
                 on_open_callback=self._on_connection_open,
@@ -169,8 +169,7 @@ class AmqpPublisher:
             self._connection.ioloop.start()
             if self._stopping:
                 break
-            delay = 0.5 if time.monotonic() - opened_at > 30 else min(delay * 2, self._max_reconnect_delay)
-            time.sleep(delay)
+            time.sleep(self._backoff.wait())
 
     def _on_connection_open(self, connection: SelectConnection) -> None:
         connection.channel(on_open_callback=self._on_channel_open)
@@ -193,7 +192,11 @@ class AmqpPublisher:
         self._next_tag = 0
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
-        channel.confirm_delivery(ack_nack_callback=self._on_confirm, callback=lambda _: self._ready.set())
+        channel.confirm_delivery(ack_nack_callback=self._on_confirm, callback=self._on_confirming)
+
+    def _on_confirming(self, _frame: object) -> None:
+        self._ready.set()
+        self._backoff.connected()
 
     def _on_channel_closed(self, channel: pika.channel.Channel, reason: BaseException) -> None:
         self._ready.clear()
@@ -282,8 +285,14 @@ class BrokerDelayer:
         self.topology = topology
 
     def schedule(self, target: str, delay: float, messages: Sequence[OutgoingMessage]) -> Future[None]:
-        exchange, key = self.topology.retry_exchange, self.topology.retry_key(target, delay)
-        return self.publisher.publish([replace(m, exchange=exchange, routing_key=key) for m in messages])
+        """Refuse an unknown target here: the fanout exchange would accept it, and the message would
+        be stuck in the delay queue when its dead-lettering finds no queue to go to."""
+        if target not in self.topology.targets:
+            refused: Future[None] = Future()
+            refused.set_exception(Unroutable(f"unroutable: {target!r} is not a delivery target"))
+            return refused
+        exchange = self.topology.retry_exchange(delay)
+        return self.publisher.publish([replace(m, exchange=exchange, routing_key=target) for m in messages])
 
     def close(self) -> None:
         pass

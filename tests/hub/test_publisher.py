@@ -93,7 +93,7 @@ def test_declaring_and_publishing_fail_over_to_the_next_cluster_node(amqp_url, b
     nodes = f"amqp://guest:guest@127.0.0.1:1//;{amqp_url}"
     topology = Topology(broker_prefix, ("spolis",))
     open_broker(nodes).declare(topology, timeout=20)
-    publisher = AmqpPublisher(nodes, max_reconnect_delay=0.5)
+    publisher = AmqpPublisher(nodes, backoff=Backoff(longest=0.5))
     publisher.start(timeout=20)
     try:
         publisher.publish([message(topology.delivery_exchange, "spolis", n) for n in range(10)]).result(timeout=30)
