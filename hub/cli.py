@@ -1,4 +1,4 @@
-"""The `hub` command: serve, demo, simulate, status, trace, dashboard, config, pki; operators' and
+"""The `hub` command: serve, demo, simulate, cluster, status, trace, dashboard, config, pki; operators' and
 contract commands."""
 
 from __future__ import annotations
@@ -48,6 +48,36 @@ def _demo(args: argparse.Namespace) -> int:
     from hub.simulation.demo import run_demo
 
     return run_demo(get_settings(), records=args.records, batch_size=args.batch_size, timeout=args.timeout)
+
+
+def _cluster_dev(args: argparse.Namespace) -> int:
+    from hub.simulation.cluster import DevCluster
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    cluster = DevCluster(args.folder, balancer_port=args.port, log_level=args.log_level)
+    print(f"starting the development cluster in {cluster.folder} (about half a minute)", flush=True)
+    try:
+        cluster.start()
+        width = max(len(name) for name in cluster.urls())
+        for name, url in cluster.urls().items():
+            print(f"  {name:<{width}}  {url}")
+        print(
+            f"send with: hub simulate sopa --url {cluster.url} --pki {cluster.pki}\n"
+            "running in the foreground until Ctrl-C or SIGTERM; then everything stops and is removed",
+            flush=True,
+        )
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not leave half the cluster running
+        print("stopping and removing the development cluster", flush=True)
+        cluster.remove()
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -170,6 +200,22 @@ def _add_development_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--batch-size", type=int, default=100, help="records per SOAP request")
     demo.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for delivery")
     demo.set_defaults(func=_demo)
+
+    cluster = commands.add_parser("cluster", help="the production topology on this machine, without Docker")
+    cluster_commands = cluster.add_subparsers(dest="cluster_command", required=True, metavar="<command>")
+    dev = cluster_commands.add_parser(
+        "dev",
+        help="a three-node RabbitMQ cluster, PostgreSQL, two gateways behind HAProxy, two workers and every "
+        "simulator, on free ports under one folder; in the foreground until Ctrl-C or SIGTERM, then all removed",
+    )
+    dev.add_argument("--port", type=int, default=8080, help="the balancer's port, where partners send (0: a free one)")
+    dev.add_argument(
+        "--folder",
+        type=Path,
+        help="where data, keys and logs live (default: a new temporary folder, removed at the end)",
+    )
+    dev.add_argument("--log-level", default="WARNING", help="the hub processes' log level (their logs are in logs/)")
+    dev.set_defaults(func=_cluster_dev)
 
     simulate = commands.add_parser("simulate", help="run a system's simulator")
     systems = simulate.add_subparsers(dest="system", required=True, metavar="<system>")
