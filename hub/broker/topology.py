@@ -5,8 +5,11 @@ alike. On RabbitMQ every queue is a durable quorum queue:
 
 - `<p>.deliver.<target>`: messages waiting for a target. A message delivered more than
   `delivery_limit` times without an ack (a worker that keeps crashing on it) is dead-lettered.
-- `<p>.retry.<target>.<delay>`: messages waiting out a retry delay; when the delay (the queue's
-  message TTL) has passed, RabbitMQ dead-letters them back to `<p>.deliver`.
+- `<p>.retry.<delay>`: messages waiting out a retry delay, one queue per distinct delay shared by
+  every target, fed by a fanout exchange of the same name. A message is published there with its
+  target as routing key; when the delay (the queue's message TTL) has passed, RabbitMQ dead-letters
+  it to `<p>.deliver` with that same key (the queue sets no dead-letter routing key), so it returns
+  to its own target's queue. A new target adds no delay queue, only a new delay does.
 - `<p>.dead`: dead-lettered messages, which the hub moves into the failed-message store.
 - `<p>.query.<target>`: per-person queries waiting for a target's query worker; each carries an
   expiration, so the broker drops a query its caller stopped waiting for. Answers go to the asking
@@ -40,10 +43,6 @@ class Topology:
         return f"{self.prefix}.deliver"
 
     @property
-    def retry_exchange(self) -> str:
-        return f"{self.prefix}.retry"
-
-    @property
     def dead_exchange(self) -> str:
         return f"{self.prefix}.dead"
 
@@ -57,11 +56,17 @@ class Topology:
     def delivery_queue(self, target: str) -> str:
         return f"{self.prefix}.deliver.{target}"
 
-    def retry_key(self, target: str, delay: float) -> str:
-        return f"{target}.{delay_queue_suffix(delay)}"
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        """The distinct delays of every target's routes: one delay queue each, whichever targets use it."""
+        return tuple(sorted({d for target in self.targets for d in self.delays.get(target, ())}))
 
-    def retry_queue(self, target: str, delay: float) -> str:
-        return f"{self.prefix}.retry.{self.retry_key(target, delay)}"
+    def retry_exchange(self, delay: float) -> str:
+        """A fanout exchange per delay: the routing key (the target) passes through untouched."""
+        return f"{self.prefix}.retry.{delay_queue_suffix(delay)}"
+
+    def retry_queue(self, delay: float) -> str:
+        return f"{self.prefix}.retry.{delay_queue_suffix(delay)}"
 
     @property
     def dead_queue(self) -> str:
@@ -78,7 +83,6 @@ class Topology:
 
         at_least_once = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
         deliver = Exchange(self.delivery_exchange, type="direct", durable=True)
-        retry = Exchange(self.retry_exchange, type="direct", durable=True)
         dead = Exchange(self.dead_exchange, type="direct", durable=True)
         queues = []
         for target in self.targets:
@@ -98,23 +102,18 @@ class Topology:
                     ),
                 )
             )
-            for delay in self.delays.get(target, ()):
-                queues.append(
-                    Queue(
-                        self.retry_queue(target, delay),
-                        retry,
-                        routing_key=self.retry_key(target, delay),
-                        durable=True,
-                        queue_arguments=arguments(
-                            **{
-                                "x-message-ttl": round(delay * 1000),
-                                "x-dead-letter-exchange": self.delivery_exchange,
-                                "x-dead-letter-routing-key": target,
-                            },
-                            **at_least_once,
-                        ),
-                    )
+        for delay in self.retry_delays:
+            queues.append(
+                Queue(
+                    self.retry_queue(delay),
+                    Exchange(self.retry_exchange(delay), type="fanout", durable=True),
+                    durable=True,
+                    queue_arguments=arguments(
+                        **{"x-message-ttl": round(delay * 1000), "x-dead-letter-exchange": self.delivery_exchange},
+                        **at_least_once,
+                    ),
                 )
+            )
         queues.append(Queue(self.dead_queue, dead, routing_key=DEAD_KEY, durable=True, queue_arguments=arguments()))
         query = Exchange(self.query_exchange, type="direct", durable=True)
         for target in self.query_targets:
@@ -126,24 +125,21 @@ class Topology:
     def bound_routes(self) -> set[tuple[str, str]]:
         """(exchange, routing key) pairs that reach a queue; the in-memory publisher checks against them."""
         routes = {(self.delivery_exchange, target) for target in self.targets}
-        routes |= {
-            (self.retry_exchange, self.retry_key(target, delay))
-            for target in self.targets
-            for delay in self.delays.get(target, ())
-        }
+        routes |= {(self.retry_exchange(delay), target) for delay in self.retry_delays for target in self.targets}
         routes.add((self.dead_exchange, DEAD_KEY))
         routes |= {(self.query_exchange, target) for target in self.query_targets}
         return routes
 
     def all_queue_names(self) -> list[str]:
         names = [self.delivery_queue(t) for t in self.targets]
-        names += [self.retry_queue(t, d) for t in self.targets for d in self.delays.get(t, ())]
+        names += [self.retry_queue(d) for d in self.retry_delays]
         names += [self.query_queue(t) for t in self.query_targets]
         return [*names, self.dead_queue]
 
     @property
     def exchanges(self) -> tuple[str, ...]:
-        return (self.delivery_exchange, self.retry_exchange, self.dead_exchange, self.query_exchange)
+        retry = tuple(self.retry_exchange(d) for d in self.retry_delays)
+        return (self.delivery_exchange, *retry, self.dead_exchange, self.query_exchange)
 
 
 def delay_queue_suffix(seconds: float) -> str:
