@@ -9,6 +9,7 @@ from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Queue
 
 from hub.broker import open_broker
+from hub.broker.backoff import Backoff
 from hub.broker.message import OutgoingMessage
 from hub.broker.rabbit import AmqpPublisher
 from hub.broker.topology import Topology
