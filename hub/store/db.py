@@ -103,6 +103,11 @@ class Database:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
 
+    def insert_if_new(self, table: Table) -> Insert:
+        """INSERT … ON CONFLICT DO NOTHING RETURNING the key: a row back means this statement inserted it.
+        (The rowcount cannot say so: SQLAlchemy reports -1 for a single insert on PostgreSQL.)"""
+        return self.insert_ignoring_duplicates(table).returning(*table.primary_key.columns)
+
     def bulk_insert_ignoring_duplicates(self, table: Table, columns: Sequence[str]) -> BulkInsert:
         return BulkInsert(self.engine, self.insert_ignoring_duplicates(table), columns)
 

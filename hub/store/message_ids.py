@@ -25,13 +25,13 @@ class UsedMessageIds:
     def __init__(self, db: Database) -> None:
         db.create(used_message_ids)
         self.engine = db.engine
-        self._claim = db.insert_ignoring_duplicates(used_message_ids)
+        self._claim = db.insert_if_new(used_message_ids)
 
     def claim(self, sender: str, message_id: str, until: dt.datetime) -> bool:
         """True for the first use of `message_id` by `sender`, False for any later one."""
         with self.engine.begin() as conn:
             inserted = conn.execute(self._claim, {"sender": sender, "message_id": message_id, "until": until})
-        return inserted.rowcount == 1
+            return inserted.first() is not None
 
     def forget(self, before: dt.datetime) -> int:
         """Drop the claims that ended before `before`: no message they guard can be accepted any more."""
