@@ -32,11 +32,12 @@ from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.gateway.pool import ReceptionPool
 from hub.gateway.queries import QueryDesk
 from hub.gateway.reader import Load, Query, RequestContext, StatusQuestion
-from hub.gateway.reception import Reception, Staged, Taken
+from hub.gateway.reception import Copy, Reception, Staged, Taken
 from hub.gateway.responses import status_element
 from hub.http_server import schema_files_route
 from hub.operations.admin import AdminApi
 from hub.soap import build_envelope, fault_from_error
+from hub.soap.faults import fault_record
 from hub.soap.signature import Signer
 from hub.store.status import StatusStore
 from hub.systems import SystemAdapter
@@ -51,6 +52,7 @@ SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 # Requests up to this size (a signed query, not a data load) are read on the event loop: their parse
 # and checks are short, and handing them to a thread or a process would cost them more than it saves.
 INLINE_READ_BYTES = 16 << 10
+COPY_POLL_SECONDS = 0.05  # how often a copy of a load being taken looks for its first's outcome
 
 
 class Gateway:
@@ -121,6 +123,8 @@ class Gateway:
                 answer = build_envelope(await self._status(system, taken), header, self.signer)
             elif isinstance(taken, Query):
                 answer = build_envelope(await self.queries.ask(taken), header, self.signer)
+            elif isinstance(taken, Copy):
+                answer = await self._answer_copy(taken)
             else:
                 answer = await self._publish(system, taken)
             response = Response(answer, media_type=SOAP_CONTENT_TYPE)
@@ -195,11 +199,13 @@ class Gateway:
             return staged.answer  # the hub already holds it
         receipt = staged.receipt
         try:
-            await asyncio.wait_for(asyncio.wrap_future(self.publisher.publish(staged.messages)), self.publish_timeout)
-        except BaseException as exc:
-            await run_in_threadpool(self.store.discard_pending, receipt.receipt_id)
-            if isinstance(exc, TimeoutError):
+            try:
+                published = asyncio.wrap_future(self.publisher.publish(staged.messages))
+                await asyncio.wait_for(published, self.publish_timeout)
+            except TimeoutError:
                 raise BrokerUnavailable(f"the broker did not confirm within {self.publish_timeout:.0f} s") from None
+        except BaseException as exc:
+            await run_in_threadpool(self.store.discard_pending, receipt.receipt_id, staged.holder, fault_record(exc))
             raise
         await run_in_threadpool(self.store.add_receipt, receipt, staged.header.user_id)
         for (flow, type_), count in staged.received.items():
@@ -209,6 +215,16 @@ class Gateway:
             extra={"system": system, "receipt_id": receipt.receipt_id, "records": receipt.record_count},
         )
         return staged.answer
+
+    async def _answer_copy(self, copy: Copy) -> bytes:
+        """A copy of a load another request is taking answers what that one answers, publishing nothing."""
+        deadline = time.monotonic() + self.reception.stale_claim.total_seconds()
+        while (answer := await run_in_threadpool(self.reception.answer_for, copy)) is None:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailable("another copy of this load is still being taken; send it again later")
+            await asyncio.sleep(COPY_POLL_SECONDS)
+        log.info("a copy of a load answered as its first", extra={"receipt_id": copy.receipt_id})
+        return answer
 
     async def _status(self, system: str, query: StatusQuestion) -> etree._Element:
         if query.receipt_id:

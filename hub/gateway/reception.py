@@ -1,7 +1,8 @@
-"""Taking a request in, up to the broker, in one pass: read it; for a data load, stage it (decide its
-records' ids and revisions, store their rows as pending, seal them into one bundle per target, build
-and sign the receipt); for a query or a status question, claim its MessageID, so that a replayed copy
-is refused. The gateway then publishes what was staged and answers.
+"""Taking a request in, up to the broker, in one pass: read it; for a data load, claim its receipt id
+(one request per MessageID stages and publishes it, whatever the concurrency), then stage it (decide
+its records' ids and revisions, store their rows as pending, seal them into one bundle per target,
+build and sign the receipt); for a query or a status question, claim its MessageID, so that a
+replayed copy is refused. The gateway then publishes what was staged and answers.
 
 All of it runs where the load is taken, a gateway thread or a process of the gateway's pool, so that
 the gateway's own process keeps only publishing, the receipt's row and HTTP; what crosses back is a
@@ -10,6 +11,7 @@ few sealed bundles and the answer, not an object per record.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -18,13 +20,15 @@ from hub.broker.codec import BrokerCodec
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.envelope import EnvelopeFields, utcnow
-from hub.errors import ValidationFailed
+from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.gateway.corrections import revise_corrections
 from hub.gateway.reader import Load, Query, Reader, RequestContext, StatusQuestion
 from hub.gateway.responses import receipt_element
 from hub.soap import MessageHeader, build_envelope
+from hub.soap.faults import fault_from_record, fault_record
 from hub.soap.header import HEADER_PATH
 from hub.soap.signature import Signer
+from hub.store.claims import Claimed
 from hub.store.message_ids import UsedMessageIds
 from hub.store.status import Receipt, StatusStore
 
@@ -39,10 +43,20 @@ class Staged:
     messages: list[OutgoingMessage]
     answer: bytes
     received: dict[tuple[str, str], int]  # records per (flow, type), for the received counter
+    holder: str = ""  # its claim on the receipt id, "" for a resend
     resend: bool = False
 
 
-Taken = Staged | Query | StatusQuestion
+@dataclass(frozen=True)
+class Copy:
+    """A load another request is giving its receipt right now: this one waits for that outcome."""
+
+    header: MessageHeader
+    receipt_id: str
+    body_sha256: str
+
+
+Taken = Staged | Copy | Query | StatusQuestion
 
 
 def _message_id_reused() -> ValidationFailed:
@@ -61,6 +75,7 @@ class Reception:
     codec: BrokerCodec
     topology: Topology
     signer: Signer | None = None  # the hub's own: receipts are signed answers
+    stale_claim: dt.timedelta = dt.timedelta(seconds=20)  # a holder this quiet died mid-request
 
     def take(self, context: RequestContext, data: bytes) -> Taken:
         read = self.reader.read(context, data)
@@ -80,13 +95,50 @@ class Reception:
                 "(a data load is sent again under its own, and gets its receipt again)",
             )
 
-    def stage(self, load: Load) -> Staged:
-        source = load.header.sender
+    def stage(self, load: Load) -> Staged | Copy:
         given = self.store.find_receipt(load.receipt_id)
         if given is not None:
-            if given.body_sha256 != load.body_sha256 or given.source != source:
+            return self._resent(load, given)
+        holder = str(uuid.uuid4())
+        claimed = self.store.claims.claim(
+            load.receipt_id, load.header.sender, load.body_sha256, holder, utcnow(), self.stale_claim
+        )
+        if claimed is Claimed.OTHER_BODY:
+            raise _message_id_reused()
+        if claimed is Claimed.HELD:
+            return Copy(load.header, load.receipt_id, load.body_sha256)
+        given = self.store.find_receipt(load.receipt_id)  # a copy given its receipt since the first look
+        if given is not None:
+            self.store.claims.release(load.receipt_id, holder)
+            return self._resent(load, given)
+        try:
+            return self._staged_anew(load, holder)
+        except Exception as exc:
+            self.store.discard_pending(load.receipt_id, holder, fault_record(exc))
+            raise
+
+    def answer_for(self, copy: Copy) -> bytes | None:
+        """The answer a copy gives once its holder is done: the same receipt (signed for this copy's
+        header) or the same Fault (raised); None while the holder is still at work."""
+        given = self.store.find_receipt(copy.receipt_id)
+        if given is not None:
+            if given.body_sha256 != copy.body_sha256 or given.source != copy.header.sender:
                 raise _message_id_reused()
-            return self._staged(load, given, [], {}, resend=True)
+            return build_envelope(receipt_element(given), copy.header, self.signer)
+        outcome = self.store.claims.outcome(copy.receipt_id)
+        if outcome.fault is not None:
+            raise fault_from_record(outcome.fault)
+        if not outcome.held:
+            raise BrokerUnavailable("another copy of this load was being taken and ended without an answer")
+        return None
+
+    def _resent(self, load: Load, given: Receipt) -> Staged:
+        if given.body_sha256 != load.body_sha256 or given.source != load.header.sender:
+            raise _message_id_reused()
+        return self._staged(load, given, [], {}, resend=True)
+
+    def _staged_anew(self, load: Load, holder: str) -> Staged:
+        source = load.header.sender
         load = self._with_stored_ids(load)
         envelopes, notices = load.envelopes, []
         if load.notes_corrections:
@@ -104,7 +156,7 @@ class Reception:
             notices=tuple(notices),
         )
         received = Counter((e["flow"], e["type"]) for e in envelopes)
-        return self._staged(load, receipt, self._bundles(envelopes), dict(received), resend=False)
+        return self._staged(load, receipt, self._bundles(envelopes), dict(received), holder=holder)
 
     def _staged(
         self,
@@ -113,11 +165,13 @@ class Reception:
         messages: list[OutgoingMessage],
         received: dict[tuple[str, str], int],
         *,
-        resend: bool,
+        holder: str = "",
+        resend: bool = False,
     ) -> Staged:
         answer = build_envelope(receipt_element(receipt), load.header, self.signer)
         # what crosses back from a pool process: the receipt's rows were needed for its answer only
-        return Staged(load.header, replace(receipt, records=(), notices=()), messages, answer, received, resend)
+        slim = replace(receipt, records=(), notices=())
+        return Staged(load.header, slim, messages, answer, received, holder, resend)
 
     def _with_stored_ids(self, load: Load) -> Load:
         """The load with the ids its rows were stored with, by an earlier release's rule: a resend of a

@@ -5,6 +5,7 @@ and nothing else, and the offline contract kit touches no key file."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ from hub.store.status import StatusStore
 from hub.systems import SystemAdapter, discover
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
+
+CLAIM_STAGING_SECONDS = 10.0  # staging a load after its claim, the largest on a busy host, with room
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +207,11 @@ class Components:
     def reception(self) -> Reception:
         """A request's way in up to the broker: what the gateway's threads, or each of its preparing
         processes, run."""
-        return Reception(self.reader(), self.store, self.used_message_ids, self.codec, self.topology, self.signer)
+        # a load's claim is the holder's for as long as it may take: staging, then the broker's confirms
+        stale_claim = dt.timedelta(seconds=self.settings.publish_timeout_seconds + CLAIM_STAGING_SECONDS)
+        return Reception(
+            self.reader(), self.store, self.used_message_ids, self.codec, self.topology, self.signer, stale_claim
+        )
 
     def operators(self, publisher: Publisher | None) -> FailedMessages:
         """The operators' service; `publisher` None: it finds and shows, but cannot replay."""

@@ -26,7 +26,8 @@ class Housekeeping:
         )
 
     def purge(self) -> dict[str, int]:
-        """Forget what is past its retention: message-log events, stored payloads, used MessageIDs."""
+        """Forget what is past its retention: message-log events, stored payloads, used MessageIDs, claims
+        of loads refused long ago."""
         parts, settings = self.parts, self.parts.settings
         now = utcnow()
         tasks = {
@@ -34,6 +35,7 @@ class Housekeeping:
             "record_payloads": (parts.store.forget_payloads, settings.payload_retention_days),
             "failed_payloads": (parts.failed.forget_payloads, settings.payload_retention_days),
             "used_message_ids": (parts.used_message_ids.forget, 0),
+            "receipt_claims": (parts.store.claims.forget, 1),
         }
         removed = {}
         for name, (forget, days) in tasks.items():

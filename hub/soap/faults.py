@@ -12,6 +12,7 @@ from lxml import etree
 
 from hub.errors import FieldError, HubError, ValidationFailed, classify
 from hub.soap.envelope import HUB_NS, SOAP11_NS, SoapVersionMismatch
+from hub.xml.parser import HardenedParser
 
 MAX_DETAIL_ERRORS = 100
 MAX_MESSAGE_CHARS = 500  # a Fault never echoes a sender's megabytes back
@@ -64,6 +65,15 @@ def fault_from_error(exc: BaseException) -> Fault:
     return Fault("Server", "internal error; the hub's operators have been told", error_class, True)
 
 
+def fault_record(exc: BaseException) -> bytes:
+    """The Fault an error answers, as the store keeps it: copies of the same request answer it too."""
+    return etree.tostring(fault_from_error(exc).to_element())
+
+
+def fault_from_record(record: bytes) -> Fault:
+    return parse_fault(_RECORDS.parse(record))
+
+
 def parse_fault(fault: etree._Element) -> Fault:
     """Read a soap:Fault element (ours or a partner's) back into a `Fault`."""
     code = (fault.findtext("faultcode") or "").strip()
@@ -86,3 +96,6 @@ def parse_fault(fault: etree._Element) -> Fault:
                 )
             )
     return Fault(code, fault.findtext("faultstring") or "", error_class, retry, errors)
+
+
+_RECORDS = HardenedParser(max_bytes=1 << 20, max_depth=16)  # Faults the hub wrote itself

@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 
+from hub.store.claims import ReceiptClaims
 from hub.store.db import Database, metadata
 from hub.xml.parser import HardenedParser
 
@@ -212,6 +213,7 @@ class StatusStore:
         self._insert_pending = db.bulk_insert_ignoring_duplicates(message_status, _PENDING_COLUMNS)
         self._insert_request = db.insert_ignoring_duplicates(requests)
         self._insert_receipt = db.insert_ignoring_duplicates(receipts)
+        self.claims = ReceiptClaims(db)
 
     def find_receipt(self, receipt_id: str) -> Receipt | None:
         key = {"receipt_id": receipt_id}
@@ -267,11 +269,13 @@ class StatusStore:
                 ],
             )
 
-    def discard_pending(self, receipt_id: str) -> None:
-        """The broker did not confirm: forget rows of a receipt that was never given."""
+    def discard_pending(self, receipt_id: str, holder: str, fault: bytes) -> None:
+        """The load was refused after its claim (the broker did not confirm, say): forget rows of a
+        receipt that was never given, and leave `fault` for the copies waiting on the claim."""
         with self.engine.begin() as conn:
             if conn.execute(select(receipts.c.receipt_id).where(receipts.c.receipt_id == receipt_id)).first():
                 return
+            ReceiptClaims.refuse(conn, receipt_id, holder, fault)
             conn.execute(
                 delete(message_status).where(
                     message_status.c.receipt_id == receipt_id, message_status.c.status == RecordState.ACCEPTED
@@ -293,6 +297,7 @@ class StatusStore:
                     "accepted_at": receipt.accepted_at,
                 },
             )
+            ReceiptClaims.settle(conn, receipt.receipt_id)
 
     def mark_delivered(self, message_ids: Iterable[str], at: dt.datetime) -> None:
         ids = list(message_ids)

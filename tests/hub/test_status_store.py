@@ -57,7 +57,7 @@ def test_a_resend_keeps_existing_rows_and_an_unconfirmed_submission_is_forgotten
     store.add_pending(receipt_id, "gvs", records, now)
     store.mark_delivered([records[0].message_id], now)
     store.add_pending(receipt_id, "gvs", records, now)
-    store.discard_pending(receipt_id)
+    store.discard_pending(receipt_id, "holder", b"<fault/>")
     assert store.counts().get("delivered") == 1 and store.counts().get("accepted", 0) == 0
 
 
