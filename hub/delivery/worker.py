@@ -14,7 +14,9 @@ messages out again.
 
 A bundle (a load's records for this target in one message) is acked once every record in it is
 settled; until then a crash hands the whole bundle out again, and the records already delivered
-are recognised by their status and not sent twice.
+are recognised by their status and not sent twice. A record that comes twice in one batch (a
+bundle published again, a redelivery beside its retry) is sent once; its copies are settled when
+the batch is, the effect held by the first copy's message until then.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -42,7 +45,7 @@ from hub.rules.routing import Router
 from hub.store.failed import Attempt, FailedStore, Failure
 from hub.store.message_log import MessageLog
 from hub.store.status import StatusStore
-from hub.systems import DeliveryTarget
+from hub.systems import DeliveryResult, DeliveryTarget
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +150,17 @@ class DeliveryWorker:
                 bad.append(received)
         if malformed:
             store_failures(self.failed, self.message_log, malformed, [r.ack for r in bad])
+        items, copies = _first_of_each(items)
         for chunk in _chunks(items, self.batch_size):
             with logs.handling([i.message_id for i in chunk], [str(i.envelope.correlation_id) for i in chunk]):
                 self._deliver(chunk)  # its lines name the records, not the bundle that carried them
+        if copies:
+            metrics.deduplicated.labels(self.target_name).inc(len(copies))
+            self.message_log.record(
+                (i.message_id, "deduplicated", {"target": self.target_name, "copy_in_batch": True}) for i in copies
+            )
+            for item in copies:
+                item.settle()
 
     def _deliver(self, items: list[Item]) -> None:
         already = self.status.delivered_among(i.message_id for i in items)
@@ -188,7 +199,9 @@ class DeliveryWorker:
         self.breaker.success()
         metrics.delivery_attempts.labels(self.target_name, "ok").inc()
 
-        by_id = {result.message_id: result for result in results}
+        by_id: dict[uuid.UUID, DeliveryResult] = {}
+        for result in results:  # a target that answers a record twice: its first answer counts
+            by_id.setdefault(result.message_id, result)
         done, rejected, unanswered = [], [], []
         duplicates: set[str] = set()
         for item in items:
@@ -388,6 +401,16 @@ def store_failures(
         ).inc()
     for done in settle:
         done()
+
+
+def _first_of_each(items: list[Item]) -> tuple[list[Item], list[Item]]:
+    """The batch's items with each record once, and the copies of records already in it."""
+    seen: set[str] = set()
+    first, copies = [], []
+    for item in items:
+        (copies if item.message_id in seen else first).append(item)
+        seen.add(item.message_id)
+    return first, copies
 
 
 def _chunks(items: list[Item], size: int) -> Iterator[list[Item]]:
