@@ -12,8 +12,21 @@ import yaml
 
 from hub.cli import build_parser
 from hub.settings import PROJECT_ROOT, Settings
+from tests.helpers import required_tool
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+HAPROXY_CFG = PROJECT_ROOT / "deploy" / "haproxy.cfg"
+
+
+def _roles() -> dict[str, list[str]]:
+    """The services running `hub serve`, by role."""
+    roles: dict[str, list[str]] = {}
+    for name, service in COMPOSE["services"].items():
+        command = service.get("command", [])
+        if command[:2] == ["hub", "serve"]:
+            role = command[command.index("--role") + 1] if "--role" in command else "all"
+            roles.setdefault(role, []).append(name)
+    return roles
 
 
 def test_every_hub_command_in_compose_is_a_real_command():
@@ -34,8 +47,7 @@ def test_every_hub_variable_in_compose_is_a_setting():
 
 def test_ports_and_names_agree_between_compose_settings_and_prometheus():
     services = COMPOSE["services"]
-    hub_env = services["gateway"]["environment"]
-    assert f"{hub_env['HUB_HTTP_PORT']}:{hub_env['HUB_HTTP_PORT']}" in services["gateway"]["ports"]
+    hub_env = services["gateway-1"]["environment"]
     for name in ("spolis", "vsaa", "vdeavk", "sopa", "lietis", "burvis"):
         command = services[name]["command"]
         port = command[command.index("--port") + 1]
@@ -65,7 +77,7 @@ def test_every_file_compose_mounts_is_in_the_repository():
 def test_every_service_has_a_health_check_and_hub_processes_wait_for_their_dependencies():
     for name, service in COMPOSE["services"].items():
         assert "healthcheck" in service or service.get("restart") == "no", f"{name} has no health check"
-    for name in ("gateway", "worker-1", "worker-2"):
+    for name in [n for names in _roles().values() for n in names]:
         depends = COMPOSE["services"][name]["depends_on"]
         assert depends["postgres"]["condition"] == "service_healthy"
         assert depends["pki"]["condition"] == "service_completed_successfully"
@@ -76,7 +88,7 @@ def test_the_image_copies_what_the_hub_reads_at_run_time():
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text(encoding="utf-8")
     for folder in ("hub", "adapters", "schemas", "config"):
         assert f"COPY {folder} ./{folder}" in dockerfile
-    healthcheck = " ".join(COMPOSE["services"]["gateway"]["healthcheck"]["test"])
+    healthcheck = " ".join(COMPOSE["services"]["gateway-1"]["healthcheck"]["test"])
     assert "/readyz" in shlex.split(healthcheck)[-1]
 
 
@@ -205,7 +217,7 @@ def test_prometheus_grafana_and_rabbitmq_find_their_files_where_compose_puts_the
     conf = (PROJECT_ROOT / "monitoring" / "rabbitmq" / "rabbitmq.conf").read_text(encoding="utf-8")
     settings = dict(line.split(" = ") for line in conf.splitlines() if " = " in line)
     user = f"{settings['default_user']}:{settings['default_pass']}@"
-    hub_env = services["gateway"]["environment"]
+    hub_env = services["gateway-1"]["environment"]
     assert all(user in node for node in hub_env["HUB_BROKER_URL"].split(";"))
 
 
@@ -220,3 +232,68 @@ def test_no_private_key_or_secret_is_in_the_repository():
             text = path.read_bytes()
             assert marker not in text, f"{name} holds a private key"
     assert not [n for n in tracked if n.endswith((".key", ".p12", ".pfx"))]
+
+
+def test_compose_runs_the_production_topology():
+    """Three RabbitMQ nodes, PostgreSQL, two gateways behind HAProxy, two workers: every hub process
+    lists the three nodes, and only HAProxy takes partners' requests."""
+    services = COMPOSE["services"]
+    roles = _roles()
+    assert sorted(roles) == ["gateway", "worker"], "no process runs both halves"
+    assert len(roles["gateway"]) == 2 and len(roles["worker"]) == 2
+    assert services["postgres"]["image"].startswith("postgres:")
+    brokers = sorted(name for name in services if name.startswith("rabbitmq-"))
+    assert len(brokers) == 3
+    for name in roles["gateway"] + roles["worker"]:
+        environment = services[name]["environment"]
+        nodes = environment["HUB_BROKER_URL"].split(";")
+        assert [node.split("@")[1].split(":")[0] for node in nodes] == brokers, name
+        assert environment["HUB_STORE_URL"].startswith("postgresql://") and "@postgres:" in environment["HUB_STORE_URL"]
+        assert "ports" not in services[name], f"{name} is reached through HAProxy or not at all"
+    for name in roles["worker"]:
+        assert any(services[name]["depends_on"][g]["condition"] == "service_healthy" for g in roles["gateway"])
+    haproxy = services["haproxy"]
+    assert haproxy["image"].startswith("haproxy:")
+    assert {g: {"condition": "service_healthy"} for g in roles["gateway"]}.items() <= haproxy["depends_on"].items()
+    assert [s for s in services if "8080:8080" in services[s].get("ports", [])] == ["haproxy"]
+
+
+def test_haproxy_balances_over_both_gateways_and_checks_their_readiness():
+    services = COMPOSE["services"]
+    haproxy = services["haproxy"]
+    assert _mounts(haproxy)["./deploy/haproxy.cfg"] == "/usr/local/etc/haproxy/haproxy.cfg"  # the image's default
+    config = HAPROXY_CFG.read_text(encoding="utf-8")
+    gateways = _roles()["gateway"]
+    servers = re.findall(r"^\s*server (\S+) (\S+):(\d+)\b", config, re.M)
+    assert sorted((host, int(port)) for _, host, port in servers) == sorted(
+        (g, int(services[g]["environment"]["HUB_HTTP_PORT"])) for g in gateways
+    )
+    assert re.search(r"^\s*option httpchk GET /readyz$", config, re.M)
+    assert all(" check" in line for line in config.splitlines() if line.strip().startswith("server "))
+    (bind,) = re.findall(r"^\s*bind :(\d+)$", config, re.M)
+    assert f"8080:{bind}" in haproxy["ports"]
+    (monitor,) = re.findall(r"^\s*monitor-uri (\S+)$", config, re.M)
+    probe = haproxy["healthcheck"]["test"][-1]
+    assert f"/dev/tcp/127.0.0.1/{bind}" in probe and f"GET {monitor} " in probe
+
+
+def test_the_haproxy_configuration_is_valid():
+    """HAProxy's own check; the gateways' names resolve only inside compose, which the configuration allows."""
+    checked = subprocess.run(
+        [required_tool("haproxy", "haproxy"), "-c", "-f", str(HAPROXY_CFG)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_command_that_copies_the_development_keys_is_the_same_everywhere():
+    """The `pki` service writes the keys into its volume; the command that copies them out to var/pki
+    runs the service's image (which has tar) as the keys' owner, and is written the same in the
+    compose file, the README and the operations page."""
+    command = "mkdir -p var && docker compose run --rm --no-deps -T pki tar -C / -cf - pki | tar -xf - -C var"
+    header = (PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8").split("\nname:", 1)[0]
+    assert f"#   {command}\n" in header
+    for page in ("README.md", "docs/operations.md"):
+        assert f"\n{command}\n" in (PROJECT_ROOT / page).read_text(encoding="utf-8"), page
+    pki = COMPOSE["services"]["pki"]
+    assert pki["restart"] == "no" and _mounts(pki) == {"pki": "/pki"}
+    assert pki["command"][:3] == ["hub", "pki", "dev"] and pki["command"][pki["command"].index("--out") + 1] == "/pki"
