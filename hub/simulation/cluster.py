@@ -85,7 +85,8 @@ class Child:
     def ready(self) -> bool:
         """Whether the process answers: `/readyz` says 200 for a hub process, the port is open for a simulator."""
         if not self.running:
-            raise RuntimeError(f"{self.name} exited with {self.process and self.process.returncode}: see {self.log}")
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:]) if self.log.exists() else ""
+            raise RuntimeError(f"{self.name} exited with {self.process and self.process.returncode}:\n{tail}")
         if self.args[0] != "serve":
             return _listening(self.port)
         try:
@@ -215,9 +216,12 @@ class DevCluster:
                 rabbit.result()
             for simulator in self.simulators.values():
                 simulator.wait_ready()
-            for process in self.hubs:
+            # the first creates the tables and queues; several at once would race on creating them
+            first, *others = self.hubs
+            first.start().wait_ready()
+            for process in others:
                 process.start()
-            for process in self.hubs:
+            for process in others:
                 process.wait_ready()
             self.balancer.start()
             _wait(self.balancer.answers, 30, "the balancer did not reach a gateway")
