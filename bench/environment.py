@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from kombu import Connection
 
 from hub import devpki
 from hub.broker.codec import BrokerCodec
 from hub.settings import PROJECT_ROOT, GivenSettings, environment
 from hub.simulation import pki
+from hub.simulation.rabbit_nodes import delete_broker_objects
 from hub.soap.signature import Signer
 from hub.store.crypto import Sealer
 
@@ -206,20 +206,9 @@ class Bench:
         self.profilers.clear()
 
     def delete_queues(self) -> None:
-        """Remove every queue and exchange this run declared (their names start with the prefix)."""
-        listed = subprocess.run(
-            ["rabbitmqctl", "-q", "list_queues", "name"], capture_output=True, text=True, timeout=60, check=False
-        )
-        exchanges = subprocess.run(
-            ["rabbitmqctl", "-q", "list_exchanges", "name"], capture_output=True, text=True, timeout=60, check=False
-        )
-        with Connection(self.amqp_url) as connection:
-            for name in listed.stdout.split():
-                if name.startswith(self.prefix):
-                    connection.channel().queue_delete(name)
-            for name in exchanges.stdout.split():
-                if name.startswith(self.prefix):
-                    connection.channel().exchange_delete(name)
+        """Remove every queue and exchange this run declared (their names start with the prefix), in
+        whichever virtual host."""
+        delete_broker_objects(self.amqp_url, self.prefix)
 
 
 def machine() -> str:

@@ -22,6 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from kombu import Connection
 
 SCRIPTS = Path(os.environ.get("HUB_RABBITMQ_SCRIPTS", "/usr/lib/rabbitmq/bin"))
 """The real RabbitMQ scripts: Debian's /usr/sbin ones are wrappers that switch to the rabbitmq user and
@@ -477,6 +480,66 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise RabbitNodeError(f"{what} after {timeout:.0f} s")
         time.sleep(1)
+
+
+def machine_ctl(*args: str, timeout: float = 60) -> str:
+    """`rabbitmqctl` against the machine's own broker, with whatever node and cookie its installation sets."""
+    try:
+        done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RabbitNodeError(f"rabbitmqctl {' '.join(args)}: {exc}") from exc
+    if done.returncode != 0:
+        raise RabbitNodeError(f"rabbitmqctl {' '.join(args)}: {done.stderr or done.stdout}")
+    return done.stdout
+
+
+def in_vhost(url: str, vhost: str) -> str:
+    """`url` with its virtual host replaced."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
+
+
+def delete_broker_objects(amqp_url: str, prefix: str, ctl: Callable[..., str] = machine_ctl) -> None:
+    """Delete what a test or a benchmark run made on a shared broker, in every virtual host: the vhosts
+    named with its prefix, and elsewhere its queues and exchanges (rabbitmqctl lists them, AMQP cannot).
+    Best effort: a broker that does not answer keeps them."""
+
+    def listed(*args: str) -> list[str]:
+        out = ctl(*args, "--formatter", "json")
+        return [row["name"] for row in json.loads(out[out.find("[") :] if "[" in out else "[]")]
+
+    try:
+        vhosts = listed("list_vhosts", "name")
+        for vhost in vhosts:
+            if vhost.startswith(prefix):
+                ctl("delete_vhost", vhost)
+        with ThreadPoolExecutor(4) as pool:
+            found = {
+                vhost: (
+                    pool.submit(listed, "list_queues", "-p", vhost, "name"),
+                    pool.submit(listed, "list_exchanges", "-p", vhost, "name"),
+                )
+                for vhost in vhosts
+                if not vhost.startswith(prefix)
+            }
+            names = {
+                vhost: (
+                    [n for n in q.result() if n.startswith(prefix)],
+                    [n for n in x.result() if n.startswith(prefix)],
+                )
+                for vhost, (q, x) in found.items()
+            }
+    except (RabbitNodeError, ValueError):
+        return
+    for vhost, (queues, exchanges) in names.items():
+        if not queues and not exchanges:
+            continue
+        with Connection(in_vhost(amqp_url.split(";")[0], vhost)) as connection:
+            channel = connection.channel()
+            for queue in queues:
+                channel.queue_delete(queue)
+            for exchange in exchanges:
+                channel.exchange_delete(exchange)
 
 
 @atexit.register
