@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -23,22 +22,27 @@ from adapters.vsaa.simulator import VsaaService
 from hub import devpki
 from hub.runtime import Hub, build
 from hub.settings import Settings
+from hub.simulation.rabbit_nodes import RabbitCluster, RabbitNode, delete_broker_objects
 from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.systems import discover
 from tests.helpers import AMQP_URL, PG_URL, Simulated, hub_settings, simulated_spolis
+from tests.helpers.brokers import BrokerWatch, started
+
+OWN_BROKERS = {"amqp_url", "own_rabbit", "own_cluster"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that needs RabbitMQ is marked `rabbitmq`, whether a test, a fixture or a fixture of a
-    fixture asks for `amqp_url`, or `broker_url` is its RabbitMQ case: `-m 'not rabbitmq'` runs without
-    a broker, `-m rabbitmq` runs all that need one. Before `-m` deselects (tryfirst)."""
+    fixture asks for `amqp_url` (the machine's broker) or a node of its own (`own_rabbit`,
+    `own_cluster`), or `broker_url` is its RabbitMQ case: `-m 'not rabbitmq'` runs without a broker
+    and starts no node, `-m rabbitmq` runs all that need one. Before `-m` deselects (tryfirst)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_rabbitmq = callspec is not None and callspec.params.get("broker_url") == "rabbitmq"
-        if "amqp_url" in getattr(item, "fixturenames", ()) or on_rabbitmq:
+        if OWN_BROKERS & set(getattr(item, "fixturenames", ())) or on_rabbitmq:
             item.add_marker(pytest.mark.rabbitmq)
 
 
@@ -64,32 +68,44 @@ def amqp_url() -> str:
     return AMQP_URL
 
 
+@pytest.fixture(scope="session", autouse=True)
+def machine_broker_untouched(request) -> Iterator[None]:
+    """`make test` never stops a broker it did not start: when tests on RabbitMQ run, the machine's
+    broker must run at the end as it did at the start (same VM, never stopped), or the session fails."""
+    on_rabbitmq = any(item.get_closest_marker("rabbitmq") for item in request.session.items)
+    if not on_rabbitmq or not _broker_answers(AMQP_URL):
+        yield
+        return
+    watch = BrokerWatch(AMQP_URL)
+    yield
+    if broken := watch.broken():
+        pytest.fail(f"the machine's RabbitMQ at {AMQP_URL} was disturbed by the tests: {broken}")
+
+
 @pytest.fixture
 def broker_prefix(request) -> Iterator[str]:
-    """A fresh name prefix per test, so tests never share queues; on RabbitMQ they are deleted after."""
+    """A fresh name prefix per test, so tests never share queues; on RabbitMQ they are deleted after,
+    in whichever virtual host, as are virtual hosts named with it."""
     prefix = f"hubtest-{uuid.uuid4().hex[:8]}"
     yield prefix
     if "amqp_url" in request.fixturenames:
-        delete_broker_objects(prefix)
+        delete_broker_objects(AMQP_URL, prefix)
 
 
-def delete_broker_objects(prefix: str) -> None:
-    """Delete a test's queues and exchanges (rabbitmqctl lists them; AMQP cannot)."""
-    names = {}
-    for kind in ("queues", "exchanges"):
-        try:
-            listed = subprocess.run(
-                ["rabbitmqctl", "-q", f"list_{kind}", "name"], capture_output=True, text=True, timeout=30
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return
-        names[kind] = [n for n in listed.stdout.split() if n.startswith(prefix + ".")]
-    with Connection(AMQP_URL) as connection:
-        channel = connection.channel()
-        for queue in names["queues"]:
-            channel.queue_delete(queue)
-        for exchange in names["exchanges"]:
-            channel.exchange_delete(exchange)
+@pytest.fixture
+def own_rabbit(tmp_path_factory) -> Iterator[RabbitNode]:
+    """A RabbitMQ node of the test's own, to stop, kill, pause or restart; removed after, whatever happens."""
+    node = started(RabbitNode(tmp_path_factory.mktemp("rabbit")))
+    yield node
+    node.remove()
+
+
+@pytest.fixture(scope="module")
+def own_cluster(tmp_path_factory) -> Iterator[RabbitCluster]:
+    """Three nodes of the module's own in one cluster (started once: a cluster takes tens of seconds)."""
+    cluster = started(RabbitCluster(3, tmp_path_factory.mktemp("cluster")))
+    yield cluster
+    cluster.remove()
 
 
 @pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
