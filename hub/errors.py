@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
@@ -119,8 +121,16 @@ class RemoteError(HubError):
         self.permanent = permanent  # type: ignore[misc]
 
 
+STORE_UNAVAILABLE = "store_unavailable"
+
+
 def classify(exc: BaseException) -> tuple[str, bool]:
-    """Return `(error_class, permanent)` for any exception; unknown ones are internal and permanent."""
+    """Return `(error_class, permanent)` for any exception; unknown ones are internal and permanent.
+    The database not answering (restarting, failing over, a lost connection) passes."""
     if isinstance(exc, HubError):
         return exc.error_class, exc.permanent
+    if isinstance(exc, OperationalError | DisconnectionError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return STORE_UNAVAILABLE, False
     return "internal", True

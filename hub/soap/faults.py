@@ -59,7 +59,9 @@ def fault_from_error(exc: BaseException) -> Fault:
         status = 413 if exc.errors[0].rule == "max-size" else 500
         return Fault(code, f"{exc.summary}: {exc}", error_class, False, exc.errors, status)
     if not permanent:
-        return Fault("Server", f"temporarily unavailable, retry later: {exc}", error_class, True)
+        # the hub's own errors say what passes; another's text (a driver's, naming hosts) stays inside
+        why = str(exc) if isinstance(exc, HubError) else error_class.replace("_", " ")
+        return Fault("Server", f"temporarily unavailable, retry later: {why}", error_class, True)
     if isinstance(exc, HubError):
         return Fault("Client", str(exc), error_class, False)
     return Fault("Server", "internal error; the hub's operators have been told", error_class, True)
