@@ -7,6 +7,12 @@ one ack per batch, not one per message. Messages unacked when a connection drops
 (at-least-once), which is why every target is called with an idempotency key. While `pause`
 says so (an open circuit), the loop stops consuming and messages wait in the broker. A batch is
 full when the records its messages carry (a bundle carries several) reach the batch size.
+
+A handler that fails in a way that passes (the database restarting, the publisher's broker
+connection lost) leaves its unsettled messages held on the channel and is given them again after a
+wait, consuming nothing meanwhile: going back to the broker would count a delivery for each, and
+after a few such blips a healthy message would be set aside as poison. Any other failure drops the
+connection, and the broker hands the messages out again.
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ from kombu.message import Message
 from hub import logs
 from hub.broker.backoff import Backoff
 from hub.broker.headers import RECORDS
+from hub.errors import classify
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.5  # how long an idle loop waits for a message before it looks at stop and pause again
+HOLD_FIRST_SECONDS = 0.5  # a held batch is handled again after this, doubling while it keeps failing
+HOLD_LONGEST_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -93,6 +102,9 @@ class ConsumerLoop:
         self._oldest = 0.0
         self._whole_batches = False  # a multiple ack, where the broker can
         self.backoff = Backoff()
+        self._held: list[Received] = []  # a batch whose handler failed in a way that passes
+        self._held_until = 0.0
+        self._holds = 0  # in a row, for the wait before the next try
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -101,6 +113,7 @@ class ConsumerLoop:
             except Exception as exc:
                 self.connected.clear()
                 self._buffer.clear()  # unacked: the broker hands them out again
+                self._held.clear()
                 self._records = 0
                 if stop.is_set():
                     break
@@ -126,7 +139,7 @@ class ConsumerLoop:
             self.backoff.connected()
             try:
                 while not stop.is_set():
-                    paused = self.pause() > 0
+                    paused = self.pause() > 0 or bool(self._held)
                     if paused and consuming:
                         consumer.cancel()
                         consuming = False
@@ -142,11 +155,15 @@ class ConsumerLoop:
                     except TimeoutError:
                         pass
                     connection.heartbeat_check()
-                    if self._buffer and (
+                    if self._held:
+                        if time.monotonic() >= self._held_until:
+                            self._handle(self._held)
+                    elif self._buffer and (
                         self._records >= self.batch_size or time.monotonic() - self._oldest >= self.flush_seconds
                     ):
                         self._flush()
-                self._flush()
+                if not self._held:
+                    self._flush()
             finally:
                 if consuming:
                     consumer.cancel()
@@ -166,21 +183,48 @@ class ConsumerLoop:
         )
         carried = headers.get(RECORDS)
         self._records += carried if isinstance(carried, int) and carried > 0 else 1
-        if self._records >= self.batch_size:
+        if self._records >= self.batch_size and not self._held:
             self._flush()
 
     def _flush(self) -> None:
         if not self._buffer:
             return
         batch, self._buffer, self._records = self._buffer, [], 0
+        self._handle(batch)
+
+    def _handle(self, batch: list[Received]) -> None:
+        self._held = []
         try:
             with logs.handling(
                 [str(r.properties.get("message_id") or "") for r in batch],
                 [str(r.properties.get("correlation_id") or "") for r in batch],
             ):
                 self.handler(batch)
+            self._holds = 0
+        except Exception as exc:
+            error_class, permanent = classify(exc)
+            if permanent:
+                raise
+            self._hold([r for r in batch if not r.settled], error_class, exc)
         finally:  # settled messages are acked even when the handler failed on a later one
             self._ack(batch)
+
+    def _hold(self, unsettled: list[Received], error_class: str, exc: Exception) -> None:
+        self._held = unsettled
+        self._holds += 1
+        wait = min(HOLD_FIRST_SECONDS * 2 ** (self._holds - 1), HOLD_LONGEST_SECONDS)
+        self._held_until = time.monotonic() + wait
+        first_line = (str(exc).splitlines() or [""])[0][:200]  # a driver's error goes on with its SQL
+        log.warning(
+            "batch held: its effects cannot be settled now; it is handled again without going back to the broker",
+            extra={
+                "queue": self.queue,
+                "error_class": error_class,
+                "error": f"{type(exc).__name__}: {first_line}",
+                "messages": len(unsettled),
+                "retry_in_s": wait,
+            },
+        )
 
     def _ack(self, batch: list[Received]) -> None:
         settled = [r for r in batch if r.settled]

@@ -243,6 +243,19 @@ class DeliveryWorker:
         now = utcnow()
         ids = [i.message_id for i in items]
         self.status.mark_delivered(ids, now)
+        # counted once the effect is done (even if what follows fails, or the ack is lost); a batch's
+        # records share a few label sets, each looked up once
+        latencies: dict[tuple[str, str, str], list[float]] = {}
+        for item in items:
+            envelope = item.envelope
+            latencies.setdefault((envelope.flow, envelope.source, envelope.type), []).append(
+                max((now - envelope.created_at).total_seconds(), 0.0)
+            )
+        for (flow, source, type_), seconds in latencies.items():
+            metrics.messages_delivered.labels(flow, source, self.target_name, type_).inc(len(seconds))
+            histogram = metrics.delivery_latency.labels(flow, self.target_name, type_)
+            for value in seconds:
+                histogram.observe(value)
         # the status row says when a record was delivered; the message log adds only what it does not
         # say (a delivery after retries or a replay, a target that had the record already), which
         # spares the common case a row per record (the benchmark's profile)
@@ -265,19 +278,6 @@ class DeliveryWorker:
         )
         if any(i.received.headers.get(REPLAYS) for i in items):
             self.failed.resolve(ids, now)
-        # counted once the effect is done, even if the ack is lost with the connection; a batch's
-        # records share a few label sets, each looked up once
-        latencies: dict[tuple[str, str, str], list[float]] = {}
-        for item in items:
-            envelope = item.envelope
-            latencies.setdefault((envelope.flow, envelope.source, envelope.type), []).append(
-                max((now - envelope.created_at).total_seconds(), 0.0)
-            )
-        for (flow, source, type_), seconds in latencies.items():
-            metrics.messages_delivered.labels(flow, source, self.target_name, type_).inc(len(seconds))
-            histogram = metrics.delivery_latency.labels(flow, self.target_name, type_)
-            for value in seconds:
-                histogram.observe(value)
         for item in items:
             item.settle()
 

@@ -213,13 +213,6 @@ def test_a_gateway_killed_behind_the_balancer_while_partners_send(cluster, parts
     scenario(cluster, parts, 300, fault)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a store outage makes bundles poison: the consumer loop takes the store's error for a lost broker "
-    "connection and reconnects, each redelivery counts towards HUB_DELIVERY_LIMIT, and a few seconds without "
-    "PostgreSQL dead-letter whole bundles into the failed-message store",
-)
 def test_postgresql_restarted_mid_stream(cluster, parts):
     def fault(load: Load) -> None:
         mid_stream(cluster, load)
