@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import operator
 import stat
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Insert
 
 from hub.files import create_private_file
@@ -25,6 +27,7 @@ from hub.store.crypto import Sealer
 log = logging.getLogger(__name__)
 metadata = MetaData()
 REASON_CHARS = 2000  # the longest failure reason kept
+CREATE_ATTEMPTS = 5
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
@@ -91,8 +94,17 @@ class Database:
         self.scrub = scrub
 
     def create(self, *tables: Table) -> None:
-        """The tables a store keeps, created where missing: each store asks for its own."""
-        metadata.create_all(self.engine, tables=tables, checkfirst=True)
+        """The tables a store keeps, created where missing: each store asks for its own. Hub processes
+        started together (a deployment's gateways and workers) race to create them: a process that lost
+        finds them made by the winner when it looks again."""
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                metadata.create_all(self.engine, tables=tables, checkfirst=True)
+                return
+            except DBAPIError:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def reason(self, text: str) -> str:
         """A failure's reason as the stores keep it: scrubbed, then cut (never a code cut in half)."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+import threading
 import uuid
 
 import pytest
 from cryptography.fernet import Fernet
 
 from hub.store.crypto import Sealer
+from hub.store.db import Database
+from hub.store.failed import FailedStore
 from hub.store.status import Receipt, RecordRow, StatusStore
 
 SEALER = Sealer([Fernet.generate_key()])
@@ -67,3 +70,27 @@ def test_a_row_crosses_processes_with_every_field():
     )
     again = pickle.loads(pickle.dumps(row))
     assert (again, again.source_path) == (row, row.source_path)
+
+
+def test_processes_started_together_all_find_their_tables(database):
+    """A deployment's hub processes start at once and race to create the tables: none may fail."""
+    url = database.engine.url.render_as_string(hide_password=False)
+    start, failures = threading.Barrier(4), []
+
+    def open_stores() -> None:
+        db = Database(url, SEALER)
+        start.wait()
+        try:
+            StatusStore(db)
+            FailedStore(db, StatusStore(db))
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=open_stores) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
