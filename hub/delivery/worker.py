@@ -242,11 +242,16 @@ class DeliveryWorker:
             return
         now = utcnow()
         ids = [i.message_id for i in items]
-        self.status.mark_delivered(ids, now)
-        # counted once the effect is done (even if what follows fails, or the ack is lost); a batch's
-        # records share a few label sets, each looked up once
+        counted = set(ids)
+        moved = self.status.mark_delivered(ids, now)
+        if len(moved) < len(ids):  # another worker delivered some meanwhile, and counted them
+            others = self.status.delivered_among(counted - moved)
+            metrics.deduplicated.labels(self.target_name).inc(len(others))
+            counted -= others
+        # counted once the effect is done (even if what follows fails, or the ack is lost), by the worker
+        # that moved the record to delivered; a batch's records share a few label sets, each looked up once
         latencies: dict[tuple[str, str, str], list[float]] = {}
-        for item in items:
+        for item in (i for i in items if i.message_id in counted):
             envelope = item.envelope
             latencies.setdefault((envelope.flow, envelope.source, envelope.type), []).append(
                 max((now - envelope.created_at).total_seconds(), 0.0)

@@ -299,16 +299,20 @@ class StatusStore:
             )
             ReceiptClaims.settle(conn, receipt.receipt_id)
 
-    def mark_delivered(self, message_ids: Iterable[str], at: dt.datetime) -> None:
+    def mark_delivered(self, message_ids: Iterable[str], at: dt.datetime) -> set[str]:
+        """Those of `message_ids` this call moved to delivered: a record two workers delivered at once (a
+        bundle handed out again while its first worker was still at it) is delivered once, by one."""
         ids = list(message_ids)
         if not ids:
-            return
+            return set()
         with self.engine.begin() as conn:  # one statement for the batch, not one execution per record
-            conn.execute(
+            moved = conn.execute(
                 update(message_status)
-                .where(message_status.c.message_id.in_(ids))
+                .where(message_status.c.message_id.in_(ids), message_status.c.status != RecordState.DELIVERED)
                 .values(status=RecordState.DELIVERED, updated_at=at, error_class=None, reason=None)
+                .returning(message_status.c.message_id)
             )
+            return set(moved.scalars())
 
     def mark_failed(
         self, failures: Iterable[tuple[str, str, str]], at: dt.datetime, *, within: Connection | None = None

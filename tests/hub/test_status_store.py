@@ -94,3 +94,23 @@ def test_processes_started_together_all_find_their_tables(database):
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_a_record_two_workers_deliver_at_once_is_moved_to_delivered_by_one(store):
+    receipt_id, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+    records = rows(200)
+    store.add_pending(receipt_id, "sopa", records, now)
+    ids = [r.message_id for r in records]
+    start, moved = threading.Barrier(2), []
+
+    def deliver() -> None:
+        start.wait()
+        moved.append(store.mark_delivered(ids, now))
+
+    workers = [threading.Thread(target=deliver) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert moved[0] | moved[1] == set(ids) and not moved[0] & moved[1]
+    assert store.mark_delivered(ids, now) == set()
