@@ -216,12 +216,9 @@ class DevCluster:
                 rabbit.result()
             for simulator in self.simulators.values():
                 simulator.wait_ready()
-            # the first creates the tables and queues; several at once would race on creating them
-            first, *others = self.hubs
-            first.start().wait_ready()
-            for process in others:
+            for process in self.hubs:  # together, as a deployment's processes start: they race to create tables
                 process.start()
-            for process in others:
+            for process in self.hubs:
                 process.wait_ready()
             self.balancer.start()
             _wait(self.balancer.answers, 30, "the balancer did not reach a gateway")
