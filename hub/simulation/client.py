@@ -3,7 +3,7 @@ receipts, status answers and Faults. Resends the same MessageID when the hub say
 
 from __future__ import annotations
 
-import time
+import threading
 import uuid
 from dataclasses import dataclass, field
 
@@ -49,15 +49,17 @@ class HubClient:
         retries: int = 5,
         signer: Signer | None = None,
         hub_verifier: SignatureVerifier | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         """`signer`: the sender's key, signing every message (a hub with signatures required refuses
         unsigned ones). `hub_verifier`: checks that every answer is signed by the hub, as a partner would;
-        an answer that is not is a transport fault."""
+        an answer that is not is a transport fault. `stop`: once set, no more resends."""
         self.url = f"{base_url.rstrip('/')}/soap/{sender}"
         self.sender = sender
         self.retries = retries
         self.signer = signer
         self.hub_verifier = hub_verifier
+        self.stop = stop or threading.Event()
         self._http = httpx.Client(timeout=timeout)
 
     def call(
@@ -86,7 +88,8 @@ class HubClient:
             answer.attempts = attempt
             if answer.fault is None or not answer.fault.retry or attempt > self.retries:
                 break
-            time.sleep(min(0.5 * 2 ** (attempt - 1), 10.0))
+            if self.stop.wait(min(0.5 * 2 ** (attempt - 1), 10.0)):
+                break
         return answer
 
     def _post(self, payload: bytes) -> Answer:

@@ -133,9 +133,11 @@ class MunicipalSimulator:
         unregistered_share: float = 0.0,
         signer: Signer | None = None,
         hub_verifier: SignatureVerifier | None = None,
+        stop: threading.Event | None = None,
     ) -> LoadResult:
         """Send `records` in batches; a Fault that says "retry" is answered by resending the same
-        message (same MessageID) up to `retries` times with a growing pause."""
+        message (same MessageID) up to `retries` times with a growing pause. `stop`: once set, nothing
+        more is sent (what is in flight ends at its next answer)."""
         rng = random.Random(seed)
         result = LoadResult(self.system)
         lock = threading.Lock()
@@ -145,13 +147,15 @@ class MunicipalSimulator:
         def client() -> HubClient:
             if not hasattr(local, "client"):
                 local.client = HubClient(
-                    url, sender=self.system, retries=retries, signer=signer, hub_verifier=hub_verifier
+                    url, sender=self.system, retries=retries, signer=signer, hub_verifier=hub_verifier, stop=stop
                 )
                 with lock:
                     clients.append(local.client)
             return local.client
 
         def submit(load: tuple[etree._Element, int], user: str) -> None:
+            if stop is not None and stop.is_set():
+                return
             body, size = load
             submitted = client().submit(body, destination=self.destination, user_id=user, records=size)
             with lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,6 +95,7 @@ class Load:
     accepted: list[int]
     records: int
     then: Before
+    stop: threading.Event
 
 
 def start_load(cluster: DevCluster, records: int, seed: int, then: Before) -> Load:
@@ -101,7 +103,7 @@ def start_load(cluster: DevCluster, records: int, seed: int, then: Before) -> Lo
     and resends on "retry later" (same MessageID), as often as a broker failover may need."""
     systems = discover()
     pool = ThreadPoolExecutor(max_workers=len(SOURCES) + 1)
-    accepted = [0]
+    accepted, stop = [0], threading.Event()
 
     def count(submitted) -> None:  # type: ignore[no-untyped-def]
         if submitted.accepted:
@@ -121,12 +123,13 @@ def start_load(cluster: DevCluster, records: int, seed: int, then: Before) -> Lo
                 progress=count,
                 signer=pki.signer_for(name, cluster.pki),
                 hub_verifier=pki.hub_verifier(cluster.pki),
+                stop=stop,
             )
             for i, (name, n) in enumerate(zip(SOURCES, share, strict=True))
         ]
         return [f.result() for f in futures]
 
-    return Load(pool.submit(run), accepted, records, then)
+    return Load(pool.submit(run), accepted, records, then, stop)
 
 
 def mid_stream(cluster: DevCluster, load: Load) -> None:
@@ -166,8 +169,11 @@ def scenario(cluster: DevCluster, parts: Components, seed: int, fault: Callable[
     wait_for(lambda: all_ready(cluster), timeout=120)
     started = time.monotonic()
     load = start_load(cluster, RECORDS, seed, before(cluster, parts))
-    fault(load)
-    assert_exactly_once(cluster, parts, load)
+    try:
+        fault(load)
+        assert_exactly_once(cluster, parts, load)
+    finally:
+        load.stop.set()  # a failed scenario's partners stop sending, or the session waits for their resends
     print(f"{RECORDS} records in {time.monotonic() - started:.1f} s")
     wait_for(lambda: all_ready(cluster), timeout=120)
 
