@@ -65,6 +65,15 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0) -> T:
     raise AssertionError("condition not met in time")
 
 
+def running(loop: Any) -> tuple[threading.Event, threading.Thread]:
+    """`loop.run(stop)` in a thread of its own (a consumer loop, the dead-letter mover): set the event
+    and join the thread to end it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
 def required_tool(name: str, package: str) -> str:
     """The path of a command a test needs; under CI=true its absence fails the test instead of skipping."""
     path = shutil.which(name)

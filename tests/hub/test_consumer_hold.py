@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -12,7 +11,7 @@ from hub.broker import open_broker
 from hub.broker.consumer import ConsumerLoop, Received
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
-from tests.helpers import wait_for
+from tests.helpers import running, wait_for
 
 
 def run_loop(broker_url: str, prefix: str, handle, messages: int):  # type: ignore[no-untyped-def]
@@ -30,9 +29,7 @@ def run_loop(broker_url: str, prefix: str, handle, messages: int):  # type: igno
     loop = ConsumerLoop(
         broker, topology.delivery_queue("spolis"), handle, prefetch=50, batch_size=50, flush_seconds=0.05, name="t"
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
-    thread.start()
+    stop, thread = running(loop)
     return loop, stop, thread
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from hub.broker.backoff import Backoff
 from hub.broker.consumer import ConsumerLoop, Received
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
-from tests.helpers import wait_for
+from tests.helpers import running, wait_for
 
 
 class Clock:
@@ -102,9 +101,7 @@ def test_the_consumer_and_the_publisher_are_back_within_two_seconds_of_every_bli
     loop = ConsumerLoop(
         broker, topology.delivery_queue("spolis"), handle, prefetch=10, batch_size=1, flush_seconds=0.05, name="t"
     )
-    stop = threading.Event()
-    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
-    thread.start()
+    stop, thread = running(loop)
     publisher = broker.publisher(topology)
     publisher.start(timeout=20)
     try:

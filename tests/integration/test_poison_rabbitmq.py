@@ -3,7 +3,6 @@ it and the hub moves it into the failed-message store, instead of it looping for
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
@@ -13,7 +12,7 @@ from hub.broker.consumer import ConsumerLoop
 from hub.delivery.deadletter import DeadLetterMover
 from hub.envelope import Envelope
 from hub.store.failed import Filter
-from tests.helpers import factory, wait_for
+from tests.helpers import factory, running, wait_for
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -46,7 +45,6 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
         assert crashes <= 10, "the delivery limit did not stop the message"
     assert crashes == 4, "delivered once, then returned three times (the limit), then dead-lettered"
 
-    stop = threading.Event()
     mover = ConsumerLoop(
         hub.broker,
         hub.topology.dead_queue,
@@ -56,8 +54,7 @@ def test_a_poison_message_ends_in_the_store_after_the_delivery_limit(start_hub, 
         flush_seconds=0.05,
         name="dead-letters-test",
     )
-    thread = threading.Thread(target=mover.run, args=(stop,), daemon=True)
-    thread.start()
+    stop, thread = running(mover)
     try:
         stored = wait_for(lambda: hub.failed.find(Filter()), timeout=30)
     finally:
