@@ -22,7 +22,7 @@ from adapters.vsaa.simulator import VsaaService
 from hub import devpki
 from hub.runtime import Hub, build
 from hub.settings import Settings
-from hub.simulation.rabbit_nodes import RabbitCluster, RabbitNode, delete_broker_objects
+from hub.simulation.rabbit_nodes import RabbitNode, delete_broker_objects
 from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
 from hub.store.db import Database
@@ -30,15 +30,15 @@ from hub.systems import discover
 from tests.helpers import AMQP_URL, PG_URL, Simulated, hub_settings, simulated_spolis
 from tests.helpers.brokers import BrokerWatch, started
 
-OWN_BROKERS = {"amqp_url", "own_rabbit", "own_cluster"}
+OWN_BROKERS = {"amqp_url", "own_rabbit"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that needs RabbitMQ is marked `rabbitmq`, whether a test, a fixture or a fixture of a
-    fixture asks for `amqp_url` (the machine's broker) or a node of its own (`own_rabbit`,
-    `own_cluster`), or `broker_url` is its RabbitMQ case: `-m 'not rabbitmq'` runs without a broker
-    and starts no node, `-m rabbitmq` runs all that need one. Before `-m` deselects (tryfirst)."""
+    fixture asks for `amqp_url` (the machine's broker) or a node of its own (`own_rabbit`), or
+    `broker_url` is its RabbitMQ case: `-m 'not rabbitmq'` runs without a broker and starts no node,
+    `-m rabbitmq` runs all that need one. Before `-m` deselects (tryfirst)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_rabbitmq = callspec is not None and callspec.params.get("broker_url") == "rabbitmq"
@@ -98,14 +98,6 @@ def own_rabbit(tmp_path_factory) -> Iterator[RabbitNode]:
     node = started(RabbitNode(tmp_path_factory.mktemp("rabbit")))
     yield node
     node.remove()
-
-
-@pytest.fixture(scope="module")
-def own_cluster(tmp_path_factory) -> Iterator[RabbitCluster]:
-    """Three nodes of the module's own in one cluster (started once: a cluster takes tens of seconds)."""
-    cluster = started(RabbitCluster(3, tmp_path_factory.mktemp("cluster")))
-    yield cluster
-    cluster.remove()
 
 
 @pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])

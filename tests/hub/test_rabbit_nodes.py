@@ -144,8 +144,7 @@ def test_a_cluster_survives_the_loss_of_its_queue_leader(tmp_path: Path):
         survivor = next(n for n in cluster.nodes if n is not leader)
         assert consume(survivor.url, "replicated", 2) == ["one", "two"]
         assert cluster.leader_of("replicated") is not leader
-        leader.start()
-        cluster.rolling_restart()
+        leader.start()  # a rolling restart under load: tests/integration/test_cluster_faults.py
         assert len(cluster.running_nodes()) == 3
     finally:
         cluster.remove()
