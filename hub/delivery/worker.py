@@ -263,7 +263,7 @@ class DeliveryWorker:
                 histogram.observe(value)
         # the status row says when a record was delivered; the message log adds only what it does not
         # say (a delivery after retries or a replay, a target that had the record already), which
-        # spares the common case a row per record (the benchmark's profile)
+        # spares the common case a row per record
         self.message_log.record(
             (
                 (

@@ -86,8 +86,8 @@ class Gateway:
         self.readiness = readiness
         self.admin = admin
         self.pool = pool
-        # Loads taken in threads, two at a time: one GIL runs one thread's Python, the other overlaps its
-        # I/O. Ten at once starved each other and the publisher's thread (a p99 of almost a second).
+        # Loads taken in threads, two at a time: one GIL runs one thread's Python while the other overlaps
+        # its I/O; more at once only take turns on the GIL and starve the publisher's thread.
         self._taking = asyncio.Semaphore(2)
 
     def app(self) -> Starlette:

@@ -8,7 +8,7 @@ key in HUB_STORE_KEY_FILE (created on first use, mode 0600) so that a restart ca
 
 A sealed value is AES-256-GCM (`cryptography`): a version byte, the key's id (the first 8 bytes of
 its SHA-256), a random 96-bit nonce, then ciphertext and tag: one pass in C, where Fernet
-(AES-CBC, HMAC and base64) costs several times as much, and the gateway seals every record and
+(AES-CBC, HMAC and base64) takes several passes, and the gateway seals every record and
 the workers open every one. Values sealed with Fernet still open. With random nonces a key should
 seal well under 2^32 values: rotate yearly.
 """

@@ -47,7 +47,7 @@ def create_store_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             # Loads' commits rewrite the same index pages again and again: a longer log between
-            # checkpoints writes such a page to the database once for many commits (about 40 MB).
+            # checkpoints (10,000 pages) writes such a page to the database once for many commits.
             cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.execute("PRAGMA busy_timeout=10000")
             cursor.close()

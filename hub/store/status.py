@@ -96,7 +96,7 @@ class RecordRow:
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickled as its values: a load's rows cross back from the gateway's pool, and a frozen
-        dataclass's own unpickling sets each field through `dataclasses.fields`, three times slower."""
+        dataclass's own unpickling sets each field through `dataclasses.fields`, which is slower."""
         return RecordRow, (self.message_id, self.record_index, self.record_id, self.target, self.type, self.source_path)
 
 
@@ -174,8 +174,8 @@ def _rows_of(*columns: Column[Any]) -> Select[Any]:
     )
 
 
-# Built once: a statement built per call is keyed for the compiled cache again each time, which cost a
-# load's staging more than the two lookups themselves.
+# Built once: a statement built per call is keyed for the compiled cache again each time, which costs
+# more than the lookups themselves.
 _RECEIPT = select(receipts).where(receipts.c.receipt_id == bindparam("receipt_id"))
 _RECEIPT_ROWS = _rows_of(
     message_status.c.message_id,
