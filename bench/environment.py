@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from hub import devpki
 from hub.broker.codec import BrokerCodec
 from hub.settings import PROJECT_ROOT, GivenSettings, environment
 from hub.simulation import pki
+from hub.simulation.local import free_port
 from hub.simulation.rabbit_nodes import delete_broker_objects
 from hub.soap.signature import Signer
 from hub.store.crypto import Sealer
@@ -45,12 +45,6 @@ SIZES = {
     "small": Size("small", 5_000, 500, 1_000, 100, 50_000, 15.0, 10),
     "full": Size("full", 20_000, 2_000, 5_000, 300, 1_000_000, 60.0, 20),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 HTTP = httpx.Client(timeout=5)  # one client: polling must not cost a TLS context each time

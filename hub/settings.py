@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -174,3 +175,9 @@ def environment(settings: Settings) -> dict[str, str]:
                 item = item.get_secret_value()
             variables[f"{prefix}{variable}".upper()] = "" if item is None else str(item)
     return variables
+
+
+def without_hub_variables() -> dict[str, str]:
+    """This process's environment without its HUB_ variables: a child given `environment(settings)` on
+    top has those settings and no others of this process's."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("HUB_")}

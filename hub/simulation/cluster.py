@@ -9,7 +9,6 @@ Development only: the production image does not ship `hub.simulation`."""
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import signal
@@ -17,8 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
@@ -27,24 +25,17 @@ import httpx
 from cryptography.fernet import Fernet
 
 from hub import devpki
-from hub.settings import PROJECT_ROOT, GivenSettings, Settings, environment
+from hub.settings import PROJECT_ROOT, GivenSettings, Settings, environment, without_hub_variables
 from hub.simulation.balancer import Balancer
+from hub.simulation.local import free_port, wait_until
 from hub.simulation.postgres import PostgresServer
-from hub.simulation.rabbit_nodes import RabbitCluster, free_port
+from hub.simulation.rabbit_nodes import RabbitCluster
 from hub.systems import discover
 
 TARGETS = ("spolis", "vsaa", "vdeavk", "burvis", "sopa", "lietis")
 """The simulators docker-compose.yml runs: every system the hub delivers to or asks."""
 
 START_TIMEOUT = 120.0
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} within {timeout:.0f} s")
-        time.sleep(0.1)
 
 
 def _listening(port: int) -> bool:
@@ -95,7 +86,7 @@ class Child:
             return False
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> Self:
-        _wait(self.ready, timeout, f"{self.name} did not get ready")
+        wait_until(self.ready, timeout, f"{self.name} did not get ready")
         return self
 
     def kill(self) -> None:
@@ -168,7 +159,7 @@ class DevCluster:
             args.insert(2, "--serve")
         if name in ("spolis", "burvis", "sopa", "lietis"):
             args += ["--db", str(self.folder / f"{name}.sqlite3")]
-        env = {**_without_hub_variables(), "HUB_LOG_LEVEL": "WARNING"}
+        env = {**without_hub_variables(), "HUB_LOG_LEVEL": "WARNING"}
         return Child(f"{name} simulator", args, port, env, self.logs / f"{name}.log")
 
     def _hub_settings(self, log_level: str, overrides: dict[str, object]) -> Settings:
@@ -196,7 +187,7 @@ class DevCluster:
 
     def _hub(self, role: str, number: int) -> Child:
         port = free_port()
-        env = {**_without_hub_variables(), **environment(self.settings), "HUB_HTTP_PORT": str(port)}
+        env = {**without_hub_variables(), **environment(self.settings), "HUB_HTTP_PORT": str(port)}
         return Child(f"{role}-{number}", ["serve", "--role", role], port, env, self.logs / f"{role}-{number}.log")
 
     @property
@@ -221,7 +212,7 @@ class DevCluster:
             for process in self.hubs:
                 process.wait_ready()
             self.balancer.start()
-            _wait(self.balancer.answers, 30, "the balancer did not reach a gateway")
+            wait_until(self.balancer.answers, 30, "the balancer did not reach a gateway")
         except BaseException:
             self.remove()
             raise
@@ -263,8 +254,3 @@ class DevCluster:
 
     def __exit__(self, *_: object) -> None:
         self.remove()
-
-
-def _without_hub_variables() -> dict[str, str]:
-    """This process's environment without its HUB_ variables: the children's settings are the cluster's."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}

@@ -8,20 +8,15 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import psycopg
 
+from hub.simulation.local import free_port
+
 BINARIES = ("/usr/lib/postgresql/*/bin",)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _binary(name: str) -> str:

@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from kombu import Connection
 
+from hub.simulation.local import free_port, wait_until
+
 SCRIPTS = Path(os.environ.get("HUB_RABBITMQ_SCRIPTS", "/usr/lib/rabbitmq/bin"))
 """The real RabbitMQ scripts: Debian's /usr/sbin ones are wrappers that switch to the rabbitmq user and
 its cookie, which our own folders and cookie would not suit."""
@@ -36,23 +37,12 @@ STOP_TIMEOUT = 60.0
 MARKER = "HUB_RABBIT_NODE_HOME"
 """Set in each node's environment, so leftovers of a node (even of a test run that died) are found."""
 
-_CTL_PORTS = range(35600, 35800)  # the CLI tools' own distribution ports (35672 and ten more)
 _LIVE: set[RabbitNode] = set()
 _LIVE_LOCK = threading.Lock()
 
 
 class RabbitNodeError(RuntimeError):
     pass
-
-
-def free_port() -> int:
-    """A port free now, away from the range the CLI tools take for themselves."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in _CTL_PORTS:
-            return port
 
 
 def _scripts(name: str) -> str:
@@ -438,13 +428,14 @@ class RabbitCluster:
     def rolling_restart(self, timeout: float = 120) -> None:
         """Restart one node after the other, each once no quorum queue would lose its majority without it."""
         for node in self.nodes:
-            _wait(
+            wait_until(
                 lambda node=node: (
                     node._run_ctl(["check_if_node_is_quorum_critical"], tool="rabbitmq-queues", timeout=60).returncode
                     == 0
                 ),
                 timeout,
-                f"{node.name} stays quorum critical",
+                f"{node.name} did not stop being quorum critical",
+                every=1,
             )
             node.restart()
         self.nodes[0].ctl("await_online_nodes", str(len(self.nodes)))
@@ -472,14 +463,6 @@ def _each(nodes: Sequence[RabbitNode], action: Callable[[RabbitNode], object]) -
         futures = [pool.submit(action, node) for node in nodes]
     for future in futures:
         future.result()
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RabbitNodeError(f"{what} after {timeout:.0f} s")
-        time.sleep(1)
 
 
 def machine_ctl(*args: str, timeout: float = 60) -> str:

@@ -32,7 +32,7 @@ from hub.canonical import Municipality
 from hub.canonical.queries import GrantedBenefitsQuery
 from hub.envelope import Envelope
 from hub.http_server import ServerThread
-from hub.settings import PROJECT_ROOT, GivenSettings, Settings, environment
+from hub.settings import PROJECT_ROOT, GivenSettings, Settings, environment, without_hub_variables
 from hub.simulation.client import Answer, HubClient
 from hub.simulation.record_store import RecordStore
 from hub.simulation.records import RecordFactory
@@ -325,11 +325,6 @@ def signed(pki: Path) -> dict[str, Any]:
     }
 
 
-def without_hub_variables() -> dict[str, str]:
-    """This process's environment without its HUB_ variables: a child's HUB_ ones are a test's own."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-
-
 def same_hub_environment(hub, **overrides: Any) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """Environment for a `hub` command in another process that works on the same broker, store, keys
     and routes: the settings `hub` was started with, and `overrides`."""
@@ -364,12 +359,6 @@ def hub_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
         cwd=PROJECT_ROOT,
         env={**without_hub_variables(), **(env or {})},
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(

@@ -28,11 +28,12 @@ from hub.errors import FieldError, Unauthenticated
 from hub.gateway.app import INLINE_READ_BYTES
 from hub.gateway.pool import ReceptionPool
 from hub.gateway.reception import Reception
+from hub.simulation.local import free_port
 from hub.simulation.records import RecordFactory
 from hub.soap import HUB_NS, MessageHeader, build_envelope, parse_fault
 from hub.store.status import RecordRow
 from hub.systems import discover
-from tests.helpers import RIGA, body_of, free_port, post, ready, serve, serve_env, wait_for
+from tests.helpers import RIGA, body_of, post, ready, serve, serve_env, wait_for
 
 
 def load(records: int, seed: int, message_id: uuid.UUID | None = None) -> tuple[bytes, etree._Element]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from hub.settings import PROJECT_ROOT
+from hub.settings import PROJECT_ROOT, without_hub_variables
 from hub.simulation.client import Submitted
 from hub.simulation.municipal import print_receipt
-from tests.helpers import without_hub_variables
 
 
 def test_the_demo_opens_without_warnings(tmp_path):

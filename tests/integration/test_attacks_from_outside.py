@@ -25,6 +25,7 @@ from bench.refusals import bombs
 from hub.devpki import issue
 from hub.settings import PROJECT_ROOT
 from hub.simulation.client import HubClient, Submitted
+from hub.simulation.local import free_port
 from hub.simulation.people import person_code
 from hub.simulation.pki import hub_verifier, signer_for
 from hub.soap import MessageHeader, build_envelope
@@ -36,7 +37,6 @@ from tests.helpers import (
     check_refusal,
     ep51,
     factory,
-    free_port,
     metric,
     ready,
     serve_env,

@@ -22,10 +22,11 @@ import yaml
 from hub.operations.dashboard import DASHBOARD_FILE, queries
 from hub.settings import PROJECT_ROOT
 from hub.simulation.client import HubClient
+from hub.simulation.local import free_port
 from hub.simulation.people import person_code
 from hub.simulation.pki import hub_verifier, signer_for
 from hub.systems import discover
-from tests.helpers import ep51, free_port, ready, required_tool, serve, serve_env, wait_for
+from tests.helpers import ep51, ready, required_tool, serve, serve_env, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
