@@ -287,6 +287,18 @@ class Simulated:
 # Hub settings and processes
 
 
+def own_store(folder: Path) -> dict[str, Any]:
+    """A test hub's store, keys and audit checkpoints in `folder`, and the fast routes."""
+    return {
+        "store_url": f"sqlite:///{folder / 'hub.sqlite3'}",
+        "store_key_file": folder / "store.key",
+        "pseudonym_key_file": folder / "pseudonym.key",
+        "audit_key_file": folder / "audit.key",
+        "audit_checkpoint_file": folder / "audit-checkpoints.jsonl",
+        "routes_file": FAST_ROUTES,
+    }
+
+
 def hub_settings(
     folder: Path, endpoints: dict[str, str], broker_prefix: str, broker_url: str = "memory://", **overrides: Any
 ) -> Settings:
@@ -296,12 +308,7 @@ def hub_settings(
         "broker_url": broker_url,
         "broker_prefix": broker_prefix,
         "http_port": 0,
-        "store_url": f"sqlite:///{folder / 'hub.sqlite3'}",
-        "store_key_file": folder / "store.key",
-        "pseudonym_key_file": folder / "pseudonym.key",
-        "audit_key_file": folder / "audit.key",
-        "audit_checkpoint_file": folder / "audit-checkpoints.jsonl",
-        "routes_file": FAST_ROUTES,
+        **own_store(folder),
         "endpoints": endpoints,
         "target_timeout_seconds": 2.0,
         "signatures": "off",
@@ -337,12 +344,7 @@ def serve_env(amqp_url: str, prefix: str, folder: Path, pki: Path, **settings: A
     values = {
         "broker_url": amqp_url,
         "broker_prefix": prefix,
-        "store_url": f"sqlite:///{folder / 'hub.sqlite3'}",
-        "store_key_file": folder / "store.key",
-        "pseudonym_key_file": folder / "pseudonym.key",
-        "audit_key_file": folder / "audit.key",
-        "audit_checkpoint_file": folder / "audit-checkpoints.jsonl",
-        "routes_file": FAST_ROUTES,
+        **own_store(folder),
         **signed(pki),
         **settings,
     }
