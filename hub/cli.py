@@ -109,39 +109,34 @@ def _trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dashboard(args: argparse.Namespace) -> int:
+def _generated(path: Path, content: bytes, command: str, *, check: bool) -> int:
+    """Write a generated file where it changed; with `check`, only say whether it is current."""
     from hub.generated import is_current, write_if_changed
+
+    if check:
+        if not is_current(path, content):
+            print(f"{path} is out of date: run `{command}`", file=sys.stderr)
+            return 1
+        return 0
+    if write_if_changed(path, content):
+        print(f"wrote {path}")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
     from hub.operations.dashboard import DASHBOARD_FILE, render
     from hub.rules.access import load_rules
     from hub.systems import discover
 
     systems = discover()
     content = render(*load_rules(get_settings(), systems), systems)
-    path = args.output or DASHBOARD_FILE
-    if args.check:
-        if not is_current(path, content):
-            print(f"{path} is out of date: run `hub dashboard`", file=sys.stderr)
-            return 1
-        return 0
-    if write_if_changed(path, content):
-        print(f"wrote {path}")
-    return 0
+    return _generated(args.output or DASHBOARD_FILE, content, "hub dashboard", check=args.check)
 
 
 def _config(args: argparse.Namespace) -> int:
-    from hub.generated import is_current, write_if_changed
     from hub.operations.configuration import CONFIGURATION_FILE, render
 
-    content = render()
-    path = args.output or CONFIGURATION_FILE
-    if args.check:
-        if not is_current(path, content):
-            print(f"{path} is out of date: run `hub config`", file=sys.stderr)
-            return 1
-        return 0
-    if write_if_changed(path, content):
-        print(f"wrote {path}")
-    return 0
+    return _generated(args.output or CONFIGURATION_FILE, render(), "hub config", check=args.check)
 
 
 def _pki_dev(args: argparse.Namespace) -> int:
