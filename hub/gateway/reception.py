@@ -67,6 +67,12 @@ def _message_id_reused() -> ValidationFailed:
     )
 
 
+def _check_same_load(given: Receipt, body_sha256: str, sender: str) -> None:
+    """A receipt answers a resend of its own load only: another body under its MessageID is refused."""
+    if given.body_sha256 != body_sha256 or given.source != sender:
+        raise _message_id_reused()
+
+
 @dataclass(frozen=True)
 class Reception:
     reader: Reader
@@ -119,22 +125,22 @@ class Reception:
 
     def answer_for(self, copy: Copy) -> bytes | None:
         """The answer a copy gives once its holder is done: the same receipt (signed for this copy's
-        header) or the same Fault (raised); None while the holder is still at work."""
-        given = self.store.find_receipt(copy.receipt_id)
-        if given is not None:
-            if given.body_sha256 != copy.body_sha256 or given.source != copy.header.sender:
-                raise _message_id_reused()
-            return build_envelope(receipt_element(given), copy.header, self.signer)
+        header) or the same Fault (raised); None while the holder is still at work. The claim is read
+        first: the holder gives the receipt and ends the claim in one transaction, so a claim found
+        ended means the receipt, if any, is there to read."""
         outcome = self.store.claims.outcome(copy.receipt_id)
+        if outcome.held:
+            return None
         if outcome.fault is not None:
             raise fault_from_record(outcome.fault)
-        if not outcome.held:
+        given = self.store.find_receipt(copy.receipt_id)
+        if given is None:
             raise BrokerUnavailable("another copy of this load was being taken and ended without an answer")
-        return None
+        _check_same_load(given, copy.body_sha256, copy.header.sender)
+        return build_envelope(receipt_element(given), copy.header, self.signer)
 
     def _resent(self, load: Load, given: Receipt) -> Staged:
-        if given.body_sha256 != load.body_sha256 or given.source != load.header.sender:
-            raise _message_id_reused()
+        _check_same_load(given, load.body_sha256, load.header.sender)
         return self._staged(load, given, [], {}, resend=True)
 
     def _staged_anew(self, load: Load, holder: str) -> Staged:

@@ -75,10 +75,10 @@ class ReceiptClaims:
             )
             if taken_over.rowcount == 1:
                 return Claimed.OURS
-            same = conn.execute(
-                select(c.receipt_id).where(c.receipt_id == receipt_id, c.source == source, c.body_sha256 == body_sha256)
-            ).first()
-        return Claimed.HELD if same is not None else Claimed.OTHER_BODY
+            held = conn.execute(select(c.source, c.body_sha256).where(c.receipt_id == receipt_id)).first()
+        if held is not None and (held.source, held.body_sha256) != (source, body_sha256):
+            return Claimed.OTHER_BODY
+        return Claimed.HELD  # or ended since the insert: the receipt given meanwhile answers the copy
 
     def outcome(self, receipt_id: str) -> Outcome:
         with self.engine.connect() as conn:
