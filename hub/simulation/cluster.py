@@ -8,6 +8,7 @@ Development only: the production image does not ship `hub.simulation`."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import secrets
 import shutil
@@ -30,10 +31,25 @@ from hub.simulation.balancer import Balancer
 from hub.simulation.local import free_port, wait_until
 from hub.simulation.postgres import PostgresServer
 from hub.simulation.rabbit_nodes import RabbitCluster
-from hub.systems import discover
+from hub.systems import SystemAdapter, discover
 
-TARGETS = ("spolis", "vsaa", "vdeavk", "burvis", "sopa", "lietis")
-"""The simulators docker-compose.yml runs: every system the hub delivers to or asks."""
+
+def targets() -> dict[str, SystemAdapter]:
+    """The systems the hub delivers to or asks that have a simulator: the ones docker-compose.yml runs."""
+    return {
+        name: system
+        for name, system in discover().items()
+        if (system.delivery_target or system.query_target) and system.simulator_module
+    }
+
+
+def _options(system: SystemAdapter) -> set[str]:
+    """The options `hub simulate <system>` takes."""
+    parser = argparse.ArgumentParser(add_help=False)
+    assert system.simulator is not None
+    system.simulator.add_arguments(parser)
+    return {option for action in parser._actions for option in action.option_strings}
+
 
 START_TIMEOUT = 120.0
 
@@ -117,7 +133,7 @@ class DevCluster:
         *,
         gateways: int = 2,
         workers: int = 2,
-        targets: Sequence[str] = TARGETS,
+        simulated: Sequence[str] | None = None,
         balancer_port: int = 0,
         log_level: str = "WARNING",
         settings: dict[str, object] | None = None,
@@ -131,10 +147,11 @@ class DevCluster:
         self.logs.mkdir(exist_ok=True)
         self.rabbit = RabbitCluster(3, self.folder / "rabbitmq", prefix=f"hubdev-{secrets.token_hex(3)}")
         self.postgres = PostgresServer(self.folder / "postgres")
-        unknown = set(targets) - set(TARGETS)
+        known = targets()
+        unknown = set(simulated or ()) - set(known)
         if unknown:
             raise ValueError(f"no simulator for {', '.join(sorted(unknown))}")
-        self.simulators = {name: self._simulator(name) for name in targets}
+        self.simulators = {name: self._simulator(known[name]) for name in simulated or known}
         self.settings = self._hub_settings(log_level, settings or {})
         self.gateways = [self._hub("gateway", n) for n in range(1, gateways + 1)]
         self.workers = [self._hub("worker", n) for n in range(1, workers + 1)]
@@ -147,18 +164,18 @@ class DevCluster:
         """Where partners send: the balancer."""
         return self.balancer.url
 
-    @property
-    def spolis_db(self) -> Path:
-        """The SPOLIS simulator's own store: what reached SPOLIS."""
-        return self.folder / "spolis.sqlite3"
+    def store_of(self, system: str) -> Path:
+        """A target simulator's own store: what reached that system."""
+        return self.folder / f"{system}.sqlite3"
 
-    def _simulator(self, name: str) -> Child:
-        port = free_port()
-        args = ["simulate", name, "--port", str(port), "--pki", str(self.pki)]
-        if name in ("sopa", "lietis"):
-            args.insert(2, "--serve")
-        if name in ("spolis", "burvis", "sopa", "lietis"):
-            args += ["--db", str(self.folder / f"{name}.sqlite3")]
+    def _simulator(self, system: SystemAdapter) -> Child:
+        """The system's simulator as the target it is here: serving (a municipal one serves its intake
+        with `--serve`), with its store in the cluster's folder where it keeps one."""
+        name, port, options = system.name, free_port(), _options(system)
+        args = ["simulate", name, *(["--serve"] if "--serve" in options else []), "--port", str(port)]
+        args += ["--pki", str(self.pki)]
+        if "--db" in options:
+            args += ["--db", str(self.store_of(name))]
         env = {**without_hub_variables(), "HUB_LOG_LEVEL": "WARNING"}
         return Child(f"{name} simulator", args, port, env, self.logs / f"{name}.log")
 

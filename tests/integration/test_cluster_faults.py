@@ -38,7 +38,7 @@ PAUSE_SECONDS = 20
 def cluster() -> Iterator[DevCluster]:
     required_tool("haproxy", "haproxy")
     required_tool("rabbitmq-server", "rabbitmq-server")
-    with DevCluster(targets=("spolis",)) as started:
+    with DevCluster(simulated=("spolis",)) as started:
         yield started
 
 
@@ -52,12 +52,12 @@ def parts(cluster: DevCluster) -> Iterator[Components]:
 
 def spolis_ids(cluster: DevCluster) -> list[str]:
     """Every message id in SPOLIS's own store, read beside the running simulator."""
-    with sqlite3.connect(f"file:{cluster.spolis_db}?mode=ro", uri=True, timeout=30) as db:
+    with sqlite3.connect(f"file:{cluster.store_of('spolis')}?mode=ro", uri=True, timeout=30) as db:
         return [row[0] for row in db.execute("SELECT message_id FROM records")]
 
 
 def spolis_count(cluster: DevCluster) -> int:
-    with sqlite3.connect(f"file:{cluster.spolis_db}?mode=ro", uri=True, timeout=30) as db:
+    with sqlite3.connect(f"file:{cluster.store_of('spolis')}?mode=ro", uri=True, timeout=30) as db:
         return db.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
 
