@@ -134,3 +134,14 @@ def classify(exc: BaseException) -> tuple[str, bool]:
     ):
         return STORE_UNAVAILABLE, False
     return "internal", True
+
+
+def error_classes() -> tuple[str, ...]:
+    """Every class `classify` can give: the values an `error_class` or `outcome` label can take."""
+    found = {"internal", STORE_UNAVAILABLE}
+    pending: list[type[HubError]] = [HubError]
+    while pending:
+        cls = pending.pop()
+        found.add(cls.error_class)
+        pending.extend(cls.__subclasses__())
+    return tuple(sorted(found))

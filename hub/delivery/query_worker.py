@@ -21,6 +21,7 @@ from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
 from hub.broker.headers import DEADLINE
 from hub.broker.message import OutgoingMessage
+from hub.delivery.calls import timed
 from hub.delivery.circuit import CircuitBreaker
 from hub.errors import TargetUnavailable, Unroutable, classify
 from hub.systems import QueryTarget
@@ -75,7 +76,7 @@ class QueryWorker:
             if not self.breaker.allow():
                 raise TargetUnavailable(f"{self.target_name} is not being called: its circuit is open")
             try:
-                answer = self.target.answer(envelope)
+                answer = timed(self.target_name, lambda: self.target.answer(envelope))
             except Exception as exc:
                 if not classify(exc)[1]:
                     self.breaker.failure()

@@ -37,6 +37,7 @@ from hub.broker.consumer import Received
 from hub.broker.headers import ATTEMPT, HISTORY, HISTORY_KEPT, REPLAYS, carried
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
+from hub.delivery.calls import timed
 from hub.delivery.circuit import CircuitBreaker, State
 from hub.envelope import Envelope, utcnow
 from hub.errors import MalformedMessage, TargetRejected, TargetUnavailable, classify
@@ -178,11 +179,15 @@ class DeliveryWorker:
             return
 
         policy = self._policy(items[0])
+        envelopes = [i.envelope for i in items]
+        retried = sum(1 for i in items if i.attempt)
         try:
-            results = policy.quick(lambda: self.target.deliver([i.envelope for i in items]))
+            results = policy.quick(lambda: timed(self.target_name, lambda: self.target.deliver(envelopes)))
         except Exception as exc:
             error_class, permanent = classify(exc)
             metrics.delivery_attempts.labels(self.target_name, error_class).inc()
+            if retried:
+                metrics.retry_attempts.labels(self.target_name, error_class).inc(retried)
             if permanent:
                 if isinstance(exc, TargetRejected):
                     self.breaker.success()  # the target answered: it is up
@@ -198,6 +203,8 @@ class DeliveryWorker:
             return
         self.breaker.success()
         metrics.delivery_attempts.labels(self.target_name, "ok").inc()
+        if retried:
+            metrics.retry_attempts.labels(self.target_name, "ok").inc(retried)
 
         by_id: dict[uuid.UUID, DeliveryResult] = {}
         for result in results:  # a target that answers a record twice: its first answer counts

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
-from hub import logs, metrics
+from hub import logs
 from hub.broker.broker import Publisher
 from hub.broker.consumer import BatchHandler, ConsumerLoop
 from hub.broker.replies import ReplyListener
@@ -27,6 +27,7 @@ from hub.http_server import ServerThread
 from hub.operations.admin import AdminApi
 from hub.operations.failed_messages import FailedMessages
 from hub.operations.observe import HubCollector
+from hub.operations.series import LabelSpace, Role, start_at_zero
 from hub.runtime.components import build, standalone_reception
 from hub.runtime.housekeeping import Housekeeping
 from hub.runtime.supervisor import Supervisor
@@ -56,12 +57,14 @@ class Hub:
         self._pool: ReceptionPool | None = None
         self._topology_declared = False
         self._collector: HubCollector | None = None
+        self.label_space = LabelSpace.of(self.router, self.access, self.systems)
 
     def start(self, *, gateway: bool = True, workers: bool = True) -> Hub:
         self.broker.declare(self.topology)
         self._topology_declared = True
         self.publisher.start(timeout=30)
-        self._count_from_zero(gateway=gateway, workers=workers)
+        roles: list[Role] = ["gateway"] * gateway + ["worker"] * workers
+        start_at_zero(self.label_space, roles)
         if workers:
             self._start_workers()
         if gateway:
@@ -72,28 +75,13 @@ class Hub:
             broker_connected=lambda: self.publisher.connected,
             consumers=lambda: (sum(c.connected.is_set() for c in self.consumers), len(self.consumers)),
             stores=(self.store, self.failed) if gateway else None,
+            space=self.label_space,
         )
         REGISTRY.register(self._collector)
         app = self.gateway().app() if gateway else Starlette(routes=operations_routes(self.readiness))
         self._http = ServerThread(app, self.settings.http_host, self.settings.http_port, name="http").start()
         log.info("listening", extra={"url": self._http.url, "gateway": gateway})
         return self
-
-    def _count_from_zero(self, *, gateway: bool, workers: bool) -> None:
-        """Each route's record counters and delivery latency exported at zero from the start, in the
-        processes that count them: Prometheus's `increase()` and `rate()` see a series from its second
-        sample on, so one born at its first burst's total counts none of it (the dashboard's records of
-        the last hour, after a restart)."""
-        for type_, route in self.router.routes.items():
-            if route.kind != "record":
-                continue
-            for source in sorted(self.access.senders(type_)):
-                if gateway:
-                    metrics.messages_received.labels(route.flow, source, type_)
-                if workers:
-                    for target in route.possible_targets:
-                        metrics.messages_delivered.labels(route.flow, source, target, type_)
-                        metrics.delivery_latency.labels(route.flow, target, type_)
 
     def _start_pool(self) -> None:
         settings = self.settings

@@ -335,13 +335,16 @@ class FailedStore:
                 .values(state=FailedState.DISCARDED, updated_at=now)
             )
 
-    def count_by_error_class(self) -> dict[str, int]:
+    def waiting_counts(self) -> dict[tuple[str, str], int]:
+        """Messages waiting for an operator, by (target, error class)."""
         c = failed_messages.c
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(c.error_class, func.count()).where(c.state == FailedState.FAILED).group_by(c.error_class)
+                select(c.target, c.error_class, func.count())
+                .where(c.state == FailedState.FAILED)
+                .group_by(c.target, c.error_class)
             )
-            return {error_class: count for error_class, count in rows}
+            return {(target, error_class): count for target, error_class, count in rows}
 
     def rotate_keys(self) -> int:
         """Re-seal every stored value with the newest key; returns how many values were re-sealed."""

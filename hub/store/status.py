@@ -75,7 +75,7 @@ message_status = Table(
     Column("source_path", String(500)),  # where the record stands in its request (ElementPath)
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    Index("message_status_by_status", "status", "accepted_at"),
+    Index("message_status_by_target", "status", "target", "accepted_at"),
 )
 
 
@@ -380,11 +380,13 @@ class StatusStore:
         with self.engine.begin() as conn:
             return conn.execute(delete(requests).where(requests.c.at < before)).rowcount
 
-    def oldest_undelivered(self) -> dt.datetime | None:
-        """When the oldest record still waiting for delivery was accepted."""
+    def oldest_undelivered(self, target: str) -> dt.datetime | None:
+        """When the oldest record still waiting for `target` was accepted: one index lookup, however
+        long the backlog."""
+        c = message_status.c
         with self.engine.connect() as conn:
             oldest = conn.execute(
-                select(func.min(message_status.c.accepted_at)).where(message_status.c.status == RecordState.ACCEPTED)
+                select(func.min(c.accepted_at)).where(c.status == RecordState.ACCEPTED, c.target == target)
             ).scalar()
         return _aware(oldest) if oldest else None
 

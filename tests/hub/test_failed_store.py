@@ -41,7 +41,7 @@ def test_failures_are_grouped_filtered_and_sealed(database):
     assert failed.envelope(first.id)[0] == envelopes[0]
     assert failed.source_xml(first.id) == b"<x/>"
     assert status.message_status(str(envelopes[0].message_id)) is None  # no receipt was given in this test
-    assert failed.count_by_error_class() == {"target_rejected": 2, "target_unavailable": 1}
+    assert failed.waiting_counts() == {("spolis", "target_rejected"): 2, ("spolis", "target_unavailable"): 1}
 
 
 def test_a_message_failing_again_after_replay_keeps_one_row_and_its_history(database):
