@@ -83,7 +83,7 @@ def _cluster_dev(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from hub.runtime import build
 
-    store = build(get_settings()).store
+    store = build(get_settings(), create=False).store
     status = store.receipt_status(args.id) or store.message_status(args.id)
     if status is None:
         print(f"no receipt or record {args.id}", file=sys.stderr)
@@ -99,7 +99,7 @@ def _trace(args: argparse.Namespace) -> int:
     from hub.operations.trace import trace
     from hub.runtime import build
 
-    parts = build(get_settings())
+    parts = build(get_settings(), create=False)
     steps = trace(args.id, parts.store, parts.failed, parts.message_log)
     if not steps:
         print(f"nothing is known of message {args.id}", file=sys.stderr)

@@ -121,6 +121,11 @@ class RemoteError(HubError):
         self.permanent = permanent  # type: ignore[misc]
 
 
+class ConfigurationError(ValueError):
+    """A setting, a configuration file, or what they point at is wrong or missing: nothing goes right
+    until an operator fixes it, so the hub does not start and a command ends with this message."""
+
+
 STORE_UNAVAILABLE = "store_unavailable"
 
 

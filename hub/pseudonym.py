@@ -50,7 +50,12 @@ class Pseudonymizer:
         return _replace_codes(text, self)
 
     @classmethod
-    def from_config(cls, key: str | None, key_file: Path) -> Pseudonymizer:
+    def from_config(cls, key: str | None, key_file: Path, *, create: bool = True) -> Pseudonymizer:
+        """The key given, else the one in `key_file`; made there when missing, if `create`."""
         if key:
             return cls(key.encode())
-        return cls(read_or_create_key(key_file, lambda: secrets.token_hex(32).encode()).strip())
+        settings = "HUB_PSEUDONYM_KEY, or HUB_PSEUDONYM_KEY_FILE to the hub's key file"
+        key_bytes = read_or_create_key(
+            key_file, lambda: secrets.token_hex(32).encode(), create=create, settings=settings
+        )
+        return cls(key_bytes.strip())

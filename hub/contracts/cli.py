@@ -20,7 +20,7 @@ from hub.settings import get_settings
 
 
 def _reader():  # type: ignore[no-untyped-def]
-    parts = build(get_settings())
+    parts = build(get_settings(), create=False)
     return parts.reader(offline=True), parts.systems
 
 
@@ -59,7 +59,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _wsdl(args: argparse.Namespace) -> int:
-    parts = build(get_settings())
+    parts = build(get_settings(), create=False)
     settings = parts.settings
     documents = wsdls(parts.systems, parts.access, settings.schemas_dir)
     stale = []

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from hub.envelope import utcnow
 from hub.errors import ValidationFailed
+from hub.keys import KeyMissing
 from hub.operations.failed_messages import STATES, FailedMessages, NotFound, make_filter, to_json
-from hub.runtime import AuditKeyMissing, Components, build
+from hub.runtime import Components, build
 from hub.settings import get_settings
 from hub.store.audit import Verdict
 from hub.store.failed import Filter
@@ -27,8 +28,13 @@ def _operator(args: argparse.Namespace) -> str:
     return args.operator or os.environ.get("HUB_OPERATOR") or getpass.getuser()
 
 
+def _parts() -> Components:
+    """The hub's parts as the operators' commands use them: its store and keys opened, never made."""
+    return build(get_settings(), create=False)
+
+
 def _service(*, publishing: bool = False) -> FailedMessages:
-    parts = build(get_settings())
+    parts = _parts()
     publisher = None
     if publishing:
         if not parts.broker.capabilities.outlives_the_process:
@@ -181,7 +187,7 @@ def _discard(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    parts = build(get_settings())
+    parts = _parts()
     if args.audit_command == "verify":
         return _verify(args, parts)
     for e in reversed(parts.audit.entries(args.limit)):
@@ -192,8 +198,8 @@ def _audit(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace, parts: Components) -> int:
     settings = parts.settings
     try:
-        log = parts.open_audit(create_key=False)
-    except AuditKeyMissing as exc:
+        log = parts.audit
+    except KeyMissing as exc:
         raise SystemExit(f"hub audit verify: {exc}") from None
     named = [Path(p) for p in args.checkpoints]
     for path in named:
@@ -241,7 +247,7 @@ def _anchor(text: str) -> tuple[int, str]:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    parts = build(get_settings())
+    parts = _parts()
     count = parts.failed.rotate_keys()
     parts.audit.record(
         operator=_operator(args), action="rotate-key", subject="store", reason=args.reason, details={"values": count}
@@ -251,7 +257,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    parts = build(get_settings())
+    parts = _parts()
     before = utcnow() - dt.timedelta(days=parts.settings.message_log_retention_days)
     removed = parts.message_log.purge(before)
     print(f"removed {removed} message log event(s) from before {before:%Y-%m-%d %H:%M} UTC")

@@ -1,7 +1,8 @@
 """What the hub is made of, built from settings in one place: `build(settings)` for every entry point
 (`hub serve` and the demo, the gateway's preparing processes, the operators' and contract commands,
 the tests and the bench). Each part is made when first asked for, so `hub status` opens the database
-and nothing else, and the offline contract kit touches no key file."""
+and nothing else, and the offline contract kit touches no key file. The operators' commands build with
+`create=False`: they open the hub's store and keys, and make neither where they are missing."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from hub.settings import Settings
 from hub.soap.signature import SignatureVerifier, Signer, TrustedCertificates
 from hub.store.audit import AuditLog
 from hub.store.crypto import Sealer
-from hub.store.db import Database
+from hub.store.db import Database, create_store_engine
 from hub.store.failed import FailedStore
 from hub.store.message_ids import UsedMessageIds
 from hub.store.message_log import MessageLog
@@ -44,14 +45,15 @@ class SignatureConfigError(ValueError):
     pass
 
 
-class AuditKeyMissing(LookupError):
-    pass
-
-
 class Components:
-    def __init__(self, settings: Settings, systems: Mapping[str, SystemAdapter] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, systems: Mapping[str, SystemAdapter] | None = None, *, create: bool = True
+    ) -> None:
+        """`create` False: the store and the key files must exist (the operators' commands): what is missing
+        is refused, never made, since a new store or key would answer from nothing or seal in vain."""
         self.settings = settings
         self.systems = dict(systems or discover())
+        self.create = create
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -119,13 +121,15 @@ class Components:
     @cached_property
     def pseudonymizer(self) -> Pseudonymizer:
         key = self.settings.pseudonym_key.get_secret_value() if self.settings.pseudonym_key else None
-        return Pseudonymizer.from_config(key, self.settings.pseudonym_key_file)
+        return Pseudonymizer.from_config(key, self.settings.pseudonym_key_file, create=self.create)
 
     @cached_property
     def db(self) -> Database:
         settings = self.settings
+        engine = create_store_engine(settings.store_url, create=self.create)  # a missing store is said before its keys
         keys = settings.store_keys.get_secret_value() if settings.store_keys else None
-        return Database(settings.store_url, Sealer.from_config(keys, settings.store_key_file), self.pseudonymizer.scrub)
+        sealer = Sealer.from_config(keys, settings.store_key_file, create=self.create)
+        return Database(engine, sealer, self.pseudonymizer.scrub, create=self.create)
 
     @cached_property
     def codec(self) -> BrokerCodec:
@@ -149,23 +153,21 @@ class Components:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return self.open_audit()
-
-    def open_audit(self, *, create_key: bool = True) -> AuditLog:
-        """The audit trail with its key and checkpoint file. `create_key=False` is for checking: a key
-        made up then would make every entry and checkpoint look forged."""
+        """The audit trail with its key and checkpoint file. Without `create`, a key is never made: one
+        made up would make every entry and checkpoint look forged."""
         settings = self.settings
+        db = self.db  # a missing store is said before its keys
         if settings.audit_key:
             key = settings.audit_key.get_secret_value().encode()
-        elif create_key or settings.audit_key_file.exists():
-            key = read_or_create_key(settings.audit_key_file, lambda: secrets.token_hex(32).encode()).strip()
         else:
-            raise AuditKeyMissing(
-                f"no audit key: set HUB_AUDIT_KEY, or HUB_AUDIT_KEY_FILE to the hub's key file "
-                f"({settings.audit_key_file} does not exist)"
-            )
+            key = read_or_create_key(
+                settings.audit_key_file,
+                lambda: secrets.token_hex(32).encode(),
+                create=self.create,
+                settings="HUB_AUDIT_KEY, or HUB_AUDIT_KEY_FILE to the hub's key file",
+            ).strip()
         return AuditLog(
-            self.db,
+            db,
             key,
             checkpoint_file=settings.audit_checkpoint_file,
             checkpoint_every=settings.audit_checkpoint_entries,
@@ -222,8 +224,9 @@ class Components:
             self.db.close()
 
 
-def build(settings: Settings, systems: Mapping[str, SystemAdapter] | None = None) -> Components:
-    return Components(settings, systems)
+def build(settings: Settings, systems: Mapping[str, SystemAdapter] | None = None, *, create: bool = True) -> Components:
+    """The hub's parts; `create` False for commands that open the hub's store and keys and make none."""
+    return Components(settings, systems, create=create)
 
 
 def standalone_reception(settings: Settings) -> Reception:

@@ -71,8 +71,10 @@ class Sealer:
         return self.seal(self.open(token))
 
     @classmethod
-    def from_config(cls, keys: str | None, key_file: Path) -> Sealer:
+    def from_config(cls, keys: str | None, key_file: Path, *, create: bool = True) -> Sealer:
+        """The keys given, else the one in `key_file`; made there when missing, if `create`."""
         if keys:
             return cls([k.strip().encode() for k in keys.split(",") if k.strip()])
-        content = read_or_create_key(key_file, Fernet.generate_key)
+        settings = "HUB_STORE_KEYS, or HUB_STORE_KEY_FILE to the hub's key file"
+        content = read_or_create_key(key_file, Fernet.generate_key, create=create, settings=settings)
         return cls([line.strip() for line in content.splitlines() if line.strip()])

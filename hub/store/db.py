@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Insert
 
+from hub.errors import ConfigurationError
 from hub.files import create_private_file
 from hub.pseudonym import mask
 from hub.store.crypto import Sealer
@@ -31,11 +32,22 @@ CREATE_ATTEMPTS = 5
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
-def create_store_engine(url: str) -> Engine:
+class StoreMissing(ConfigurationError):
+    """The store is not where the settings say, and may not be made there: a command that reads it
+    would otherwise leave an empty database behind and answer from it."""
+
+
+def create_store_engine(url: str, *, create: bool = True) -> Engine:
+    """The store's engine; with `create` False a SQLite file that is not there is refused, not made."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     path = sqlite_file(url)
     if path is not None:
+        if not create and not path.exists():
+            raise StoreMissing(
+                f"no store at {path.absolute()}: set HUB_STORE_URL to the hub's database, "
+                "or run this where the hub runs"
+            )
         _prepare_sqlite_file(path)
     # A server connection may have died while pooled; a SQLite file cannot, so it is not pinged first.
     engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
@@ -86,17 +98,32 @@ def _prepare_sqlite_file(path: Path) -> None:
 
 
 class Database:
-    def __init__(self, url: str, sealer: Sealer, scrub: Callable[[str], str] = mask) -> None:
-        """`sealer` seals payloads; `scrub` takes person codes out of free text the stores keep in
-        clear (a target's reason, an operator's note): pseudonyms with the hub's key, else a marker."""
-        self.engine = create_store_engine(url)
+    def __init__(
+        self, store: str | Engine, sealer: Sealer, scrub: Callable[[str], str] = mask, *, create: bool = True
+    ) -> None:
+        """`store`: a URL, or an engine from `create_store_engine`; `sealer` seals payloads; `scrub` takes
+        person codes out of free text the stores keep in clear (a target's reason, an operator's note):
+        pseudonyms with the hub's key, else a marker. `create` False: the database and its tables must be
+        there already (the operators' commands, which must not make an empty store and read it)."""
+        self.engine = create_store_engine(store, create=create) if isinstance(store, str) else store
         self.sealer = sealer
         self.scrub = scrub
+        self.creates = create
 
     def create(self, *tables: Table) -> None:
         """The tables a store keeps, created where missing: each store asks for its own. Hub processes
         started together (a deployment's gateways and workers) race to create them: a process that lost
-        finds them made by the winner when it looks again."""
+        finds them made by the winner when it looks again. Where the store may not be made, a table
+        missing is refused."""
+        if not self.creates:
+            have = inspect(self.engine)
+            if missing := [table.name for table in tables if not have.has_table(table.name)]:
+                url = self.engine.url.render_as_string(hide_password=True)
+                raise StoreMissing(
+                    f"the store {url} has no table {', '.join(missing)}: set HUB_STORE_URL to the hub's database "
+                    "(the hub makes its tables as it starts)"
+                )
+            return
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 metadata.create_all(self.engine, tables=tables, checkfirst=True)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, select
 
-from hub.runtime import AuditKeyMissing, build
+from hub.keys import KeyMissing
+from hub.runtime import build
 from hub.settings import Settings, environment
 from hub.store.audit import GENESIS, AuditLog, _checkpoint_mac, _digest, audit_log
 from hub.store.db import Database
@@ -297,8 +298,11 @@ def test_a_database_file_open_to_others_is_kept_but_warned_about(tmp_path, caplo
 
 def test_checking_never_makes_up_a_key(tmp_path):
     settings = local_settings(tmp_path)
-    with pytest.raises(AuditKeyMissing):
-        build(settings).open_audit(create_key=False)
+    hub = build(settings)
+    assert hub.store.counts() == {}  # the hub's store, made before any audit key
+    hub.close()
+    with pytest.raises(KeyMissing, match="HUB_AUDIT_KEY"):
+        _ = build(settings, create=False).audit
     assert not settings.audit_key_file.exists()
 
 

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from tests.helpers import hub_cli
+from hub.runtime import build
+from hub.settings import Settings, environment
+from tests.helpers import hub_cli, own_store
 
 SUMMARY = re.compile(r"^summary: sent=(\d+) delivered=(\d+) failed=(\d+) elapsed=[\d.]+s$", re.M)
 
@@ -32,7 +34,7 @@ def test_help_lists_every_simulator():
 
 
 def test_status_of_an_unknown_receipt(tmp_path):
-    done = hub_cli(
-        "status", "00000000-0000-0000-0000-000000000000", env={"HUB_STORE_URL": f"sqlite:///{tmp_path}/s.db"}
-    )
+    settings = Settings(**own_store(tmp_path))
+    assert build(settings).store.counts() == {}  # the hub's store, as the hub made it
+    done = hub_cli("status", "00000000-0000-0000-0000-000000000000", env=environment(settings))
     assert done.returncode == 1 and "no receipt" in done.stderr

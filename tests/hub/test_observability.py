@@ -9,8 +9,10 @@ import httpx
 
 from hub.cli import main
 from hub.operations.trace import trace
+from hub.runtime import build
+from hub.settings import Settings, environment, get_settings
 from hub.store.failed import Filter
-from tests.helpers import factory, hub_cli, metric, same_hub_environment, submit, wait_for
+from tests.helpers import factory, hub_cli, metric, own_store, same_hub_environment, submit, wait_for
 
 
 def test_trace_follows_a_message_through_retries_failure_and_replay(start_hub, spolis):
@@ -62,10 +64,10 @@ def test_the_message_log_forgets_after_its_retention(start_hub, spolis):
 
 
 def test_trace_of_an_unknown_message(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("HUB_STORE_URL", f"sqlite:///{tmp_path}/t.db")
-    monkeypatch.setenv("HUB_STORE_KEY_FILE", str(tmp_path / "k"))
-    from hub.settings import get_settings
-
+    settings = Settings(**own_store(tmp_path))
+    build(settings).operators(None)  # the hub's store, as the hub made it
+    for name, value in environment(settings).items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
         assert main(["trace", "00000000-0000-4000-8000-000000000000"]) == 1

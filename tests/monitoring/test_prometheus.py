@@ -9,123 +9,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-import re
-import subprocess
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from hub.operations.dashboard import DASHBOARD_FILE, queries
 from hub.settings import PROJECT_ROOT
 from hub.simulation.client import HubClient
-from hub.simulation.local import free_port
 from hub.simulation.people import person_code
-from hub.simulation.pki import hub_verifier, signer_for
+from hub.simulation.pki import signer_for
 from hub.systems import discover
-from tests.helpers import ep51, ready, required_tool, serve, serve_env, wait_for
+from tests.helpers import ep51, wait_for
+from tests.helpers.prometheus import moment
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
 MONITORING = PROJECT_ROOT / "monitoring"
 LOAD = {"sopa": 1200, "lietis": 900, "gvs": 600}
 QUERIES = 20
-
-
-class Prometheus:
-    def __init__(self, url: str) -> None:
-        self.api = f"{url}/api/v1"
-
-    def query(self, expr: str) -> dict:
-        answer = httpx.get(f"{self.api}/query", params={"query": expr}, timeout=10).json()
-        assert answer["status"] == "success", (expr, answer)
-        return answer["data"]
-
-    def value(self, expr: str) -> float | None:
-        result = self.query(expr)["result"]
-        return float(result[0]["value"][1]) if result else None
-
-    def get(self, path: str) -> dict:
-        return httpx.get(f"{self.api}/{path}", timeout=10).json()["data"]
-
-
-@pytest.fixture
-def hub_processes(amqp_url, broker_prefix, spolis, vsaa, dev_pki, tmp_path) -> Iterator[dict[str, int]]:
-    """Gateway and two workers, each a `hub serve` process on its own port, sharing store and broker,
-    with signatures required both ways as in production."""
-    for target in (spolis, vsaa):
-        target.service.server.verifier = hub_verifier(dev_pki)
-    env = serve_env(
-        amqp_url,
-        broker_prefix,
-        tmp_path,
-        dev_pki,
-        endpoints={"spolis": spolis.endpoint, "vsaa": vsaa.endpoint},
-        workers_per_target=1,
-        log_level="WARNING",
-    )
-    ports = {"gateway": free_port(), "worker-1": free_port(), "worker-2": free_port()}
-    processes = {}
-    try:
-        processes["gateway"] = serve("gateway", ports["gateway"], env, tmp_path / "gateway.log")
-        wait_for(lambda: ready(ports["gateway"]), timeout=60)  # the gateway declares the topology first
-        for name in ("worker-1", "worker-2"):
-            processes[name] = serve("worker", ports[name], env, tmp_path / f"{name}.log")
-        wait_for(lambda: all(ready(p) for p in ports.values()), timeout=60)
-        yield ports
-    finally:
-        for process in processes.values():
-            process.terminate()
-        for name, process in processes.items():
-            process.wait(timeout=60)
-            assert process.returncode in (0, -15), (tmp_path / f"{name}.log").read_text()
-
-
-@pytest.fixture
-def prometheus(hub_processes, rabbitmq_metrics_url, tmp_path) -> Iterator[Prometheus]:
-    """The repository's scrape jobs and rules, pointed at this test's processes and RabbitMQ."""
-    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text(encoding="utf-8"))
-    broker = rabbitmq_metrics_url.split("://", 1)[1]
-    config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["rule_files"] = [str(MONITORING / "alerts.yml")]
-    for job in config["scrape_configs"]:
-        local = [f"127.0.0.1:{p}" for p in hub_processes.values()] if job["job_name"] == "hub" else [broker]
-        job["static_configs"] = [{"targets": local}]
-    path = tmp_path / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            required_tool("prometheus", "prometheus"),
-            f"--config.file={path}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("wb"),
-    )
-    server = Prometheus(f"http://127.0.0.1:{port}")
-    try:
-        wait_for(lambda: _answers(server) and server.value('count(up{job="hub"} == 1)') == 3, timeout=60)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _moment(stamp: str) -> dt.datetime:
-    """Prometheus's RFC 3339 time (nanoseconds, Z) as a datetime."""
-    return dt.datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", stamp).replace("Z", "+00:00"))
-
-
-def _answers(server: Prometheus) -> bool:
-    try:
-        return httpx.get(f"{server.api}/status/buildinfo", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def load(gateway: str, pki: Path) -> int:
@@ -206,7 +109,7 @@ def test_prometheus_scrapes_gateway_and_workers_under_load_and_their_sums_add_up
 
     def evaluated_since_settled() -> list[dict]:
         rules = [rule for group in prometheus.get("rules")["groups"] for rule in group["rules"]]
-        return rules if all(_moment(rule["lastEvaluation"]) > settled_at for rule in rules) else []
+        return rules if all(moment(rule["lastEvaluation"]) > settled_at for rule in rules) else []
 
     evaluated = wait_for(evaluated_since_settled, timeout=30)
     rules = yaml.safe_load((MONITORING / "alerts.yml").read_text(encoding="utf-8"))
