@@ -1,6 +1,8 @@
 """JSON-lines logging: one object per line with the message, the ids of the message being handled,
 and every `extra` field. A line about one message carries `message_id` and `correlation_id`; a line
-about a batch carries `message_ids` and `correlation_ids` (lists), so a search for an id finds both.
+about a batch carries `message_count` and at most `EXAMPLES` of its ids in `message_ids` (likewise
+`correlation_count`, `correlation_ids`), so a line stays short however large the batch: a batch's
+every id is in the message log, where `hub trace` finds it.
 
 Callers pass ids, counts, rule names and error classes, never payloads. As a second guard, every
 line (text, extras, tracebacks) is searched for anything shaped like a person code, which is
@@ -15,6 +17,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import orjson
 
@@ -22,7 +25,18 @@ from hub.pseudonym import mask
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
 
-Ids = str | tuple[str, ...] | None
+EXAMPLES = 3  # ids a line names of a batch
+TEXT_CHARS = 300  # the longest free text (an error, a reason) a line carries
+
+
+class Batch(NamedTuple):
+    """A batch's distinct ids, as a line names them: how many, and the first few."""
+
+    count: int
+    examples: tuple[str, ...]
+
+
+Ids = str | Batch | None
 message_id: contextvars.ContextVar[Ids] = contextvars.ContextVar("message_id", default=None)
 correlation_id: contextvars.ContextVar[Ids] = contextvars.ContextVar("correlation_id", default=None)
 
@@ -30,15 +44,39 @@ correlation_id: contextvars.ContextVar[Ids] = contextvars.ContextVar("correlatio
 def _ids(values: str | Sequence[str] | None) -> Ids:
     if values is None or isinstance(values, str):
         return values
-    distinct = tuple(dict.fromkeys(v for v in values if v))
-    return distinct[0] if len(distinct) == 1 else distinct or None
+    distinct = list(dict.fromkeys(v for v in values if v))
+    if len(distinct) <= 1:
+        return distinct[0] if distinct else None
+    return Batch(len(distinct), tuple(distinct[:EXAMPLES]))
+
+
+def _fields(key: str, ids: Ids) -> dict[str, object]:
+    if isinstance(ids, str):
+        return {key: ids}
+    if ids is None:
+        return {}
+    return {f"{key}s": list(ids.examples), f"{key.removesuffix('_id')}_count": ids.count}
+
+
+def about(message_ids: Sequence[str]) -> dict[str, object]:
+    """`extra` fields for a line about these messages (of a batch, or all of it): `message_id` for
+    one; else `message_count` and a few `message_ids`."""
+    return _fields("message_id", _ids(message_ids))
+
+
+def short(text: str, scrub: Callable[[str], str] = mask, limit: int = TEXT_CHARS) -> str:
+    """Free text fit for a line: person codes out first (a cut could leave part of one, which the
+    line's own guard would no longer see), on one line, at most `limit` characters."""
+    text = " ".join(scrub(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @contextmanager
 def handling(
     message: str | Sequence[str] | None = None, correlation: str | Sequence[str] | None = None
 ) -> Iterator[None]:
-    """Every line logged inside names these messages and correlation ids (one, or a batch's)."""
+    """Every line logged inside names these messages and correlation ids (one, or a batch's: its
+    count and a few examples)."""
     tokens = (message_id.set(_ids(message)), correlation_id.set(_ids(correlation)))
     try:
         yield
@@ -64,10 +102,7 @@ class JsonFormatter(logging.Formatter):
         for key, current in (("message_id", message_id.get()), ("correlation_id", correlation_id.get())):
             if key in extra or f"{key}s" in extra:
                 continue  # a line about one message of a batch names that message, not the batch
-            if isinstance(current, str):
-                entry[key] = current
-            elif current:
-                entry[f"{key}s"] = list(current)
+            entry.update(_fields(key, current))
         entry.update(extra)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
