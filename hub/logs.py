@@ -98,23 +98,43 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
-        for key, current in (("message_id", message_id.get()), ("correlation_id", correlation_id.get())):
-            if key in extra or f"{key}s" in extra:
-                continue  # a line about one message of a batch names that message, not the batch
-            entry.update(_fields(key, current))
-        entry.update(extra)
+        entry.update(_line_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return self.scrub(orjson.dumps(entry, default=str).decode())
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self) -> None:
+    """For people: the message, then the same fields as the JSON line's, as key=value."""
+
+    def __init__(self, scrub: Callable[[str], str] = mask) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.scrub = scrub
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        fields = " ".join(f"{k}={_text(v)}" for k, v in _line_fields(record).items())
+        return super().formatMessage(record) + (f" {fields}" if fields else "")
 
     def format(self, record: logging.LogRecord) -> str:
-        return mask(super().format(record))
+        return self.scrub(super().format(record))
+
+
+def _line_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The ids of the messages being handled, then the line's `extra` fields."""
+    extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    fields: dict[str, object] = {}
+    for key, current in (("message_id", message_id.get()), ("correlation_id", correlation_id.get())):
+        if key in extra or f"{key}s" in extra:
+            continue  # a line about one message of a batch names that message, not the batch
+        fields.update(_fields(key, current))
+    return fields | extra
+
+
+def _text(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    text = str(value)
+    return orjson.dumps(text).decode() if not text or any(c.isspace() or c == '"' for c in text) else text
 
 
 class _CurrentStderr(logging.StreamHandler):
@@ -132,7 +152,7 @@ class _CurrentStderr(logging.StreamHandler):
 
 def configure(level: str = "INFO", fmt: str = "json", scrub: Callable[[str], str] = mask) -> None:
     handler = _CurrentStderr()
-    handler.setFormatter(JsonFormatter(scrub) if fmt == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter(scrub) if fmt == "json" else TextFormatter(scrub))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

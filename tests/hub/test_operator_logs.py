@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 
-from hub.logs import JsonFormatter, handling
+from hub.logs import JsonFormatter, TextFormatter, handling
+from hub.pseudonym import Pseudonymizer
+from hub.simulation.people import person_code
 
 LINE_BYTES = 1024
+PSEUDONYMS = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
 
 
 def test_a_line_about_a_large_batch_names_its_count_and_a_few_ids():
@@ -21,3 +25,15 @@ def test_a_line_about_a_large_batch_names_its_count_and_a_few_ids():
     assert (line["message_count"], line["message_ids"]) == (250, ids[:3])
     assert (line["correlation_count"], line["correlation_ids"]) == (2, ["c-1", "c-2"])
     assert len(text.encode()) < LINE_BYTES
+
+
+def test_a_text_line_carries_the_fields_too():
+    code = person_code(random.Random(5))
+    entry = logging.LogRecord("hub.delivery.circuit", logging.WARNING, __file__, 1, "circuit opened", None, None)
+    entry.__dict__.update(target="spolis", why=f"probe failed: no answer about {code}")
+    with handling(["m-1", "m-2"], "c-1"):
+        line = TextFormatter(PSEUDONYMS.scrub).format(entry)
+    assert line.endswith(
+        "circuit opened message_ids=m-1,m-2 message_count=2 correlation_id=c-1 target=spolis "
+        f'why="probe failed: no answer about {PSEUDONYMS(code)}"'
+    )
