@@ -78,8 +78,9 @@ class QueryWorker:
             try:
                 answer = timed(self.target_name, lambda: self.target.answer(envelope))
             except Exception as exc:
-                if not classify(exc)[1]:
-                    self.breaker.failure()
+                error_class, permanent = classify(exc)
+                if not permanent:
+                    self.breaker.failure(f"{error_class}: {logs.short(str(exc))}")
                 raise
             self.breaker.success()
             return {"ok": True, "answer": answer.model_dump(mode="json")}

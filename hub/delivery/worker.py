@@ -198,7 +198,7 @@ class DeliveryWorker:
                 )
                 self._fail(items, exc)
             else:
-                self.breaker.failure()
+                self.breaker.failure(f"{error_class}: {logs.short(str(exc), self.scrub)}")
                 self._retry(items, exc)
             return
         self.breaker.success()

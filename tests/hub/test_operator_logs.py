@@ -7,13 +7,81 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 
+import pytest
+
+from hub.delivery.circuit import CircuitBreaker, State
 from hub.logs import JsonFormatter, TextFormatter, handling
 from hub.pseudonym import Pseudonymizer
+from hub.rules.policies import BreakerSettings
 from hub.simulation.people import person_code
 
 LINE_BYTES = 1024
 PSEUDONYMS = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
+
+
+def transitions(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (r.levelname, r.getMessage(), r.from_state, r.to_state, r.why)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "hub.delivery.circuit"
+    ]
+
+
+def test_each_circuit_change_is_logged_once_with_why(caplog):
+    caplog.set_level(logging.INFO, logger="hub.delivery.circuit")
+    now = [0.0]
+    breaker = CircuitBreaker("spolis-logs", BreakerSettings(failures=3, open_seconds=10), clock=lambda: now[0])
+    code = person_code(random.Random(4))
+    for _ in range(2):
+        breaker.failure("target_timeout: read timed out")
+    assert transitions(caplog) == []
+    breaker.failure(f"target_timeout: no answer about {code} " + "x" * 1000)
+    for _ in range(5):  # open: messages wait, nothing more is logged
+        breaker.failure("target_timeout: read timed out")
+        assert not breaker.allow() and breaker.state is State.OPEN and breaker.seconds_until_probe() > 0
+    ((level, msg, before, after, why),) = transitions(caplog)
+    assert (level, msg, before, after) == ("WARNING", "circuit opened", "closed", "open")
+    assert why.startswith("3 failed calls in a row: target_timeout: no answer about [person code] xxx")
+    assert len(why) < 400 and code not in why
+    caplog.clear()
+
+    now[0] = 10
+    assert [breaker.state, breaker.state, breaker.seconds_until_probe()] == [State.HALF_OPEN, State.HALF_OPEN, 0]
+    assert breaker.allow() and not breaker.allow()
+    breaker.failure("target_unavailable: 503")
+    now[0] = 15
+    assert breaker.state is State.OPEN
+    now[0] = 20
+    assert breaker.allow()
+    breaker.success()
+    breaker.success()
+    assert transitions(caplog) == [
+        ("INFO", "circuit half-open", "open", "half_open", "10 s passed since it opened: one probe may go"),
+        ("WARNING", "circuit opened", "half_open", "open", "probe failed: target_unavailable: 503"),
+        ("INFO", "circuit half-open", "open", "half_open", "10 s passed since it opened: one probe may go"),
+        ("INFO", "circuit closed", "half_open", "closed", "probe succeeded"),
+    ]
+
+
+def test_threads_that_fail_together_open_the_circuit_once(caplog):
+    caplog.set_level(logging.INFO, logger="hub.delivery.circuit")
+    breaker = CircuitBreaker("spolis-threads", BreakerSettings(failures=5, open_seconds=60))
+    start = threading.Barrier(8)
+
+    def fail() -> None:
+        start.wait()
+        for _ in range(50):
+            breaker.failure("target_unavailable: down")
+            breaker.allow()
+
+    threads = [threading.Thread(target=fail) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [t[1:4] for t in transitions(caplog)] == [("circuit opened", "closed", "open")]
 
 
 def test_a_line_about_a_large_batch_names_its_count_and_a_few_ids():
