@@ -150,7 +150,18 @@ class DeliveryWorker:
                 malformed.append(Failure(None, received.body, self.target_name, error.error_class, str(error), ()))
                 bad.append(received)
         if malformed:
-            store_failures(self.failed, self.message_log, malformed, [r.ack for r in bad])
+            stored = store_failures(self.failed, self.message_log, malformed, [r.ack for r in bad])
+            for failure, failed_id in zip(malformed, stored, strict=True):
+                log.warning(
+                    "message failed for good",
+                    extra={
+                        "failed_id": failed_id,
+                        "target": self.target_name,
+                        "error_class": failure.error_class,
+                        "reason": logs.short(failure.message, self.scrub),
+                        "attempts": 0,
+                    },
+                )
         items, copies = _first_of_each(items)
         for chunk in _chunks(items, self.batch_size):
             with logs.handling([i.message_id for i in chunk], [str(i.envelope.correlation_id) for i in chunk]):
@@ -193,7 +204,12 @@ class DeliveryWorker:
                     self.breaker.success()  # the target answered: it is up
                 log.error(
                     "delivery failed for good",
-                    extra={"target": self.target_name, "error_class": error_class, "messages": len(items)},
+                    extra={
+                        "target": self.target_name,
+                        "error_class": error_class,
+                        "error": logs.short(str(exc), self.scrub),
+                        **logs.about([i.message_id for i in items]),
+                    },
                     exc_info=error_class == "internal",
                 )
                 self._fail(items, exc)
@@ -310,6 +326,7 @@ class DeliveryWorker:
             by_delay.setdefault(policy.delay_for(attempt), []).append(
                 self.codec.message(item.envelope, "", "", headers)
             )
+        error_text = logs.short(str(error), self.scrub)
         for delay, messages in by_delay.items():
             self.delayer.schedule(self.target_name, delay, messages).result(timeout=SETTLE_TIMEOUT_SECONDS)
             metrics.retries_scheduled.labels(self.target_name, f"{delay:g}s").inc(len(messages))
@@ -321,7 +338,7 @@ class DeliveryWorker:
                         "attempt": m.headers[ATTEMPT],
                         "delay_s": delay,
                         "error_class": error_class,
-                        "error": str(error)[:300],
+                        "error": error_text,
                     },
                 )
                 for m in messages
@@ -329,10 +346,17 @@ class DeliveryWorker:
         for item in items:
             if item not in exhausted:
                 item.settle()
-        if by_delay:
+        for delay, messages in by_delay.items():  # a line per delay: its messages share the next try
             log.warning(
                 "delivery will be retried",
-                extra={"target": self.target_name, "error_class": error_class, "messages": len(items) - len(exhausted)},
+                extra={
+                    "target": self.target_name,
+                    "error_class": error_class,
+                    "error": error_text,
+                    "attempt": _numbers([int(m.headers[ATTEMPT]) for m in messages]),
+                    "next_delay_s": delay,
+                    **logs.about([m.message_id for m in messages]),
+                },
             )
         if exhausted:
             self._fail(exhausted, error, note=f"gave up after {exhausted[0].attempt + 1} attempts: ", counted=True)
@@ -366,16 +390,19 @@ class DeliveryWorker:
                     item.attempts(),
                 )
             )
-        store_failures(self.failed, self.message_log, failures, [i.settle for i in items])
-        for item in items:
-            envelope = item.envelope
+        stored = store_failures(self.failed, self.message_log, failures, [i.settle for i in items])
+        reason = logs.short(f"{note}{error}", self.scrub)
+        for item, failed_id in zip(items, stored, strict=True):  # each its own line: `hub failed show <failed_id>`
             log.warning(
                 "message failed for good",
                 extra={
-                    "message_id": str(envelope.message_id),
-                    "correlation_id": str(envelope.correlation_id),
+                    "message_id": item.message_id,
+                    "correlation_id": str(item.envelope.correlation_id),
+                    "failed_id": failed_id,
                     "target": self.target_name,
                     "error_class": error_class,
+                    "reason": reason,
+                    "attempts": item.attempt + 1,
                 },
             )
 
@@ -385,10 +412,11 @@ def store_failures(
     message_log: MessageLog,
     failures: Sequence[Failure],
     settle: Iterable[Callable[[], None]],
-) -> None:
-    """Into the failed-message store, logged, counted, then acked: the one way a message leaves for good."""
+) -> list[int]:
+    """Into the failed-message store, logged, counted, then acked: the one way a message leaves for good.
+    Returns the failures' entry ids in the store, in order."""
     now = utcnow()
-    failed.put(failures, now)
+    stored = failed.put(failures, now)
     message_log.record(
         (
             (
@@ -413,6 +441,13 @@ def store_failures(
         ).inc()
     for done in settle:
         done()
+    return stored
+
+
+def _numbers(values: Sequence[int]) -> str:
+    """Attempt numbers as a line gives them: "3", or "2-4" for a batch whose messages differ."""
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def _first_of_each(items: list[Item]) -> tuple[list[Item], list[Item]]:

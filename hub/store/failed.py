@@ -172,14 +172,14 @@ class FailedStore:
 
     # -- the worker's side ------------------------------------------------------------------------
 
-    def put(self, failures: Sequence[Failure], now: dt.datetime) -> None:
+    def put(self, failures: Sequence[Failure], now: dt.datetime) -> list[int]:
         """Store failures and mark their records failed, in one transaction. A message that fails
-        again after a replay keeps its row: state back to failed, history appended."""
+        again after a replay keeps its row: state back to failed, history appended. Returns each
+        failure's entry id, in order: what an operator gives `hub failed show`."""
         with self.engine.begin() as conn:
-            for failure in failures:
-                self._put_one(conn, failure, now)
+            return [self._put_one(conn, failure, now) for failure in failures]
 
-    def _put_one(self, conn, failure: Failure, now: dt.datetime) -> None:  # type: ignore[no-untyped-def]
+    def _put_one(self, conn, failure: Failure, now: dt.datetime) -> int:  # type: ignore[no-untyped-def]
         sealer = self.db.sealer
         envelope = failure.envelope
         message_id = str(envelope.message_id) if envelope else hashlib.sha256(failure.raw_body).hexdigest()[:32]
@@ -197,6 +197,7 @@ class FailedStore:
             "updated_at": now,
         }
         if existing is not None:
+            entry = int(existing.id)
             history = json.loads(existing.attempts) + attempts
             conn.execute(
                 update(failed_messages)
@@ -206,7 +207,7 @@ class FailedStore:
         else:
             original = self.status.source_xml(message_id, within=conn) if envelope is not None else None
             source_xml = sealer.seal(original) if original else None
-            conn.execute(
+            entry = conn.execute(
                 failed_messages.insert().values(
                     **common,
                     message_id=message_id,
@@ -220,9 +221,10 @@ class FailedStore:
                     source_xml=source_xml,
                     first_failed_at=now,
                 )
-            )
+            ).inserted_primary_key[0]
         if envelope is not None:
             self.status.mark_failed([(message_id, failure.error_class, reason)], now, within=conn)
+        return entry
 
     def resolve(self, message_ids: Iterable[str], now: dt.datetime) -> None:
         """Replayed messages that were delivered leave the operators' view."""

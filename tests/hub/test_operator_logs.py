@@ -4,10 +4,13 @@ at a stored message's personal data is in the audit trail, naming the operator."
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -16,6 +19,7 @@ from hub.logs import JsonFormatter, TextFormatter, handling
 from hub.pseudonym import Pseudonymizer
 from hub.rules.policies import BreakerSettings
 from hub.simulation.people import person_code
+from tests.helpers import factory, submit, wait_for
 
 LINE_BYTES = 1024
 PSEUDONYMS = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
@@ -105,3 +109,64 @@ def test_a_text_line_carries_the_fields_too():
         "circuit opened message_ids=m-1,m-2 message_count=2 correlation_id=c-1 target=spolis "
         f'why="probe failed: no answer about {PSEUDONYMS(code)}"'
     )
+
+
+@contextmanager
+def hub_lines() -> Iterator[io.StringIO]:
+    """Every line the hub logs meanwhile, as its JSON formatter writes them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter(PSEUDONYMS.scrub))
+    root = logging.getLogger()
+    level, root.level = root.level, logging.INFO
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.level = level
+
+
+def test_retries_and_failures_say_what_failed_when_and_where_it_went(start_hub, spolis):
+    f = factory(41)
+    unknown = f.social_service().model_copy(update={"provider_register_no": "S77777"})
+    records = [unknown, *f.batch(11)]
+    with hub_lines() as stream:
+        hub = start_hub()
+        spolis.knobs.fault_rate = 1.0
+        ids = submit(hub, records)
+        wait_for(lambda: '"circuit opened"' in stream.getvalue(), timeout=30)
+        spolis.knobs.fault_rate = 0.0
+        wait_for(lambda: hub.store.counts() == {"delivered": 11, "failed": 1}, timeout=60)
+        wait_for(lambda: '"circuit closed"' in stream.getvalue(), timeout=30)
+    text = stream.getvalue()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert all(len(line.encode()) < LINE_BYTES for line in text.splitlines())
+    assert not any(r.person_code in text or r.person_code.replace("-", "") in text for r in records)
+
+    retried = [line for line in lines if line["msg"] == "delivery will be retried"]
+    assert retried and any(line["message_count"] == 12 for line in retried), "the whole load at its first try"
+    for line in retried:
+        count = line.get("message_count", 1)
+        named = line.get("message_ids", [line.get("message_id")])
+        assert len(named) == min(count, 3) and set(named) <= set(ids.values())
+        assert (line["target"], line["error_class"]) == ("spolis", "target_unavailable")
+        assert "overloaded" in line["error"] and line["next_delay_s"] in (0.3, 0.6, 1.0)
+    assert {line["attempt"] for line in retried} >= {"1", "2"}
+
+    opened = [line for line in lines if line["msg"] == "circuit opened"]
+    assert opened[0]["why"].startswith("4 failed calls in a row: target_unavailable: ")
+    assert opened[0]["level"] == "warning" and opened[0]["target"] == "spolis"
+    closed = [line for line in lines if line["msg"] == "circuit closed"]
+    assert [(c["from_state"], c["why"]) for c in closed] == [("half_open", "probe succeeded")]
+
+    message_id = ids[unknown.record_id]
+    (failed,) = [line for line in lines if line["msg"] == "message failed for good"]
+    entry = hub.failed.entry_for(message_id)
+    retries = [e for e in hub.message_log.events(message_id) if e.event == "retry_scheduled"]
+    assert (failed["message_id"], failed["failed_id"], failed["error_class"]) == (
+        message_id,
+        entry.id,
+        "target_rejected",
+    )
+    assert "S77777" in failed["reason"] and failed["attempts"] == len(retries) + 1 >= 2
