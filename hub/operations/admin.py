@@ -1,7 +1,8 @@
 """The JSON admin API: the operators' commands over HTTP, for consoles and scripts.
 
 Off unless HUB_ADMIN_TOKEN is set; every call must carry `Authorization: Bearer <token>`, and
-every change an `X-Operator` header naming who acts (it goes into the audit trail).
+every audited one (a change, or showing a stored message: personal data) an `X-Operator` header
+naming who acts or looks (it goes into the audit trail).
 """
 
 from __future__ import annotations
@@ -70,21 +71,21 @@ class AdminApi:
     def routes(self) -> list[Route]:
         return [
             Route("/admin/failed", self._guard(self.list_failed), methods=["GET"]),
-            Route("/admin/failed/replay", self._guard(self.replay, changes=True), methods=["POST"]),
-            Route("/admin/failed/discard", self._guard(self.discard, changes=True), methods=["POST"]),
-            Route("/admin/failed/{id:int}", self._guard(self.show), methods=["GET"]),
-            Route("/admin/failed/{id:int}/edit", self._guard(self.edit, changes=True), methods=["POST"]),
+            Route("/admin/failed/replay", self._guard(self.replay, audited=True), methods=["POST"]),
+            Route("/admin/failed/discard", self._guard(self.discard, audited=True), methods=["POST"]),
+            Route("/admin/failed/{id:int}", self._guard(self.show, audited=True), methods=["GET"]),
+            Route("/admin/failed/{id:int}/edit", self._guard(self.edit, audited=True), methods=["POST"]),
             Route("/admin/audit", self._guard(self.audit), methods=["GET"]),
             Route("/admin/audit/verify", self._guard(self.verify), methods=["GET"]),
         ]
 
-    def _guard(self, handler, *, changes: bool = False):  # type: ignore[no-untyped-def]
+    def _guard(self, handler, *, audited: bool = False):  # type: ignore[no-untyped-def]
         async def guarded(request: Request) -> Response:
             given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
             if not hmac.compare_digest(given, self.token):
                 return _json({"error": "unauthorised"}, 401)
             operator = request.headers.get("x-operator", "").strip()
-            if changes and not operator:
+            if audited and not operator:
                 return _json({"error": "say who acts in the X-Operator header"}, 400)
             try:
                 return await handler(request, operator)
@@ -106,7 +107,9 @@ class AdminApi:
         return _json(await run_in_threadpool(self.service.groups, where))
 
     async def show(self, request: Request, operator: str) -> Response:
-        return _json(await run_in_threadpool(self.service.show, request.path_params["id"]))
+        failed_id = request.path_params["id"]
+        where = f"GET /admin/failed/{failed_id}"
+        return _json(await run_in_threadpool(lambda: self.service.show(failed_id, operator=operator, where=where)))
 
     async def replay(self, request: Request, operator: str) -> Response:
         body = ReplayRequest.model_validate_json(await request.body())

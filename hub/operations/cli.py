@@ -104,7 +104,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    detail = _service().show(args.id)
+    detail = _service().show(args.id, operator=_operator(args), where="hub failed show")
     if args.json:
         print(to_json(dataclasses.asdict(detail)))
         return 0
@@ -147,7 +147,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _edit(args: argparse.Namespace) -> int:
     service = _service(publishing=not args.no_replay)
-    detail = service.show(args.id)
+    detail = service.show(args.id, operator=_operator(args), where="hub failed edit")
     if detail.envelope is None:
         raise SystemExit("this message is not a hub envelope; it can only be discarded")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
@@ -293,7 +293,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON instead of text")
     listing.set_defaults(func=_guarded(_list))
 
-    show = sub.add_parser("show", help="one failed message: history, envelope, original XML")
+    show = sub.add_parser("show", help="one failed message: history, envelope, original XML (audited)")
     show.add_argument("id", type=int, help="the failed message's number, from `hub failed list --messages`")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
     show.set_defaults(func=_guarded(_show))

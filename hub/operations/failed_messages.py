@@ -1,5 +1,7 @@
 """What operators do with failed messages: find, inspect, fix, replay, discard. The `hub failed`
-commands and the JSON admin API are two faces of this one module; every action is audited.
+commands and the JSON admin API are two faces of this one module; every action is audited, and so is
+every look at a stored message (its envelope and original XML hold a person's data). Lists are not:
+they show ids, classes and reasons, whose person codes the stores already turned into pseudonyms.
 
 A replay republishes the stored envelope with its own message id, so a target that already
 has it cannot take it twice; the message leaves the failed list only after the broker confirmed
@@ -82,18 +84,33 @@ class FailedMessages:
     def find(self, where: Filter, limit: int = 1000) -> list[FailedMessage]:
         return self.failed.find(where, limit=limit)
 
-    def show(self, failed_id: int) -> Detail:
-        found = self.failed.get([failed_id])
-        if not found:
-            raise NotFound(f"no failed message {failed_id}")
+    def show(self, failed_id: int, *, operator: str, where: str) -> Detail:
+        """One entry with its envelope and original XML, for `operator` to see: personal data, so the
+        audit trail records who saw which entry, when, and `where` (the command or call that showed
+        it) before anything is returned."""
+        message = self._entry(failed_id)
         envelope, raw = self.failed.envelope(failed_id)
         xml = self.failed.source_xml(failed_id)
+        shown = [part for part, there in (("envelope", envelope), ("raw", not envelope and raw), ("xml", xml)) if there]
+        self.audit.record(
+            operator=operator,
+            action="view",
+            subject=str(failed_id),
+            reason=where,
+            details={"message_id": message.message_id, "receipt_id": message.receipt_id, "shown": shown},
+        )
         return Detail(
-            found[0],
+            message,
             envelope.model_dump(mode="json") if envelope else None,
             None if envelope else raw.decode("utf-8", "replace") or DELETED,
             xml.decode("utf-8") if xml else None,
         )
+
+    def _entry(self, failed_id: int) -> FailedMessage:
+        found = self.failed.get([failed_id])
+        if not found:
+            raise NotFound(f"no failed message {failed_id}")
+        return found[0]
 
     def select(self, ids: Sequence[int] = (), where: Filter | None = None) -> list[FailedMessage]:
         if ids:
@@ -170,7 +187,7 @@ class FailedMessages:
         self, failed_id: int, payload: dict[str, Any], *, operator: str, reason: str, replay: bool = True
     ) -> ReplayOutcome:
         """Replace a failed message's payload after checking it against its canonical type again."""
-        message = self.show(failed_id).message
+        message = self._entry(failed_id)
         envelope, raw = self.failed.envelope(failed_id)
         if envelope is None:
             raise ValidationFailed.single(

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import pytest
 
 from hub.delivery.circuit import CircuitBreaker, State
@@ -19,8 +20,10 @@ from hub.logs import JsonFormatter, TextFormatter, handling
 from hub.pseudonym import Pseudonymizer
 from hub.rules.policies import BreakerSettings
 from hub.simulation.people import person_code
-from tests.helpers import factory, submit, wait_for
+from hub.store.failed import Filter
+from tests.helpers import factory, hub_cli, same_hub_environment, submit, wait_for
 
+TOKEN = "test-admin-token"
 LINE_BYTES = 1024
 PSEUDONYMS = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
 
@@ -170,3 +173,52 @@ def test_retries_and_failures_say_what_failed_when_and_where_it_went(start_hub, 
         "target_rejected",
     )
     assert "S77777" in failed["reason"] and failed["attempts"] == len(retries) + 1 >= 2
+
+
+def stored_failure(start_hub, spolis, **settings):  # type: ignore[no-untyped-def]
+    """A hub, and the failed-store entry of a service SPOLIS refused, with the record sent."""
+    hub = start_hub(**settings)
+    unknown = factory(42).social_service().model_copy(update={"provider_register_no": "S77777"})
+    submit(hub, [unknown])
+    wait_for(lambda: hub.store.counts().get("failed") == 1)
+    (entry,) = hub.failed.find(Filter())
+    return hub, entry, unknown
+
+
+def views(hub) -> list[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+    entries = hub.operators().audit_entries()
+    return [(e.operator, e.subject, e.reason, e.details["message_id"]) for e in reversed(entries) if e.action == "view"]
+
+
+def test_showing_a_failed_message_in_the_cli_is_audited(start_hub, spolis):
+    hub, entry, record = stored_failure(start_hub, spolis)
+    env = {**same_hub_environment(hub), "HUB_OPERATOR": "ops.janis"}
+    shown = hub_cli("failed", "show", str(entry.id), env=env)
+    assert shown.returncode == 0 and record.person_code in shown.stdout, shown.stderr
+    named = hub_cli("failed", "--operator", "ops.anna", "show", "--json", str(entry.id), env=env)
+    assert named.returncode == 0, named.stderr
+    edited = hub_cli("failed", "edit", str(entry.id), "--reason", "look", "--no-replay", env={**env, "EDITOR": "true"})
+    assert edited.returncode == 0, edited.stderr
+    assert hub_cli("failed", "show", "999", env=env).returncode == 1
+    assert views(hub) == [
+        ("ops.janis", str(entry.id), "hub failed show", entry.message_id),
+        ("ops.anna", str(entry.id), "hub failed show", entry.message_id),
+        ("ops.janis", str(entry.id), "hub failed edit", entry.message_id),
+    ]
+    (first, *_) = [e for e in reversed(hub.operators().audit_entries()) if e.action == "view"]
+    assert first.details["shown"] == ["envelope", "xml"] and first.at.tzinfo is not None
+    text = json.dumps([(e.subject, e.reason, e.details) for e in hub.operators().audit_entries()])
+    assert record.person_code not in text
+    assert hub_cli("audit", "verify", env=env).returncode == 0
+
+
+def test_showing_a_failed_message_over_the_admin_api_is_audited(start_hub, spolis):
+    hub, entry, record = stored_failure(start_hub, spolis, admin_token=TOKEN)
+    url = f"{hub.gateway_url}/admin/failed/{entry.id}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(url, headers=auth).status_code == 400, "nobody named: nothing shown"
+    assert views(hub) == []
+    shown = httpx.get(url, headers={**auth, "X-Operator": "ops.liga"})
+    assert shown.status_code == 200 and shown.json()["envelope"]["payload"]["person_code"] == record.person_code
+    assert views(hub) == [("ops.liga", str(entry.id), f"GET /admin/failed/{entry.id}", entry.message_id)]
+    assert httpx.get(f"{hub.gateway_url}/admin/audit/verify", headers=auth).json()["whole"]

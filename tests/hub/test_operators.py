@@ -66,7 +66,7 @@ def test_edit_checks_the_payload_again_then_replays(start_hub, spolis):
     _, refused = refused_load(hub, spolis, count=1)
     service = hub.operators()
     (message,) = service.find(Filter())
-    payload = service.show(message.id).envelope["payload"]
+    payload = service.show(message.id, operator="ops", where="test").envelope["payload"]
     with pytest.raises(ValidationFailed) as caught:
         service.edit(message.id, {**payload, "person_code": "010101-10000"}, operator="ops", reason="typo")
     assert [(e.field, e.rule) for e in caught.value.errors] == [("payload/person_code", "person-code-checksum")]
@@ -127,7 +127,8 @@ def test_the_operator_commands_as_an_operator_runs_them(start_hub, amqp_url, spo
     assert messages[1]["message_id"] not in spolis.store.message_ids()
 
     audit = hub_cli("audit", "list", env=env)
-    assert [line.split()[4] for line in audit.stdout.splitlines()] == ["edit", "replay", "discard", "replay"]
+    actions = [line.split()[4] for line in audit.stdout.splitlines()]
+    assert actions == ["view", "view", "edit", "replay", "discard", "replay"]  # show, then edit's own look
     assert all("ops.janis" in line for line in audit.stdout.splitlines())
     assert hub_cli("audit", "verify", env=env).returncode == 0
 
@@ -141,10 +142,10 @@ def test_the_admin_api(start_hub, spolis):
     groups = httpx.get(f"{api}/failed", headers=auth).json()
     assert groups[0]["count"] == 2
     messages = httpx.get(f"{api}/failed", params={"view": "messages"}, headers=auth).json()
-    detail = httpx.get(f"{api}/failed/{messages[0]['id']}", headers=auth).json()
-    assert detail["envelope"]["payload"]["provider_register_no"] == "S77777"
     assert httpx.post(f"{api}/failed/replay", json={"ids": [1]}, headers=auth).status_code == 400, "no operator"
     ops = {**auth, "X-Operator": "ops.liga"}
+    detail = httpx.get(f"{api}/failed/{messages[0]['id']}", headers=ops).json()
+    assert detail["envelope"]["payload"]["provider_register_no"] == "S77777"
     bad = httpx.post(
         f"{api}/failed/{messages[0]['id']}/edit", json={"payload": {"amount": "x"}, "reason": "r"}, headers=ops
     )

@@ -61,7 +61,7 @@ def test_payloads_are_forgotten_after_the_retention_period(start_hub, spolis):
     assert (removed["record_payloads"], removed["failed_payloads"]) == (1, 1)  # one request, one entry
     operators = hub.operators()
     (entry,) = operators.find(Filter())
-    detail = operators.show(entry.id)
+    detail = operators.show(entry.id, operator="ops.ilze", where="test")
     assert detail.envelope is None and detail.source_xml is None and "retention" in detail.raw
     outcome = operators.replay([entry], operator="ops.ilze", reason="try")
     assert "retention" in outcome.skipped[entry.id] and not outcome.replayed
