@@ -4,6 +4,7 @@ contract commands."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import signal
@@ -12,21 +13,27 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from hub import __version__, logs
-from hub.settings import DEV_PKI_DIR, get_settings
+from pydantic import ValidationError
+
+from hub import __version__, exits, logs
+from hub.settings import DEV_PKI_DIR, Settings, get_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hub.runtime import Hub, SignatureConfigError
+    from hub.http_server import CannotListen
+    from hub.runtime import Hub
 
     settings = get_settings()
-    try:
-        hub = Hub(settings)
-    except SignatureConfigError as exc:
-        print(f"hub serve: {exc}", file=sys.stderr)
-        return 2
+    hub = Hub(settings)
     logs.configure(settings.log_level, settings.log_format, hub.pseudonymize.scrub)
-    hub.start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
+    try:
+        hub.start(gateway=args.role in ("all", "gateway"), workers=args.role in ("all", "worker"))
+    except BaseException as exc:
+        with contextlib.suppress(Exception):  # what started is stopped; a part that never started may refuse
+            hub.stop()
+        if isinstance(exc, CannotListen):
+            raise exits.CommandFailed(f"{exc}: set HUB_HTTP_PORT (or HUB_HTTP_HOST)", exits.UNAVAILABLE) from exc
+        raise
     # What start-up built (schemas, models, modules) lives as long as the process: frozen, it is out of
     # the way of the collector's full passes, which would otherwise walk it again and again.
     gc.collect()
@@ -86,8 +93,7 @@ def _status(args: argparse.Namespace) -> int:
     store = build(get_settings(), create=False).store
     status = store.receipt_status(args.id) or store.message_status(args.id)
     if status is None:
-        print(f"no receipt or record {args.id}", file=sys.stderr)
-        return 1
+        raise exits.CommandFailed(f"no receipt or record {args.id}", exits.NO)
     print(f"receipt {status.receipt_id}: " + " ".join(f"{k}={v}" for k, v in status.counts.items()))
     for record in status.records:
         reason = f" {record.error_class}: {record.reason}" if record.error_class else ""
@@ -102,8 +108,7 @@ def _trace(args: argparse.Namespace) -> int:
     parts = build(get_settings(), create=False)
     steps = trace(args.id, parts.store, parts.failed, parts.message_log)
     if not steps:
-        print(f"nothing is known of message {args.id}", file=sys.stderr)
-        return 1
+        raise exits.CommandFailed(f"nothing is known of message {args.id}", exits.NO)
     for step in steps:
         print(f"{step.at:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f"  {step.what:<16} {step.detail}")
     return 0
@@ -170,13 +175,15 @@ class HubParser(argparse.ArgumentParser):
 
 
 def _describe_commands(parser: argparse.ArgumentParser) -> None:
-    """A command's one-line help in its parent's list is also the description its own --help opens with."""
+    """A command's one-line help in its parent's list is also the description its own --help opens with;
+    a command knows its name (`hub failed edit`)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {choice.dest: choice.help for choice in action._choices_actions}
             for name, sub in action.choices.items():
                 if sub.description is None:
                     sub.description = helps.get(name)
+                sub.set_defaults(prog=sub.prog)  # the command a failure's line is said by
                 _describe_commands(sub)
 
 
@@ -227,8 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hub",
         description="The welfare data-exchange hub. Settings come from HUB_* environment variables "
         "(docs/configuration.md); `hub <command> --help` says what each command does.",
+        epilog="A failure is one line on stderr and an exit code: 1 the answer is no (nothing found, a check "
+        "failed), 2 the command cannot run as given (arguments, a file, a setting, no store or key), 3 something "
+        "it needs does not answer (broker, database, port), 4 a fault in the hub (see --debug); 130 interrupted, "
+        "141 output no longer read.",
     )
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="on a failure, print its traceback too (also when HUB_LOG_LEVEL=DEBUG)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="<command>")
 
     serve = commands.add_parser(
@@ -277,13 +291,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings() -> Settings:
+    """The settings, or the first wrong one as a line naming its variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        variable = "HUB_" + "__".join(str(part) for part in error["loc"]).upper()
+        raise exits.CommandFailed(
+            f"{variable}={error.get('input')!s}: {error['msg']} ({len(exc.errors())} wrong in all; "
+            "docs/configuration.md lists the settings)"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = get_settings()
-    quiet = args.command == "demo" and "HUB_LOG_LEVEL" not in os.environ
-    logs.configure("WARNING" if quiet else settings.log_level, settings.log_format)
-    return int(args.func(args) or 0)
+    """Every `hub` command: its exit code; a failure is one line on stderr (hub.exits)."""
+    invocation = exits.Invocation(debug=os.environ.get("HUB_LOG_LEVEL", "").upper() == "DEBUG")
+
+    def command() -> int:
+        args = build_parser().parse_args(argv)
+        invocation.name, invocation.debug = args.prog, invocation.debug or args.debug
+        settings = _settings()
+        quiet = args.command == "demo" and "HUB_LOG_LEVEL" not in os.environ
+        logs.configure("WARNING" if quiet else settings.log_level, settings.log_format)
+        return int(args.func(args) or 0)
+
+    return exits.run(command, invocation)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -27,11 +27,19 @@ def schema_files_route(schemas_dir: Path) -> Route:
     return Route("/schemas/{path:path}", schema_file, methods=["GET"])
 
 
+class CannotListen(OSError):
+    """The address is taken by another process, not this machine's, or not ours to use."""
+
+
 class ServerThread:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, name: str = "http") -> None:
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        try:
+            self._socket.bind((host, port))
+        except OSError as exc:
+            self._socket.close()
+            raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         self.host, self.port = host, self._socket.getsockname()[1]
         config = uvicorn.Config(
             app,

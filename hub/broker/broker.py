@@ -80,6 +80,15 @@ class Broker(ABC):
         """A gateway process's own queue for the answers to its queries: gone with the process."""
         return Queue(name, exclusive=True, auto_delete=True, durable=False, queue_arguments=self.reply_queue_arguments)
 
+    def check(self, timeout: float) -> None:
+        """Raise BrokerUnavailable unless the broker takes a connection within about `timeout` seconds: a
+        command that needs it says so at once, where a starting process waits for it longer."""
+        try:
+            with self.connection(connect_timeout=timeout) as connection:
+                connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+        except Exception as exc:
+            raise BrokerUnavailable(f"the broker does not answer: {exc}") from exc
+
     def declare(self, topology: Topology, *, timeout: float = 30.0) -> None:
         """Declare every exchange and queue, waiting up to `timeout` for the broker to answer."""
         deadline = time.monotonic() + timeout

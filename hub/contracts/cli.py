@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hub.contracts.catalog import wsdls
 from hub.errors import HubError, ValidationFailed
+from hub.exits import CommandFailed
 from hub.gateway.reader import RequestContext
 from hub.generated import is_current, write_if_changed
 from hub.runtime import build
@@ -27,9 +28,12 @@ def _reader():  # type: ignore[no-untyped-def]
 def _check(args: argparse.Namespace) -> int:
     reader, systems = _reader()
     if args.system not in systems or not systems[args.system].calls_hub:
-        print(f"{args.system} sends nothing to the hub; systems: {', '.join(sorted(systems))}", file=sys.stderr)
-        return 2
-    data = Path(args.file).read_bytes()
+        callers = ", ".join(sorted(name for name, system in systems.items() if system.calls_hub))
+        raise CommandFailed(f"{args.system} sends nothing to the hub; systems that do: {callers}")
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CommandFailed(f"cannot read {args.file}: {exc.strerror}") from None
     try:
         read = reader.read(RequestContext(args.system), data)
     except ValidationFailed as exc:
@@ -53,8 +57,7 @@ def _sample(args: argparse.Namespace) -> int:
     try:
         sys.stdout.write(sample(args.system, args.message_type).decode("utf-8"))
     except LookupError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+        raise CommandFailed(str(exc).strip("'\"")) from None
     return 0
 
 

@@ -14,14 +14,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hub.broker.broker import Publisher
 from hub.envelope import utcnow
-from hub.errors import ValidationFailed
-from hub.keys import KeyMissing
-from hub.operations.failed_messages import STATES, FailedMessages, NotFound, make_filter, to_json
+from hub.errors import BrokerUnavailable, ValidationFailed
+from hub.exits import NO, UNAVAILABLE, CommandFailed, broker_address
+from hub.operations.failed_messages import STATES, FailedMessages, NotFound, ReplayOutcome, make_filter, to_json
 from hub.runtime import Components, build
 from hub.settings import get_settings
 from hub.store.audit import Verdict
 from hub.store.failed import Filter
+
+BROKER_WAIT_SECONDS = 5.0  # a command says the broker is away in seconds; `hub serve` waits longer at start
 
 
 def _operator(args: argparse.Namespace) -> str:
@@ -33,31 +36,41 @@ def _parts() -> Components:
     return build(get_settings(), create=False)
 
 
-def _service(*, publishing: bool = False) -> FailedMessages:
-    parts = _parts()
-    publisher = None
-    if publishing:
-        if not parts.broker.capabilities.outlives_the_process:
-            raise SystemExit(
-                "replay needs the broker the hub runs on: set HUB_BROKER_URL to RabbitMQ, "
-                "or use the admin API of the running hub (POST /admin/failed/replay)"
-            )
-        publisher = parts.broker.publisher(parts.topology, name="hub-operator")
-        publisher.start(timeout=15)
-    return parts.operators(publisher)
+def _service() -> FailedMessages:
+    return _parts().operators(None)
+
+
+def _can_replay(parts: Components) -> None:
+    """Refused before anything is done: a replay from here needs the broker the hub runs on."""
+    if not parts.broker.capabilities.outlives_the_process:
+        raise CommandFailed(
+            "replay needs the broker the hub runs on: set HUB_BROKER_URL to RabbitMQ, "
+            "or use the admin API of the running hub (POST /admin/failed/replay)"
+        )
+
+
+def _publisher(parts: Components) -> Publisher:
+    """A publisher on the hub's broker, connected; BrokerUnavailable within seconds when it is away."""
+    parts.broker.check(BROKER_WAIT_SECONDS)
+    publisher = parts.broker.publisher(parts.topology, name="hub-operator")
+    publisher.start(timeout=BROKER_WAIT_SECONDS)
+    return publisher
 
 
 def _filter(args: argparse.Namespace) -> Filter:
-    return make_filter(
-        system=args.system,
-        target=args.target,
-        type=args.type,
-        error_class=args.error_class,
-        group=args.group,
-        since=args.since,
-        until=args.until,
-        state=getattr(args, "state", "failed"),
-    )
+    try:
+        return make_filter(
+            system=args.system,
+            target=args.target,
+            type=args.type,
+            error_class=args.error_class,
+            group=args.group,
+            since=args.since,
+            until=args.until,
+            state=getattr(args, "state", "failed"),
+        )
+    except ValueError as exc:
+        raise CommandFailed(f"{exc} (--since and --until take ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00)") from None
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -128,16 +141,23 @@ def _selection(service: FailedMessages, args: argparse.Namespace):  # type: igno
     if args.ids:
         return service.select(args.ids)
     if not (args.group or args.system or args.target or args.type or args.error_class or args.since or args.until):
-        raise SystemExit("say which messages: ids, --group, or filters")
+        raise CommandFailed("say which messages: ids, --group, or filters")
     return service.select(where=_filter(args))
 
 
 def _replay(args: argparse.Namespace) -> int:
-    service = _service(publishing=not args.dry_run)
-    messages = _selection(service, args)
-    outcome = service.replay(
-        messages, operator=_operator(args), reason=args.reason, dry_run=args.dry_run, force=args.force
-    )
+    parts = _parts()
+    if not args.dry_run:
+        _can_replay(parts)
+    messages = _selection(parts.operators(None), args)
+    publisher = None if args.dry_run else _publisher(parts)
+    try:
+        outcome = parts.operators(publisher).replay(
+            messages, operator=_operator(args), reason=args.reason, dry_run=args.dry_run, force=args.force
+        )
+    finally:
+        if publisher is not None:
+            publisher.close()
     verb = "would replay" if outcome.dry_run else "replayed"
     print(f"{verb} {len(outcome.replayed)} message(s)" + (f": {outcome.replayed[:20]}" if outcome.replayed else ""))
     for failed_id, why in outcome.skipped.items():
@@ -146,26 +166,33 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    service = _service(publishing=not args.no_replay)
+    """The payload in the operator's editor, checked and saved, then replayed: the broker is needed (and
+    connected to) only once the edit is saved, so its absence never costs the operator the edit."""
+    parts = _parts()
+    if not args.no_replay:
+        _can_replay(parts)
+    service = parts.operators(None)
     detail = service.show(args.id, operator=_operator(args), where="hub failed edit")
     if detail.envelope is None:
-        raise SystemExit("this message is not a hub envelope; it can only be discarded")
+        raise CommandFailed("this message is not a hub envelope; it can only be discarded")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=f"hub-failed-{args.id}-", delete=False) as handle:
         handle.write(to_json(detail.envelope["payload"]) + "\n")
         path = Path(handle.name)
     try:
         os.chmod(path, 0o600)
-        subprocess.run([*shlex.split(editor), str(path)], check=True)
+        try:
+            subprocess.run([*shlex.split(editor), str(path)], check=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            why = f"ended with status {exc.returncode}" if isinstance(exc, subprocess.CalledProcessError) else exc
+            raise CommandFailed(f"not saved: the editor {editor!r} {why} (VISUAL or EDITOR names it)") from None
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             print(f"not valid JSON: {exc}", file=sys.stderr)
             return 1
         try:
-            outcome = service.edit(
-                args.id, payload, operator=_operator(args), reason=args.reason, replay=not args.no_replay
-            )
+            outcome = service.edit(args.id, payload, operator=_operator(args), reason=args.reason, replay=False)
         except ValidationFailed as exc:
             for error in exc.errors:
                 print(f"{error.field}: {error.rule}: {error.message}", file=sys.stderr)
@@ -173,10 +200,28 @@ def _edit(args: argparse.Namespace) -> int:
             return 1
     finally:
         path.unlink(missing_ok=True)
+    if not args.no_replay:
+        outcome = _replay_edited(parts, args)
     print("saved" + (f"; replayed {outcome.replayed}" if outcome.replayed else ""))
     for failed_id, why in outcome.skipped.items():
         print(f"not replayed {failed_id}: {why}")
     return 0
+
+
+def _replay_edited(parts: Components, args: argparse.Namespace) -> ReplayOutcome:
+    try:
+        publisher = _publisher(parts)
+    except BrokerUnavailable as exc:
+        raise CommandFailed(
+            f"saved, not replayed ({exc}): replay it with `hub failed replay {args.id}` once the broker at "
+            f"HUB_BROKER_URL ({broker_address()}) answers",
+            UNAVAILABLE,
+        ) from exc
+    try:
+        service = parts.operators(publisher)
+        return service.replay(service.select([args.id]), operator=_operator(args), reason=f"after edit: {args.reason}")
+    finally:
+        publisher.close()
 
 
 def _discard(args: argparse.Namespace) -> int:
@@ -197,14 +242,11 @@ def _audit(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace, parts: Components) -> int:
     settings = parts.settings
-    try:
-        log = parts.audit
-    except KeyMissing as exc:
-        raise SystemExit(f"hub audit verify: {exc}") from None
+    log = parts.audit
     named = [Path(p) for p in args.checkpoints]
     for path in named:
         if not path.is_file():
-            raise SystemExit(f"hub audit verify: no checkpoint file {path}")
+            raise CommandFailed(f"no checkpoint file {path}")
     files = named or [settings.audit_checkpoint_file]  # the hub's own may not exist yet: no checkpoint so far
     verdict = log.verify(dict(_anchor(text) for text in args.anchor), files)
     for why in verdict.forged:
@@ -242,7 +284,7 @@ def _entries(count: int) -> str:
 def _anchor(text: str) -> tuple[int, str]:
     entry, _, digest = text.partition(":")
     if not entry.isdigit() or len(digest) != 64:
-        raise SystemExit(f"an anchor is ENTRY:HASH (a checkpoint's entry and hash), not {text!r}")
+        raise CommandFailed(f"an anchor is ENTRY:HASH (a checkpoint's entry and hash), not {text!r}")
     return int(entry), digest
 
 
@@ -269,8 +311,7 @@ def _guarded(func):  # type: ignore[no-untyped-def]
         try:
             return func(args)
         except NotFound as exc:
-            print(str(exc), file=sys.stderr)
-            return 1
+            raise CommandFailed(str(exc), NO) from None
 
     return run
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.canonical import QUERY_TYPES, RECORD_TYPES
-from hub.errors import Unauthorised
+from hub.errors import ConfigurationError, Unauthorised
 from hub.rules.routing import Router
 from hub.settings import Settings
 from hub.systems import SystemAdapter
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 GRANT_KEYS = {"send": RECORD_TYPES, "query": QUERY_TYPES}
 
 
-class AccessConfigError(ValueError):
+class AccessConfigError(ConfigurationError):
     pass
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hub.canonical import QUERY_TYPES, RECORD_TYPES
-from hub.errors import Unroutable
+from hub.errors import ConfigurationError, Unroutable
 from hub.rules.policies import BreakerSettings, RetryPolicy
 from hub.systems import SystemAdapter
 
 
-class RoutingConfigError(ValueError):
+class RoutingConfigError(ConfigurationError):
     pass
 
 

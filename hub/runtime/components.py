@@ -16,6 +16,7 @@ from hub.broker import Broker, open_broker
 from hub.broker.broker import Publisher
 from hub.broker.codec import BrokerCodec
 from hub.broker.topology import Topology
+from hub.errors import ConfigurationError
 from hub.gateway.reader import Reader
 from hub.gateway.reception import Reception
 from hub.keys import read_or_create_key
@@ -41,7 +42,7 @@ CLAIM_STAGING_SECONDS = 10.0  # staging a load after its claim, the largest on a
 log = logging.getLogger(__name__)
 
 
-class SignatureConfigError(ValueError):
+class SignatureConfigError(ConfigurationError):
     pass
 
 

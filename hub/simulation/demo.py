@@ -36,6 +36,7 @@ from hub.simulation.record_store import RecordStore
 from hub.systems import SystemAdapter, discover
 
 SOURCES = ("sopa", "lietis", "gvs")
+BROKER_WAIT_SECONDS = 5.0  # a wrong HUB_BROKER_URL is said in seconds, not after `hub serve`'s patience
 
 
 def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: float, workdir: Path | None = None) -> int:
@@ -67,7 +68,9 @@ def run_demo(settings: Settings, *, records: int, batch_size: int, timeout: floa
                 "endpoints": {**settings.endpoints, "spolis": f"{spolis.url}/soap/spolis"},
             }
         )
-        hub = Hub(settings, systems).start()
+        hub = Hub(settings, systems)
+        hub.broker.check(BROKER_WAIT_SECONDS)
+        hub.start()
         try:
             hub.wait_until_consuming()
             print(

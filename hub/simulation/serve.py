@@ -10,13 +10,17 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
-from hub.http_server import ServerThread
+from hub.exits import UNAVAILABLE, CommandFailed
+from hub.http_server import CannotListen, ServerThread
 
 
 def serve_forever(
     app: ASGIApp, host: str, port: int, title: str, path: str, *, on_stop: Callable[[], None] | None = None
 ) -> int:
-    server = ServerThread(app, host, port, name=title).start()
+    try:
+        server = ServerThread(app, host, port, name=title).start()
+    except CannotListen as exc:
+        raise CommandFailed(f"{exc}: choose another port with --port", UNAVAILABLE) from exc
     print(f"{title} on {server.url}{path} (WSDL at ?wsdl); in the foreground until Ctrl-C or SIGTERM", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

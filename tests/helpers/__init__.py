@@ -351,14 +351,16 @@ def serve_env(amqp_url: str, prefix: str, folder: Path, pki: Path, **settings: A
     return {"PATH": "/usr/bin:/bin", **environment(GivenSettings(**values))}
 
 
-def hub_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """A `hub` command as a user runs it, with the HUB_ variables in `env` only (not the shell's)."""
+def hub_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path = PROJECT_ROOT
+) -> subprocess.CompletedProcess[str]:
+    """A `hub` command as a user runs it, with the HUB_ variables in `env` only (not the shell's), in `cwd`."""
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=PROJECT_ROOT,
+        cwd=cwd,
         env={**without_hub_variables(), **(env or {})},
     )
 
