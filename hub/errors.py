@@ -127,6 +127,7 @@ class ConfigurationError(ValueError):
 
 
 STORE_UNAVAILABLE = "store_unavailable"
+POISON = "poison"  # dead-lettered by the broker: delivered too often without an ack
 
 
 def classify(exc: BaseException) -> tuple[str, bool]:
@@ -143,7 +144,7 @@ def classify(exc: BaseException) -> tuple[str, bool]:
 
 def error_classes() -> tuple[str, ...]:
     """Every class `classify` can give: the values an `error_class` or `outcome` label can take."""
-    found = {"internal", STORE_UNAVAILABLE}
+    found = {"internal", STORE_UNAVAILABLE, POISON}
     pending: list[type[HubError]] = [HubError]
     while pending:
         cls = pending.pop()

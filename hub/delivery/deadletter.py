@@ -9,6 +9,7 @@ from hub.broker.codec import BrokerCodec
 from hub.broker.consumer import Received
 from hub.delivery.worker import store_failures
 from hub.envelope import Envelope
+from hub.errors import POISON
 from hub.store.failed import FailedStore, Failure
 from hub.store.message_log import MessageLog
 
@@ -24,12 +25,17 @@ class DeadLetterMover:
 
     def handle(self, batch: list[Received]) -> None:
         failures = [failure for received in batch for failure in self._failures(received)]
-        store_failures(self.failed, self.message_log, failures, [r.ack for r in batch])
-        for failure in failures:
+        stored = store_failures(self.failed, self.message_log, failures, [r.ack for r in batch])
+        for failure, failed_id in zip(failures, stored, strict=True):
             envelope = failure.envelope
             log.error(
                 "poison message moved to the failed-message store",
-                extra={"message_id": str(envelope.message_id) if envelope else None, "target": failure.target},
+                extra={
+                    "message_id": str(envelope.message_id) if envelope else None,
+                    "target": failure.target,
+                    "failed_id": failed_id,
+                    "reason": failure.message,
+                },
             )
 
     def _failures(self, received: Received) -> list[Failure]:
@@ -50,6 +56,6 @@ class DeadLetterMover:
         if count:
             message += f" ({count} deliveries)"
         return [
-            Failure(envelope, received.body, envelope.target if envelope else fallback, "poison", message, ())
+            Failure(envelope, received.body, envelope.target if envelope else fallback, POISON, message, ())
             for envelope in envelopes
         ]
