@@ -79,6 +79,8 @@ def _requests(access: AccessTable, systems: Mapping[str, SystemAdapter]) -> Iter
         yield from ((name, operation) for operation in sorted(operations))
 
 
+CALL_OUTCOMES = ("ok", "target_rejected", "target_unavailable", "target_timeout")
+
 Starts = Callable[[LabelSpace], Iterable[tuple[str, ...]]]
 
 SERIES: dict[MetricWrapperBase, tuple[frozenset[Role], Starts]] = {
@@ -112,7 +114,11 @@ SERIES: dict[MetricWrapperBase, tuple[frozenset[Role], Starts]] = {
         frozenset({"worker"}),
         lambda s: ((t, outcome) for t in s.targets for outcome in s.outcomes),
     ),
-    metrics.target_call_duration: (frozenset({"worker"}), lambda s: ((t, "ok") for t in s.every_target)),
+    # a histogram's series are many: the outcomes the alerts read, not every error class
+    metrics.target_call_duration: (
+        frozenset({"worker"}),
+        lambda s: ((t, outcome) for t in s.every_target for outcome in CALL_OUTCOMES),
+    ),
     metrics.circuit_state: (frozenset({"worker"}), lambda s: ((t,) for t in s.every_target)),
     metrics.circuit_opened: (frozenset({"worker"}), lambda s: ((t,) for t in s.every_target)),
     metrics.retries_scheduled: (
