@@ -2,13 +2,16 @@
 gateway` and two `hub serve --role worker` processes on RabbitMQ, signatures required both ways,
 each process its own scrape target, with RabbitMQ's own exporter beside them and the alert rules
 loaded. Counters summed over the processes must equal what reached SPOLIS; every rule must
-evaluate; every dashboard query must run."""
+evaluate; every dashboard query must run. With SPOLIS refusing part of a load, the dashboard's panels
+are evaluated as Grafana asks for them and drawn to var/dashboard/ (tests.helpers.panels): the
+overview must show what SPOLIS refused, and no overview panel may say "No data"."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,17 +25,20 @@ from hub.simulation.people import person_code
 from hub.simulation.pki import signer_for
 from hub.systems import discover
 from tests.helpers import ep51, wait_for
+from tests.helpers.panels import Panels
 from tests.helpers.prometheus import moment
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
 MONITORING = PROJECT_ROOT / "monitoring"
+ARTEFACTS = PROJECT_ROOT / "var" / "dashboard"  # outside what git tracks, as the benchmark's var/bench
 LOAD = {"sopa": 1200, "lietis": 900, "gvs": 600}
 QUERIES = 20
 
 
-def load(gateway: str, pki: Path) -> int:
-    """The three municipal loads at once, and per-person queries while they run, all signed."""
+def load(gateway: str, pki: Path, unregistered_share: float = 0.0) -> int:
+    """The three municipal loads at once, and per-person queries while they run, all signed;
+    `unregistered_share` of the records name a provider SPOLIS does not know, so it refuses them."""
     systems = discover()
 
     def queries_to_vsaa() -> int:
@@ -59,6 +65,7 @@ def load(gateway: str, pki: Path) -> int:
                 concurrency=2,
                 seed=60 + i,
                 signer=signer_for(name, pki),
+                unregistered_share=unregistered_share,
             )
             for i, (name, n) in enumerate(LOAD.items())
         ]
@@ -130,3 +137,64 @@ def test_prometheus_scrapes_gateway_and_workers_under_load_and_their_sums_add_up
     ):
         assert expr in "\n".join(queries(dashboard))
         assert prometheus.value(expr), expr
+
+
+def test_the_dashboard_shows_what_spolis_refused_and_no_overview_panel_is_empty(
+    hub_processes, prometheus, spolis, broker_prefix, dev_pki
+):
+    begun = time.time()
+    gateway = f"http://127.0.0.1:{hub_processes['gateway']}"
+    spolis.knobs.fault_rate = 0.2  # calls fail now and then and are retried: calls failing, records sent again
+    accepted = load(gateway, dev_pki, unregistered_share=0.05)
+    spolis.knobs.fault_rate = 0.0
+
+    # Settled: every record is either in SPOLIS's store or counted failed, and the failed-message
+    # store holds each failed one. What SPOLIS did not take, it refused.
+    def settled() -> bool:
+        failed = prometheus.value('sum(hub_messages_failed_total{target="spolis"})')
+        in_store = prometheus.value('sum(max by (error_class) (hub_failed_messages{target="spolis"}))')
+        return spolis.store.stats()["records"] + failed == accepted and in_store == failed
+
+    wait_for(settled, timeout=180)
+    refused = accepted - spolis.store.stats()["records"]
+    assert 0 < refused <= spolis.store.stats()["rejected"] and refused < accepted / 10
+
+    dashboard = json.loads(DASHBOARD_FILE.read_text(encoding="utf-8"))
+    end = time.time()  # after the settled figures were read: the last point of each range is taken here
+    panels = Panels(
+        dashboard,
+        lambda expr: prometheus.query_range(expr, end - round(end - begun + 30), end, 1),
+        lambda expr: prometheus.query_range(expr, end, end, 1),
+        {"vhost": "/", "prefix": broker_prefix, "target": ".*"},
+    )
+    drawn = panels.draw(ARTEFACTS)
+    print(f"dashboard panels drawn in {ARTEFACTS}: {len(drawn)} PNG files")
+
+    # No "No data" where the on-call person looks: every stat query answers with a value for each
+    # tile, and every graph of the overview has a line.
+    overview = next(shown for row, shown in panels.rows() if row["title"] == "Overview")
+    for panel in overview:
+        if panel["type"] == "stat":
+            assert panels.unanswered(panel) == [], panel["title"]
+            assert "No data" not in {tile.text for tile in panels.shown(panel)}, panel["title"]
+        else:
+            assert any(s.last is not None for s in panels.series(panel)), panel["title"]
+
+    def tile(row: str, title: str, name: str) -> str:
+        return next(t.text for t in panels.shown(panels.titled(row, title)) if t.name == name)
+
+    # What SPOLIS refused is what the dashboard shows: the store holds every refused record, and the
+    # failed counter's increase, started at zero, misses none. increase() extrapolates from its last
+    # sample to the end of its window, up to a scrape interval (1 s here) over series as old as the test.
+    assert tile("Overview", "Failed in store", "spolis") == f"{refused:,}"
+    extrapolated = 1 + 1.1 / (end - begun - 1.1)
+    for shown in (tile("Overview", "Failed for good, last 15 min", "spolis"), tile("F1", "Last hour", "failed")):
+        assert refused <= int(shown.replace(",", "")) <= refused * extrapolated + 1, shown
+    assert tile("Overview", "Circuit", "spolis") in {"closed", "half-open", "open"}
+    assert tile("Overview", "Store up", "database") == "readable"
+    assert tile("Overview", "Hub processes", "down") == "0"
+    assert float(tile("Overview", "Calls failing", "spolis").rstrip("%")) > 0
+    # The broker's queue panels show this hub's queues only, whatever else the broker holds.
+    queues = {s.name for s in panels.series(panels.titled("Broker", "Ready messages by queue"))}
+    assert f"{broker_prefix}.deliver.spolis" in queues
+    assert all(q.startswith(f"{broker_prefix}.") for q in queues), queues
