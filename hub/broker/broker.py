@@ -25,6 +25,7 @@ from hub.broker.topology import Topology
 from hub.errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
+COMMAND_WAIT_SECONDS = 5.0  # a command that needs the broker says it is away this soon; `hub serve` waits longer
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Broker(ABC):
         """A gateway process's own queue for the answers to its queries: gone with the process."""
         return Queue(name, exclusive=True, auto_delete=True, durable=False, queue_arguments=self.reply_queue_arguments)
 
-    def check(self, timeout: float) -> None:
+    def check(self, timeout: float = COMMAND_WAIT_SECONDS) -> None:
         """Raise BrokerUnavailable unless the broker takes a connection within about `timeout` seconds: a
         command that needs it says so at once, where a starting process waits for it longer."""
         try:

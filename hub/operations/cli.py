@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hub.broker.broker import Publisher
+from hub.broker.broker import COMMAND_WAIT_SECONDS, Publisher
 from hub.envelope import utcnow
 from hub.errors import BrokerUnavailable, ValidationFailed
 from hub.exits import NO, UNAVAILABLE, CommandFailed, broker_address
@@ -23,8 +23,6 @@ from hub.runtime import Components, build
 from hub.settings import get_settings
 from hub.store.audit import Verdict
 from hub.store.failed import Filter
-
-BROKER_WAIT_SECONDS = 5.0  # a command says the broker is away in seconds; `hub serve` waits longer at start
 
 
 def _operator(args: argparse.Namespace) -> str:
@@ -51,9 +49,9 @@ def _can_replay(parts: Components) -> None:
 
 def _publisher(parts: Components) -> Publisher:
     """A publisher on the hub's broker, connected; BrokerUnavailable within seconds when it is away."""
-    parts.broker.check(BROKER_WAIT_SECONDS)
+    parts.broker.check()
     publisher = parts.broker.publisher(parts.topology, name="hub-operator")
-    publisher.start(timeout=BROKER_WAIT_SECONDS)
+    publisher.start(timeout=COMMAND_WAIT_SECONDS)
     return publisher
 
 
