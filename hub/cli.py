@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import gc
 import os
+import re
 import signal
 import sys
 import threading
@@ -17,6 +18,11 @@ from pydantic import ValidationError
 
 from hub import __version__, exits, logs
 from hub.settings import DEV_PKI_DIR, Settings, get_settings
+
+
+def _without_credentials(urls: str) -> str:
+    """The broker's nodes, as `hub serve` prints them: every node of a cluster's URL, no password."""
+    return re.sub(r"//[^/@;]*@", "//", urls)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -41,10 +47,8 @@ def _serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(
-        f"hub {__version__} serving ({args.role}) on {hub.gateway_url}, broker {settings.broker_url.split('@')[-1]}",
-        flush=True,
-    )
+    broker = _without_credentials(settings.broker_url)
+    print(f"hub {__version__} serving ({args.role}) on {hub.gateway_url}, broker {broker}", flush=True)
     print("running in the foreground until Ctrl-C or SIGTERM", flush=True)
     stop.wait()
     hub.stop()

@@ -144,7 +144,8 @@ class AmqpPublisher:
                 connection.ioloop.add_callback_threadsafe(self._close_connection)
             except Exception:
                 pass
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # a publisher whose start failed has nothing to wait for
+            self._thread.join(timeout=5)
 
     def _forget(self, batch: _Batch) -> None:
         with self._lock:

@@ -38,3 +38,10 @@ def test_status_of_an_unknown_receipt(tmp_path):
     assert build(settings).store.counts() == {}  # the hub's store, as the hub made it
     done = hub_cli("status", "00000000-0000-0000-0000-000000000000", env=environment(settings))
     assert done.returncode == 1 and "no receipt" in done.stderr
+
+
+def test_serve_names_every_node_of_the_broker_and_no_password():
+    from hub.cli import _without_credentials
+
+    url = "amqp://hub:s3cret@rabbit-1:5672/%2F;amqp://hub:s3cret@rabbit-2:5672/%2F"
+    assert _without_credentials(url) == "amqp://rabbit-1:5672/%2F;amqp://rabbit-2:5672/%2F"

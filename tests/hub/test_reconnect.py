@@ -13,6 +13,7 @@ from hub.broker import open_broker
 from hub.broker.backoff import Backoff
 from hub.broker.consumer import ConsumerLoop, Received
 from hub.broker.message import OutgoingMessage
+from hub.broker.rabbit import AmqpPublisher
 from hub.broker.topology import Topology
 from tests.helpers import running, wait_for
 
@@ -125,3 +126,8 @@ def test_the_consumer_and_the_publisher_are_back_within_two_seconds_of_every_bli
         stop.set()
         publisher.close()
         thread.join(timeout=10)
+
+
+def test_a_publisher_that_never_started_closes_quietly():
+    """`hub serve` stops what it built when its start fails; the publisher may not have started."""
+    AmqpPublisher("amqp://guest:guest@127.0.0.1:1/").close()
