@@ -27,6 +27,7 @@ from sqlalchemy import (
     and_,
     func,
     select,
+    true,
     update,
 )
 
@@ -147,7 +148,8 @@ class Filter:
 
     def clause(self):  # type: ignore[no-untyped-def]
         c = failed_messages.c
-        parts = [c.state.in_(self.states)]
+        # every state named is no condition: left out, a page reads the entries in id order and stops
+        parts = [] if set(self.states) >= set(FailedState) else [c.state.in_(self.states)]
         if self.system:
             parts.append((c.source == self.system) | (c.target == self.system))
         for column, value in ((c.target, self.target), (c.type, self.type), (c.error_class, self.error_class)):
@@ -159,7 +161,7 @@ class Filter:
             parts.append(c.last_failed_at >= self.since)
         if self.until:
             parts.append(c.last_failed_at < self.until)
-        return and_(*parts)
+        return and_(true(), *parts)
 
 
 class FailedStore:
@@ -261,8 +263,12 @@ class FailedStore:
                 for r in conn.execute(query)
             ]
 
-    def find(self, where: Filter, *, limit: int = 1000) -> list[FailedMessage]:
-        query = select(failed_messages).where(where.clause()).order_by(failed_messages.c.id).limit(limit)
+    def find(self, where: Filter, *, limit: int = 1000, after: int | None = None) -> list[FailedMessage]:
+        """Entries in id order; `after` pages by key (the entries past that id): an index on what the
+        filter names (whose rows SQLite keeps in id order too) yields the page without reading or
+        sorting the rest, where an offset would read every entry before it."""
+        clause = where.clause() if after is None else and_(where.clause(), failed_messages.c.id > after)
+        query = select(failed_messages).where(clause).order_by(failed_messages.c.id).limit(limit)
         with self.engine.connect() as conn:
             return [self._row(r) for r in conn.execute(query)]
 
@@ -347,6 +353,18 @@ class FailedStore:
                 .group_by(c.target, c.error_class)
             )
             return {(target, error_class): count for target, error_class, count in rows}
+
+    def new_since(self, since: dt.datetime) -> dict[str, int]:
+        """Entries that failed for the first time since `since` and still wait, by target: how much
+        the store grew, the figure its alert watches."""
+        c = failed_messages.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(c.target, func.count())
+                .where(c.state == FailedState.FAILED, c.last_failed_at >= since, c.first_failed_at >= since)
+                .group_by(c.target)
+            )
+            return {target: count for target, count in rows}
 
     def rotate_keys(self) -> int:
         """Re-seal every stored value with the newest key; returns how many values were re-sealed."""
