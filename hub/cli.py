@@ -286,10 +286,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--days", type=int, default=365, help="how long the certificates are valid, in days")
     dev.set_defaults(func=_pki_dev)
 
+    from hub.console.accounts import add_commands as add_account_commands
     from hub.contracts.cli import add_commands as add_contract_commands
     from hub.operations.cli import add_commands as add_operator_commands
 
     add_operator_commands(commands)
+    add_account_commands(commands)
     add_contract_commands(commands)
     _describe_commands(parser)
     return parser
