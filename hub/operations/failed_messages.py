@@ -81,13 +81,14 @@ class FailedMessages:
     def groups(self, where: Filter) -> list[FailedGroup]:
         return self.failed.groups(where)
 
-    def find(self, where: Filter, limit: int = 1000) -> list[FailedMessage]:
-        return self.failed.find(where, limit=limit)
+    def find(self, where: Filter, limit: int = 1000, after: int | None = None) -> list[FailedMessage]:
+        return self.failed.find(where, limit=limit, after=after)
 
-    def show(self, failed_id: int, *, operator: str, where: str) -> Detail:
+    def show(self, failed_id: int, *, operator: str, where: str, codes_in_clear: bool = True) -> Detail:
         """One entry with its envelope and original XML, for `operator` to see: personal data, so the
         audit trail records who saw which entry, when, and `where` (the command or call that showed
-        it) before anything is returned."""
+        it) before anything is returned. `codes_in_clear` False: the caller shows person codes as
+        pseudonyms (the console until its operator presses reveal), which the entry says."""
         message = self._entry(failed_id)
         envelope, raw = self.failed.envelope(failed_id)
         xml = self.failed.source_xml(failed_id)
@@ -97,7 +98,12 @@ class FailedMessages:
             action="view",
             subject=str(failed_id),
             reason=where,
-            details={"message_id": message.message_id, "receipt_id": message.receipt_id, "shown": shown},
+            details={
+                "message_id": message.message_id,
+                "receipt_id": message.receipt_id,
+                "shown": shown,
+                "person_codes": "in clear" if codes_in_clear else "as pseudonyms",
+            },
         )
         return Detail(
             message,
@@ -105,6 +111,13 @@ class FailedMessages:
             None if envelope else raw.decode("utf-8", "replace") or DELETED,
             xml.decode("utf-8") if xml else None,
         )
+
+    def payload_of(self, failed_id: int) -> dict[str, Any] | None:
+        """The record an edit starts from, to read a form's fields back in their types; None when the
+        entry holds no envelope. Not a view: nothing of it is shown (the edit is audited)."""
+        self._entry(failed_id)
+        envelope, _ = self.failed.envelope(failed_id)
+        return envelope.model_dump(mode="json")["payload"] if envelope else None
 
     def _entry(self, failed_id: int) -> FailedMessage:
         found = self.failed.get([failed_id])
@@ -230,8 +243,8 @@ class FailedMessages:
             )
         return ids
 
-    def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
-        return self.audit.entries(limit)
+    def audit_entries(self, limit: int = 100, search: str | None = None) -> list[AuditEntry]:
+        return self.audit.entries(limit, search=search)
 
 
 def _subject(ids: Sequence[int]) -> str:

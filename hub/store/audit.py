@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, func, select
+from sqlalchemy import Column, DateTime, Integer, String, Table, Text, func, or_, select
 
 from hub.files import append_line
 from hub.store.db import Database, metadata
@@ -210,9 +210,14 @@ class AuditLog:
             self._since_checkpoint = 0
         return checkpoint
 
-    def entries(self, limit: int = 100) -> list[AuditEntry]:
+    def entries(self, limit: int = 100, *, search: str | None = None) -> list[AuditEntry]:
+        """The newest entries first; `search` keeps those whose operator, action or subject holds it."""
+        query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+        if search:
+            text, columns = search.lower(), (audit_log.c.operator, audit_log.c.action, audit_log.c.subject)
+            query = query.where(or_(*(func.lower(column).contains(text, autoescape=True) for column in columns)))
         with self.engine.connect() as conn:
-            rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).all()
+            rows = conn.execute(query).all()
         return [
             AuditEntry(r.id, _aware(r.at), r.operator, r.action, r.subject, r.reason, json.loads(r.details))
             for r in rows

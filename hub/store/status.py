@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
+    case,
     delete,
     func,
     select,
@@ -140,6 +141,16 @@ class RecordTrace:
     operation: str | None
     user_id: str | None
     receipt_given_at: dt.datetime | None
+
+
+@dataclass(slots=True)
+class FlowCounts:
+    """Records from `source` to `target` by status, of those accepted in the last day and hour."""
+
+    source: str
+    target: str
+    day: dict[str, int] = field(default_factory=dict)
+    hour: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +400,30 @@ class StatusStore:
                 select(func.min(c.accepted_at)).where(c.status == RecordState.ACCEPTED, c.target == target)
             ).scalar()
         return _aware(oldest) if oldest else None
+
+    def flow_counts(self, targets: Sequence[str], since: dt.datetime, recent: dt.datetime) -> list[FlowCounts]:
+        """Per source and target, the records accepted since `since` by their status now, and those
+        accepted since `recent`: a range of the status-target-time index per status and target, so it
+        reads the day's records of those targets and no other."""
+        c = message_status.c
+        query = (
+            select(
+                c.source,
+                c.target,
+                c.status,
+                func.count().label("day"),
+                func.sum(case((c.accepted_at >= recent, 1), else_=0)).label("hour"),
+            )
+            .where(c.status.in_(tuple(RecordState)), c.target.in_(list(targets)), c.accepted_at >= since)
+            .group_by(c.source, c.target, c.status)
+        )
+        flows: dict[tuple[str, str], FlowCounts] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                flow = flows.setdefault((row.source, row.target), FlowCounts(row.source, row.target))
+                flow.day[row.status] = row.day
+                flow.hour[row.status] = int(row.hour or 0)
+        return sorted(flows.values(), key=lambda f: (f.target, f.source))
 
     def counts(self) -> dict[str, int]:
         """Records per status across all receipts (the demo's progress)."""
