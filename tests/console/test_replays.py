@@ -15,8 +15,8 @@ def replayed_events(hub, message_ids) -> Counter[str]:  # type: ignore[no-untype
     return Counter(mid for mid in message_ids for event in hub.message_log.events(mid) if event.event == "replayed")
 
 
-def test_a_job_stopped_half_way_is_finished_by_the_next_runner_each_message_once(start_hub, spolis):
-    hub = start_hub()
+def test_a_job_stopped_half_way_is_finished_by_the_next_runner_each_message_once(start_hub, broker_url, spolis):
+    hub = start_hub(broker_url)
     ids, refused = refused_load(hub, 12)
     spolis.knobs.extra_providers = [UNKNOWN_PROVIDER]
     service = hub.operators()
