@@ -471,5 +471,5 @@ def _field(name: str, original: Any, value: str) -> dict[str, Any]:
         "name": name,
         "value": value,
         "structured": structured,
-        "kind": "text" if isinstance(original, str) else "JSON",
+        "kind": "text" if original is None or isinstance(original, str) else "JSON",
     }
