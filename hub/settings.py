@@ -133,6 +133,19 @@ class Settings(BaseSettings):
         30, gt=0, description="how long stored payloads (original XML, failed messages' envelopes) are kept"
     )
     admin_token: SecretStr | None = Field(None, description="enables the JSON admin API at /admin")
+    admin_host: str = Field(
+        "127.0.0.1", description="address of the admin listener: the operators' console and its JSON API at /api/"
+    )
+    admin_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="port of the admin listener, in processes that run the gateway; unset, no console and no "
+        "JSON API. Never the partners' port (HUB_HTTP_PORT)",
+    )
+    console_session_minutes: float = Field(
+        30, gt=0, description="a console session ends after this long without a request (and 12 hours after login)"
+    )
     log_level: str = Field("INFO", description="log level; `hub demo` logs warnings only unless it is set")
     log_format: Literal["json", "text"] = Field(
         "json", description="json (one object per line, for machines) or text (for people)"

@@ -54,6 +54,7 @@ class Hub:
         self.supervisor = Supervisor()
         self.consumers: list[ConsumerLoop] = []
         self._http: ServerThread | None = None
+        self._console: ServerThread | None = None
         self._pool: ReceptionPool | None = None
         self._topology_declared = False
         self._collector: HubCollector | None = None
@@ -81,6 +82,8 @@ class Hub:
         app = self.gateway().app() if gateway else Starlette(routes=operations_routes(self.readiness))
         self._http = ServerThread(app, self.settings.http_host, self.settings.http_port, name="http").start()
         log.info("listening", extra={"url": self._http.url, "gateway": gateway})
+        if gateway and self.settings.admin_port is not None:
+            self._start_console()
         return self
 
     def _start_pool(self) -> None:
@@ -97,6 +100,26 @@ class Hub:
             functools.partial(logs.configure, settings.log_level, settings.log_format, self.pseudonymize.scrub),
         )
         self.supervisor.on_stop(self._pool.close)
+
+    def _start_console(self) -> None:
+        """The operators' console on the admin listener, apart from the partners' port; its replay jobs
+        run in this process, and unfinished ones left by a process that stopped are taken up. (Imported
+        here: the console's pages use the runtime's parts.)"""
+        from hub.console.app import console_app
+        from hub.console.replays import ReplayJobs
+
+        settings = self.settings
+        service = self.operators()
+        jobs = ReplayJobs(self.db, service).start()
+        self.supervisor.on_stop(jobs.stop)
+        app = console_app(self.parts, service, jobs=jobs)
+        self._console = ServerThread(app, settings.admin_host, settings.admin_port or 0, name="console").start()
+        log.info("console listening", extra={"url": self._console.url})
+
+    @property
+    def console_url(self) -> str | None:
+        """Base URL of the console (admin listener), None where it is off."""
+        return None if self._console is None else self._console.url
 
     @property
     def gateway_url(self) -> str:
@@ -256,6 +279,9 @@ class Hub:
         if self._http is not None:
             self._http.stop()
             self._http = None
+        if self._console is not None:
+            self._console.stop()
+            self._console = None
         self.supervisor.stop()
         self.audit.checkpoint_if_moved()  # the entries since the last checkpoint, witnessed before leaving
         self.delayer.close()
