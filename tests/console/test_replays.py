@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from hub.console.replays import JobState, ReplayJobs
+from hub.simulation.local import free_port
 from hub.store.failed import Filter
 from tests.helpers import wait_for
 from tests.helpers.console import UNKNOWN_PROVIDER, refused_load
@@ -71,3 +72,22 @@ def test_a_job_whose_chunk_fails_keeps_its_messages_and_says_why(start_hub, spol
     assert held is not None and held.state == JobState.RUNNING and len(held.remaining) == 2
     assert "needs the broker" in (held.error or "")
     assert jobs.work() == 0, "it waits before trying again"
+
+
+def test_a_hub_serving_the_console_takes_up_the_job_a_stopped_one_left(start_hub, spolis):
+    first = start_hub()
+    ids, refused = refused_load(first, 6)
+    left = ReplayJobs(first.db, first.operators(), chunk=4)
+    job = left.create([m.id for m in first.operators().find(Filter())], operator="ops", reason="r", selection={})
+    spolis.knobs.extra_providers = [UNKNOWN_PROVIDER]
+    left.work(max_chunks=1)
+    left.stop()  # the console's process stopped after one chunk
+    first.stop()
+
+    second = start_hub(admin_port=free_port())  # the same store: the hub started again, console on
+    assert second.console_url is not None
+    done = wait_for(lambda: (j := left.get(job)) and j.state == JobState.DONE and j)
+    assert (done.replayed, done.skipped) == (6, {})
+    assert replayed_events(first, refused) == Counter({mid: 1 for mid in refused})
+    wait_for(lambda: sorted(spolis.store.message_ids()) == sorted(ids.values()))
+    assert spolis.store.stats()["duplicates"] == 0
