@@ -28,11 +28,12 @@ from starlette.templating import Jinja2Templates
 from hub.console import auth
 from hub.console.replays import JobState, ReplayJobs
 from hub.envelope import utcnow
-from hub.errors import ValidationFailed
+from hub.errors import Unroutable, ValidationFailed
 from hub.operations.failed_messages import DELETED, STATES, FailedMessages, NotFound, make_filter, to_json
 from hub.operations.trace import trace
 from hub.runtime.components import Components
 from hub.store.failed import Filter
+from hub.store.status import RecentCounts
 
 PAGE = 50
 FILTER_FIELDS = ("system", "target", "type", "error_class", "group", "since", "until", "state")
@@ -142,11 +143,17 @@ class Pages:
 
     def _overview(self, now: dt.datetime) -> dict[str, Any]:
         targets = sorted(self.parts.router.targets)
-        flows = self.parts.store.flow_counts(targets, now - dt.timedelta(days=1), now - dt.timedelta(hours=1))
+        hour_ago = now - dt.timedelta(hours=1)
+        counts = self.parts.store.target_counts(targets, now - dt.timedelta(days=1), hour_ago)
+        flows: dict[tuple[str, str, str], dict[str, int]] = {}
+        for (source, type_, target), by_status in self.parts.store.flow_counts(targets, hour_ago).items():
+            flow = flows.setdefault((self._flow_of(type_), source, target), {})
+            for status, records in by_status.items():
+                flow[status] = flow.get(status, 0) + records
         waiting: dict[str, int] = {}
         for (target, _), count in self.parts.failed.waiting_counts().items():
             waiting[target] = waiting.get(target, 0) + count
-        new = self.parts.failed.new_since(now - dt.timedelta(hours=1))
+        new = self.parts.failed.new_since(hour_ago)
         rows = []
         for target in targets:
             oldest = self.parts.store.oldest_undelivered(target)
@@ -160,9 +167,16 @@ class Pages:
                     "new": new.get(target, 0),
                     "growing_alert": new.get(target, 0) > GROWING_ALERT,
                     "circuit": _circuit(target),
+                    "counts": counts.get(target, RecentCounts()),
                 }
             )
-        return {"flows": flows, "targets": rows, "jobs": self.jobs.recent(5), "now": now}
+        return {"flows": sorted(flows.items()), "targets": rows, "jobs": self.jobs.recent(5), "now": now}
+
+    def _flow_of(self, type_: str) -> str:
+        try:
+            return self.parts.router.route(type_).flow
+        except Unroutable:  # a type whose route was taken out since
+            return type_
 
     # -- failed messages ---------------------------------------------------------------------------
 

@@ -144,11 +144,9 @@ class RecordTrace:
 
 
 @dataclass(slots=True)
-class FlowCounts:
-    """Records from `source` to `target` by status, of those accepted in the last day and hour."""
+class RecentCounts:
+    """Records by status, of those accepted in the last day and in the last hour."""
 
-    source: str
-    target: str
     day: dict[str, int] = field(default_factory=dict)
     hour: dict[str, int] = field(default_factory=dict)
 
@@ -401,29 +399,42 @@ class StatusStore:
             ).scalar()
         return _aware(oldest) if oldest else None
 
-    def flow_counts(self, targets: Sequence[str], since: dt.datetime, recent: dt.datetime) -> list[FlowCounts]:
-        """Per source and target, the records accepted since `since` by their status now, and those
-        accepted since `recent`: a range of the status-target-time index per status and target, so it
-        reads the day's records of those targets and no other."""
+    def target_counts(self, targets: Sequence[str], since: dt.datetime, recent: dt.datetime) -> dict[str, RecentCounts]:
+        """Per target, the records accepted since `since` and since `recent` by their status now: read
+        from the status-target-time index alone, a range per status and target."""
         c = message_status.c
         query = (
             select(
-                c.source,
                 c.target,
                 c.status,
                 func.count().label("day"),
                 func.sum(case((c.accepted_at >= recent, 1), else_=0)).label("hour"),
             )
             .where(c.status.in_(tuple(RecordState)), c.target.in_(list(targets)), c.accepted_at >= since)
-            .group_by(c.source, c.target, c.status)
+            .group_by(c.target, c.status)
         )
-        flows: dict[tuple[str, str], FlowCounts] = {}
+        counts: dict[str, RecentCounts] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(query):
-                flow = flows.setdefault((row.source, row.target), FlowCounts(row.source, row.target))
-                flow.day[row.status] = row.day
-                flow.hour[row.status] = int(row.hour or 0)
-        return sorted(flows.values(), key=lambda f: (f.target, f.source))
+                target = counts.setdefault(row.target, RecentCounts())
+                target.day[row.status] = row.day
+                target.hour[row.status] = int(row.hour or 0)
+        return counts
+
+    def flow_counts(self, targets: Sequence[str], since: dt.datetime) -> dict[tuple[str, str, str], dict[str, int]]:
+        """Per sender, type and target, the records accepted since `since` by their status now. It
+        reads each record's row (the index holds neither sender nor type): meant for the last hour."""
+        c = message_status.c
+        query = (
+            select(c.source, c.type, c.target, c.status, func.count().label("records"))
+            .where(c.status.in_(tuple(RecordState)), c.target.in_(list(targets)), c.accepted_at >= since)
+            .group_by(c.source, c.type, c.target, c.status)
+        )
+        counts: dict[tuple[str, str, str], dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                counts.setdefault((row.source, row.type, row.target), {})[row.status] = row.records
+        return counts
 
     def counts(self) -> dict[str, int]:
         """Records per status across all receipts (the demo's progress)."""

@@ -224,18 +224,10 @@ def test_the_overview_counts_flows_and_turns_red_where_an_alert_would_fire(site,
     refused_load(hub, 4)
     ops = site.client("ops.anna")
     overview = ops.get("/")
-    assert texts(overview, "//table[@id='flows']/tbody/tr/td") == [
-        "sopa",
-        "spolis",
-        "6",
-        "2",
-        "0",
-        "4",
-        "6",
-        "2",
-        "0",
-        "4",
-    ]
+    assert texts(overview, "//table[@id='flows']/tbody/tr/td") == ["F1", "sopa", "spolis", "6", "2", "0", "4"]
+    by_target = "//table[@id='received']//tr[th='{}']/td"
+    assert texts(overview, by_target.format("spolis")) == ["6", "2", "0", "4"] * 2
+    assert texts(overview, by_target.format("burvis")) == ["0"] * 8
     spolis_row = page_of(overview).xpath("//table[@id='targets']//tr[th='spolis']")[0]
     assert [c.text_content().strip() for c in spolis_row.xpath("td")] == [
         "none waiting",
