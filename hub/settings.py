@@ -132,7 +132,6 @@ class Settings(BaseSettings):
     payload_retention_days: float = Field(
         30, gt=0, description="how long stored payloads (original XML, failed messages' envelopes) are kept"
     )
-    admin_token: SecretStr | None = Field(None, description="enables the JSON admin API at /admin")
     admin_host: str = Field(
         "127.0.0.1", description="address of the admin listener: the operators' console and its JSON API at /api/"
     )
@@ -151,7 +150,7 @@ class Settings(BaseSettings):
         "json", description="json (one object per line, for machines) or text (for people)"
     )
 
-    @field_validator("store_keys", "admin_token", "pseudonym_key", "audit_key", "signing_key", mode="before")
+    @field_validator("store_keys", "pseudonym_key", "audit_key", "signing_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """An empty variable (docker-compose's `${X:-}`) means unset, never an empty secret."""

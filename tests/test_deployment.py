@@ -99,10 +99,10 @@ def test_the_configuration_page_documents_every_setting():
 
 
 def test_an_empty_secret_variable_means_unset(monkeypatch):
-    monkeypatch.setenv("HUB_ADMIN_TOKEN", "")
+    monkeypatch.setenv("HUB_AUDIT_KEY", "")
     monkeypatch.setenv("HUB_STORE_KEYS", " ")
     settings = Settings()
-    assert settings.admin_token is None and settings.store_keys is None
+    assert settings.audit_key is None and settings.store_keys is None
 
 
 def test_every_system_has_its_page_and_the_pages_point_at_files_that_exist():
@@ -249,7 +249,11 @@ def test_compose_runs_the_production_topology():
         nodes = environment["HUB_BROKER_URL"].split(";")
         assert [node.split("@")[1].split(":")[0] for node in nodes] == brokers, name
         assert environment["HUB_STORE_URL"].startswith("postgresql://") and "@postgres:" in environment["HUB_STORE_URL"]
-        assert "ports" not in services[name], f"{name} is reached through HAProxy or not at all"
+        published = services[name].get("ports", [])
+        admin = environment.get("HUB_ADMIN_PORT")
+        assert all(p.startswith("127.0.0.1:") and p.endswith(f":{admin}") for p in published), (
+            f"{name}: partners reach it through HAProxy; only its console is published, on the host's loopback"
+        )
     for name in roles["worker"]:
         assert any(services[name]["depends_on"][g]["condition"] == "service_healthy" for g in roles["gateway"])
     haproxy = services["haproxy"]

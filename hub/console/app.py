@@ -230,11 +230,12 @@ class Console:
         jobs: ReplayJobs,
         accounts: OperatorStore,
         *,
+        idle: dt.timedelta,
         secure: bool,
         api_routes: Iterable[BaseRoute] = (),
     ) -> None:
         self.parts, self.service, self.jobs, self.accounts = parts, service, jobs, accounts
-        self.secure = secure
+        self.secure, self.idle = secure, idle
         self.audit = parts.audit
         self.templates = templates()
         self.api_routes = list(api_routes)
@@ -268,6 +269,7 @@ class Console:
         old = request.scope.get("hub.session")
         if old:
             await run_in_threadpool(self.accounts.close_session, old)
+        await run_in_threadpool(self.accounts.tidy, self.idle)
         session = await run_in_threadpool(self.accounts.open_session, account.name)
         await run_in_threadpool(self._audit, account.name, "login", address)
         response = RedirectResponse(local_path(str(form.get("next") or "")), status_code=303)
@@ -305,9 +307,9 @@ class Console:
         context = {"operator": operator, "status": exc.status_code, "message": exc.detail}
         return self.templates.TemplateResponse(request, "error.html", context, exc.status_code, headers=headers)
 
-    def app(self, idle: dt.timedelta, lifespan: Callable[[Starlette], Any]) -> Starlette:
+    def app(self, lifespan: Callable[[Starlette], Any]) -> Starlette:
         app = Starlette(routes=self.routes(), exception_handlers={HTTPException: self.refused}, lifespan=lifespan)
-        app.add_middleware(Guard, accounts=self.accounts, idle=idle, secure=self.secure)
+        app.add_middleware(Guard, accounts=self.accounts, idle=self.idle, secure=self.secure)
         return app
 
 
@@ -337,7 +339,6 @@ def console_app(
             if own_jobs:
                 runner.stop()
 
-    console = Console(
-        parts, service, runner, accounts, secure=not is_loopback(settings.admin_host), api_routes=api_routes
-    )
-    return console.app(dt.timedelta(minutes=settings.console_session_minutes), lifespan)
+    idle = dt.timedelta(minutes=settings.console_session_minutes)
+    secure = not is_loopback(settings.admin_host)
+    return Console(parts, service, runner, accounts, idle=idle, secure=secure, api_routes=api_routes).app(lifespan)

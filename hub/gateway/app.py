@@ -35,7 +35,6 @@ from hub.gateway.reader import Load, Query, RequestContext, StatusQuestion
 from hub.gateway.reception import Copy, Reception, Staged, Taken
 from hub.gateway.responses import status_element
 from hub.http_server import schema_files_route
-from hub.operations.admin import AdminApi
 from hub.soap import build_envelope, fault_from_error
 from hub.soap.faults import fault_record
 from hub.soap.signature import Signer
@@ -67,7 +66,6 @@ class Gateway:
         publish_timeout: float,
         readiness: Callable[[], Readiness],
         queries: QueryDesk,
-        admin: AdminApi | None = None,
         pool: ReceptionPool | None = None,
         signer: Signer | None = None,
     ) -> None:
@@ -84,7 +82,6 @@ class Gateway:
         self.max_request_bytes = max_request_bytes
         self.publish_timeout = publish_timeout
         self.readiness = readiness
-        self.admin = admin
         self.pool = pool
         # Loads taken in threads, two at a time: one GIL runs one thread's Python while the other overlaps
         # its I/O; more at once only take turns on the GIL and starve the publisher's thread.
@@ -96,7 +93,6 @@ class Gateway:
                 Route("/soap/{system}", self.soap, methods=["GET", "POST"]),
                 schema_files_route(self.schemas_dir),
                 *operations_routes(self.readiness),
-                *(self.admin.routes() if self.admin else []),
             ]
         )
 

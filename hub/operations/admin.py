@@ -1,14 +1,14 @@
-"""The JSON admin API: the operators' commands over HTTP, for consoles and scripts.
+"""The JSON admin API: the operators' commands over HTTP, for scripts, under /api/ on the admin
+listener (HUB_ADMIN_PORT) beside the console, never on the partners' port.
 
-Off unless HUB_ADMIN_TOKEN is set; every call must carry `Authorization: Bearer <token>`, and
-every audited one (a change, or showing a stored message: personal data) an `X-Operator` header
-naming who acts or looks (it goes into the audit trail).
+Every call carries `Authorization: Bearer <token>`, an operator's own token from `hub operators
+token`: the console's guard (hub.console.app) finds whose it is, and that name goes into the audit
+trail for every change and every stored message shown (personal data). A viewer's token may only read.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hub.console import auth
 from hub.errors import ValidationFailed
 from hub.operations.failed_messages import FailedMessages, NotFound, make_filter, to_json
 from hub.store.failed import Filter
@@ -64,31 +65,27 @@ def _json(value: Any, status_code: int = 200) -> Response:
 
 
 class AdminApi:
-    def __init__(self, service: FailedMessages, token: str) -> None:
+    """The API's routes, to be mounted at /api on the admin listener."""
+
+    def __init__(self, service: FailedMessages) -> None:
         self.service = service
-        self.token = token.encode()
 
     def routes(self) -> list[Route]:
         return [
-            Route("/admin/failed", self._guard(self.list_failed), methods=["GET"]),
-            Route("/admin/failed/replay", self._guard(self.replay, audited=True), methods=["POST"]),
-            Route("/admin/failed/discard", self._guard(self.discard, audited=True), methods=["POST"]),
-            Route("/admin/failed/{id:int}", self._guard(self.show, audited=True), methods=["GET"]),
-            Route("/admin/failed/{id:int}/edit", self._guard(self.edit, audited=True), methods=["POST"]),
-            Route("/admin/audit", self._guard(self.audit), methods=["GET"]),
-            Route("/admin/audit/verify", self._guard(self.verify), methods=["GET"]),
+            Route("/failed", self._guard(self.list_failed), methods=["GET"]),
+            Route("/failed/replay", self._guard(self.replay, changes=True), methods=["POST"]),
+            Route("/failed/discard", self._guard(self.discard, changes=True), methods=["POST"]),
+            Route("/failed/{id:int}", self._guard(self.show), methods=["GET"]),
+            Route("/failed/{id:int}/edit", self._guard(self.edit, changes=True), methods=["POST"]),
+            Route("/audit", self._guard(self.audit), methods=["GET"]),
+            Route("/audit/verify", self._guard(self.verify), methods=["GET"]),
         ]
 
-    def _guard(self, handler, *, audited: bool = False):  # type: ignore[no-untyped-def]
+    def _guard(self, handler, *, changes: bool = False):  # type: ignore[no-untyped-def]
         async def guarded(request: Request) -> Response:
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").encode()
-            if not hmac.compare_digest(given, self.token):
-                return _json({"error": "unauthorised"}, 401)
-            operator = request.headers.get("x-operator", "").strip()
-            if audited and not operator:
-                return _json({"error": "say who acts in the X-Operator header"}, 400)
+            operator = auth.require_operator(request) if changes else auth.current(request)
             try:
-                return await handler(request, operator)
+                return await handler(request, operator.name)
             except NotFound as exc:
                 return _json({"error": str(exc)}, 404)
             except ValidationFailed as exc:
@@ -108,7 +105,7 @@ class AdminApi:
 
     async def show(self, request: Request, operator: str) -> Response:
         failed_id = request.path_params["id"]
-        where = f"GET /admin/failed/{failed_id}"
+        where = f"GET /api/failed/{failed_id}"
         return _json(await run_in_threadpool(lambda: self.service.show(failed_id, operator=operator, where=where)))
 
     async def replay(self, request: Request, operator: str) -> Response:

@@ -43,7 +43,7 @@ def _can_replay(parts: Components) -> None:
     if not parts.broker.capabilities.outlives_the_process:
         raise CommandFailed(
             "replay needs the broker the hub runs on: set HUB_BROKER_URL to RabbitMQ, "
-            "or use the admin API of the running hub (POST /admin/failed/replay)"
+            "or the console or JSON API of the running hub (POST /api/failed/replay on HUB_ADMIN_PORT)"
         )
 
 

@@ -24,7 +24,6 @@ from hub.gateway.app import Gateway, Readiness, operations_routes
 from hub.gateway.pool import ReceptionPool
 from hub.gateway.queries import QueryDesk
 from hub.http_server import ServerThread
-from hub.operations.admin import AdminApi
 from hub.operations.failed_messages import FailedMessages
 from hub.operations.observe import HubCollector
 from hub.operations.series import LabelSpace, Role, start_at_zero
@@ -107,12 +106,13 @@ class Hub:
         here: the console's pages use the runtime's parts.)"""
         from hub.console.app import console_app
         from hub.console.replays import ReplayJobs
+        from hub.operations.admin import AdminApi
 
         settings = self.settings
         service = self.operators()
         jobs = ReplayJobs(self.db, service).start()
         self.supervisor.on_stop(jobs.stop)
-        app = console_app(self.parts, service, jobs=jobs)
+        app = console_app(self.parts, service, jobs=jobs, api_routes=AdminApi(service).routes())
         self._console = ServerThread(app, settings.admin_host, settings.admin_port or 0, name="console").start()
         log.info("console listening", extra={"url": self._console.url})
 
@@ -149,7 +149,6 @@ class Hub:
                 publish_timeout=settings.publish_timeout_seconds,
                 codec=self.codec,
             ),
-            admin=AdminApi(self.operators(), settings.admin_token.get_secret_value()) if settings.admin_token else None,
         )
 
     def operators(self) -> FailedMessages:

@@ -203,10 +203,6 @@ class OperatorStore:
             conn.execute(login_failures.insert().values(at=self.clock(), name=name, address=address[:64]))
         return None
 
-    def forget_failures(self, before: dt.datetime) -> int:
-        with self.engine.begin() as conn:
-            return conn.execute(delete(login_failures).where(login_failures.c.at < before)).rowcount
-
     # -- sessions ------------------------------------------------------------------------------
 
     def open_session(self, name: str) -> str:
@@ -239,18 +235,16 @@ class OperatorStore:
         with self.engine.begin() as conn:
             conn.execute(delete(console_sessions).where(console_sessions.c.id_hash == _digest(session)))
 
-    def forget_sessions(self, idle: dt.timedelta) -> int:
-        """Drop the sessions that ended without a logout."""
+    def tidy(self, idle: dt.timedelta) -> None:
+        """Drop the sessions that ended without a logout and the failures too old to throttle: done at each
+        login, so neither table grows with time."""
         now = self.clock()
         with self.engine.begin() as conn:
-            return conn.execute(
-                delete(console_sessions).where(
-                    or_(
-                        console_sessions.c.last_seen_at < now - idle,
-                        console_sessions.c.created_at < now - SESSION_LIFETIME,
-                    )
-                )
-            ).rowcount
+            ended = or_(
+                console_sessions.c.last_seen_at < now - idle, console_sessions.c.created_at < now - SESSION_LIFETIME
+            )
+            conn.execute(delete(console_sessions).where(ended))
+            conn.execute(delete(login_failures).where(login_failures.c.at <= now - THROTTLE_WINDOW))
 
     # -- API tokens ----------------------------------------------------------------------------
 
@@ -272,7 +266,3 @@ class OperatorStore:
                 return None
             conn.execute(update(api_tokens).where(api_tokens.c.token_hash == key).values(last_used_at=self.clock()))
         return self._active(name)
-
-    def revoke_tokens(self, name: str) -> int:
-        with self.engine.begin() as conn:
-            return conn.execute(delete(api_tokens).where(api_tokens.c.operator == name)).rowcount

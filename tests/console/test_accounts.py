@@ -23,6 +23,7 @@ from hub.store.operators import (
     api_tokens,
     console_sessions,
     hash_password,
+    login_failures,
     operators,
     password_matches,
 )
@@ -169,3 +170,16 @@ def test_the_operators_commands_add_list_token_and_remove_and_are_audited(tmp_pa
     with parts.db.engine.connect() as conn:
         assert PASSWORD not in str(conn.execute(select(operators)).all())
     assert parts.audit.verify().whole
+
+
+def test_ended_sessions_and_old_failures_are_dropped_so_the_tables_do_not_grow(accounts, clock):
+    accounts.add("anna", "operator", PASSWORD)
+    accounts.open_session("anna")
+    accounts.authenticate("anna", "wrong password!", "10.0.0.1")
+    clock.now += dt.timedelta(minutes=31)
+    live = accounts.open_session("anna")
+    accounts.tidy(dt.timedelta(minutes=30))
+    with accounts.engine.connect() as conn:
+        assert conn.execute(select(console_sessions.c.operator)).all() == [("anna",)]
+        assert conn.execute(select(login_failures)).all() == []
+    assert accounts.session(live, dt.timedelta(minutes=30)) is not None

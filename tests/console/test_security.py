@@ -15,6 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from hub.console.app import LOGIN_REFUSED, SESSION_COOKIE, console_app
+from hub.operations.admin import AdminApi
 from hub.runtime import Components, build
 from hub.settings import GivenSettings
 from hub.store.operators import OperatorStore
@@ -75,7 +76,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
     accounts = OperatorStore(parts.db, clock)
     accounts.add("anna", "operator", PASSWORD)
     accounts.add("vera", "viewer", PASSWORD)
-    app = console_app(parts, parts.operators(None), clock=clock)
+    service = parts.operators(None)
+    app = console_app(parts, service, clock=clock, api_routes=AdminApi(service).routes())
     yield Site(parts, clock, app, accounts)
     parts.close()
 
@@ -214,3 +216,22 @@ def test_what_a_message_holds_is_shown_as_text_never_as_markup(site):
     client, _ = site.login("anna")
     listing = client.get("/failed")
     assert script not in listing.text and "&lt;script&gt;" in listing.text
+
+
+def test_the_api_knows_the_operator_by_their_token_alone_and_a_viewers_token_only_reads(site):
+    (entry,) = site.parts.failed.put([failure(envelope(), "SPOLIS said no")], site.clock())
+    api = site.client()
+    anna = {"Authorization": f"Bearer {site.accounts.new_token('anna')}", "X-Operator": "someone.else"}
+    vera = {"Authorization": f"Bearer {site.accounts.new_token('vera')}"}
+    assert api.get("/api/failed").status_code == 401
+    assert api.get("/api/failed", headers={"Authorization": "Bearer hub_guessed"}).status_code == 401
+    logged_in, _ = site.login("anna")
+    assert logged_in.get("/api/failed").status_code == 401, "a session cookie is no API credential"
+    assert api.get("/api/failed", headers=vera).json()[0]["count"] == 1
+    discard = {"ids": [entry], "reason": "sent twice"}
+    refused = api.post("/api/failed/discard", json=discard, headers=vera)
+    assert refused.status_code == 403 and site.parts.failed.get([entry])[0].state == "failed"
+    assert api.post("/api/failed/discard", json=discard, headers=anna).json() == {"discarded": [entry]}
+    assert site.audit()[-1] == ("anna", "discard", str(entry))
+    site.accounts.remove("anna")
+    assert api.get("/api/failed", headers=anna).status_code == 401

@@ -49,7 +49,7 @@ def test_the_environment_of_settings_gives_another_process_the_same_settings(mon
         store_url=f"sqlite:///{tmp_path / 'hub.sqlite3'}",
         store_keys="a2V5LW9uZQ==,a2V5LXR3bw==",
         store_key_file=tmp_path / "store.key",
-        admin_token=None,
+        pseudonym_key=None,
         signatures="off",
         routes_file=Path("config/routes.toml"),
         endpoints={"spolis": "http://spolis:8091/soap/spolis", "vsaa": "http://vsaa:8092/soap/vsaa?x=1&y=2"},
@@ -59,7 +59,7 @@ def test_the_environment_of_settings_gives_another_process_the_same_settings(mon
     )
     variables = environment(settings)
     assert variables["HUB_ENDPOINTS__SPOLIS"] == "http://spolis:8091/soap/spolis"
-    assert variables["HUB_STORE_KEYS"] == "a2V5LW9uZQ==,a2V5LXR3bw==" and variables["HUB_ADMIN_TOKEN"] == ""
+    assert variables["HUB_STORE_KEYS"] == "a2V5LW9uZQ==,a2V5LXR3bw==" and variables["HUB_PSEUDONYM_KEY"] == ""
     assert "HUB_LOG_LEVEL" not in variables, "unset here, unset there: `hub demo` is quiet unless it is set"
     for name in [name for name in os.environ if name.startswith("HUB_")]:
         monkeypatch.delenv(name)

@@ -21,9 +21,9 @@ from hub.pseudonym import Pseudonymizer
 from hub.rules.policies import BreakerSettings
 from hub.simulation.people import person_code
 from hub.store.failed import Filter
+from hub.store.operators import OperatorStore
 from tests.helpers import factory, hub_cli, same_hub_environment, submit, wait_for
 
-TOKEN = "test-admin-token"
 LINE_BYTES = 1024
 PSEUDONYMS = Pseudonymizer(b"0123456789abcdef0123456789abcdef")
 
@@ -213,12 +213,14 @@ def test_showing_a_failed_message_in_the_cli_is_audited(start_hub, spolis):
 
 
 def test_showing_a_failed_message_over_the_admin_api_is_audited(start_hub, spolis):
-    hub, entry, record = stored_failure(start_hub, spolis, admin_token=TOKEN)
-    url = f"{hub.gateway_url}/admin/failed/{entry.id}"
-    auth = {"Authorization": f"Bearer {TOKEN}"}
-    assert httpx.get(url, headers=auth).status_code == 400, "nobody named: nothing shown"
+    hub, entry, record = stored_failure(start_hub, spolis, admin_port=0)
+    url = f"{hub.console_url}/api/failed/{entry.id}"
+    accounts = OperatorStore(hub.db)
+    accounts.add("ops.liga", "viewer", "correct horse battery staple")
+    auth = {"Authorization": f"Bearer {accounts.new_token('ops.liga')}"}
+    assert httpx.get(url, headers={"X-Operator": "ops.liga"}).status_code == 401, "nobody known: nothing shown"
     assert views(hub) == []
-    shown = httpx.get(url, headers={**auth, "X-Operator": "ops.liga"})
+    shown = httpx.get(url, headers=auth)
     assert shown.status_code == 200 and shown.json()["envelope"]["payload"]["person_code"] == record.person_code
-    assert views(hub) == [("ops.liga", str(entry.id), f"GET /admin/failed/{entry.id}", entry.message_id)]
-    assert httpx.get(f"{hub.gateway_url}/admin/audit/verify", headers=auth).json()["whole"]
+    assert views(hub) == [("ops.liga", str(entry.id), f"GET /api/failed/{entry.id}", entry.message_id)]
+    assert httpx.get(f"{hub.console_url}/api/audit/verify", headers=auth).json()["whole"]
