@@ -2,12 +2,13 @@
 kept in the store and worked through in chunks by a thread, so the page can show progress and a hub
 that stops half-way goes on where it stopped when it starts again.
 
-A job holds the ids it still has to replay. Each chunk goes through `FailedMessages.replay` (the one
-way the CLI, the JSON API and the console replay), and the job row is updated after the chunk's
-messages were confirmed by the broker and marked replayed. A hub that stopped between the two finds
-the chunk's messages already replayed when it resumes: they count as done, not as sent again. A
-runner holds a job by a lease, so two processes serving the console never work on the same job; a
-runner that stops cleanly gives its lease back at once, one that died loses it when it runs out.
+A job holds the ids to replay, written once, and how many of them were handled. Each chunk goes
+through `FailedMessages.replay` (the one way the CLI, the JSON API and the console replay), and the
+job row moves on after the chunk's messages were confirmed by the broker and marked replayed. A hub
+that stopped between the two finds the chunk's messages already replayed when it resumes: they count
+as done, not as sent again. A runner holds a job by a lease, so two processes serving the console
+never work on the same job; a runner that stops cleanly gives its lease back at once, one that died
+loses it when it runs out.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ replay_jobs = Table(
     Column("total", Integer, nullable=False),
     Column("replayed", Integer, nullable=False, default=0),
     Column("skipped", Text, nullable=False, default="{}"),  # JSON: id -> why it was not replayed
-    Column("remaining", Text, nullable=False),  # JSON list of the ids still to replay
+    Column("ids", Text, nullable=False),  # JSON list of the ids to replay, in order, written once
+    Column("position", Integer, nullable=False, default=0),  # how many of them were handled
     Column("error", Text),
     Column("holder", String(80)),
     Column("held_until", DateTime(timezone=True)),
@@ -72,7 +74,8 @@ class ReplayJob:
     total: int
     replayed: int
     skipped: dict[str, str]
-    remaining: list[int]
+    ids: list[int] = field(repr=False)
+    position: int
     error: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -80,7 +83,11 @@ class ReplayJob:
 
     @property
     def finished(self) -> int:
-        return self.total - len(self.remaining)
+        return self.position
+
+    @property
+    def remaining(self) -> list[int]:
+        return self.ids[self.position :]
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -118,7 +125,8 @@ class ReplayJobs:
                     total=len(ids),
                     replayed=0,
                     skipped="{}",
-                    remaining=json.dumps(sorted(ids)),
+                    ids=json.dumps(sorted(ids)),
+                    position=0,
                     created_at=now,
                     updated_at=now,
                 )
@@ -202,7 +210,7 @@ class ReplayJobs:
         return None
 
     def _step(self, job: ReplayJob) -> None:
-        chunk, rest = job.remaining[: self.chunk], job.remaining[self.chunk :]
+        chunk = job.ids[job.position : job.position + self.chunk]
         skipped = dict(job.skipped)
         replayed = 0
         try:
@@ -219,14 +227,16 @@ class ReplayJobs:
             skipped |= {str(k): v for k, v in outcome.skipped.items()}
         except Exception as exc:  # the broker away, say: the job waits out its lease and tries again
             log.warning("replay job chunk failed", extra={"job": job.id, "error": str(exc)[:200]})
-            self._save(job, job.remaining, job.replayed, job.skipped, JobState.RUNNING, str(exc)[:500], retry=True)
+            self._save(job, job.position, job.replayed, job.skipped, JobState.RUNNING, str(exc)[:500], retry=True)
             return
-        self._save(job, rest, job.replayed + replayed, skipped, JobState.RUNNING if rest else JobState.DONE, None)
+        position = job.position + len(chunk)
+        state = JobState.RUNNING if position < job.total else JobState.DONE
+        self._save(job, position, job.replayed + replayed, skipped, state, None)
 
     def _save(
         self,
         job: ReplayJob,
-        remaining: list[int],
+        position: int,
         replayed: int,
         skipped: dict[str, str],
         state: str,
@@ -241,7 +251,7 @@ class ReplayJobs:
                 update(replay_jobs)
                 .where(replay_jobs.c.id == job.id)
                 .values(
-                    remaining=json.dumps(remaining),
+                    position=position,
                     replayed=replayed,
                     skipped=json.dumps(skipped),
                     state=state,
@@ -264,7 +274,8 @@ def _job(r: Any) -> ReplayJob:
         total=r.total,
         replayed=r.replayed,
         skipped=json.loads(r.skipped),
-        remaining=json.loads(r.remaining),
+        ids=json.loads(r.ids),
+        position=r.position,
         error=r.error,
         created_at=_aware(r.created_at),
         updated_at=_aware(r.updated_at),
