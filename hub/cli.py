@@ -38,7 +38,9 @@ def _serve(args: argparse.Namespace) -> int:
         with contextlib.suppress(Exception):  # what started is stopped; a part that never started may refuse
             hub.stop()
         if isinstance(exc, CannotListen):
-            raise exits.CommandFailed(f"{exc}: set HUB_HTTP_PORT (or HUB_HTTP_HOST)", exits.UNAVAILABLE) from exc
+            admin = settings.admin_port is not None and f":{settings.admin_port}:" in f"{exc}"
+            which = "HUB_ADMIN_PORT (or HUB_ADMIN_HOST)" if admin else "HUB_HTTP_PORT (or HUB_HTTP_HOST)"
+            raise exits.CommandFailed(f"{exc}: set {which}", exits.UNAVAILABLE) from exc
         raise
     # What start-up built (schemas, models, modules) lives as long as the process: frozen, it is out of
     # the way of the collector's full passes, which would otherwise walk it again and again.
@@ -49,6 +51,8 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     broker = _without_credentials(settings.broker_url)
     print(f"hub {__version__} serving ({args.role}) on {hub.gateway_url}, broker {broker}", flush=True)
+    if hub.console_url:
+        print(f"the operators' console and JSON API on {hub.console_url}", flush=True)
     print("running in the foreground until Ctrl-C or SIGTERM", flush=True)
     stop.wait()
     hub.stop()

@@ -125,6 +125,20 @@ def test_serve_on_a_port_in_use(tmp_path):
     said(done, UNAVAILABLE, f"cannot listen on 127.0.0.1:{port}", "HUB_HTTP_PORT")
 
 
+def test_serve_with_the_console_on_a_port_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            **environment(Settings(**own_store(tmp_path), signatures="off", http_port=0)),
+            "HUB_ADMIN_PORT": str(port),
+            "HUB_LOG_LEVEL": "ERROR",
+        }
+        done = hub_cli("serve", env=env, timeout=60)
+    said(done, UNAVAILABLE, f"cannot listen on 127.0.0.1:{port}", "HUB_ADMIN_PORT")
+
+
 def test_contract_check_of_a_missing_file(tmp_path):
     missing = tmp_path / "request.xml"
     said(hub_cli("contract", "check", "sopa", str(missing), cwd=tmp_path), USAGE, f"cannot read {missing}")
