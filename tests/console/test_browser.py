@@ -75,6 +75,11 @@ def test_an_operator_replays_what_spolis_refused_and_each_record_arrives_once(
     assert spolis.store.stats()["duplicates"] == 0
     page.goto(f"{served.url}/failed")
     expect(page.locator("tr", has_text="target_rejected")).to_have_count(0)
+    for message_id in sorted(refused):
+        page.goto(f"{served.url}/trace/{message_id}")
+        expect(page.locator("tr", has_text="replayed")).to_contain_text("ops.anna")
+        expect(page.locator("tr").last).to_contain_text("delivered")
+    screenshot("trace-delivered")
     entry = next(e for e in served.hub.operators().audit_entries() if e.action == "replay")
     assert (entry.operator, entry.reason) == ("ops.anna", "SPOLIS registered the provider")
 
