@@ -170,10 +170,10 @@ def test_a_forged_form_from_another_page_is_refused(console, spolis, page, scree
     # Another port of the same host is another origin but the same site: the session cookie goes along
     # even as SameSite=Strict, so only the token stops it (403). Another host name is another site: the
     # cookie stays home, and the console sees nobody logged in (403, or 303 to the login).
-    for origin, token, refusals in (
-        (f"http://127.0.0.1:{free_port()}", None, {403}),
-        (f"http://127.0.0.1:{free_port()}", "forged-token", {403}),
-        (f"http://localhost:{free_port()}", None, {403, 303}),
+    for origin, token, same_site, refusals in (
+        (f"http://127.0.0.1:{free_port()}", None, True, {403}),
+        (f"http://127.0.0.1:{free_port()}", "forged-token", True, {403}),
+        (f"http://localhost:{free_port()}", None, False, {403, 303}),
     ):
         hidden = f'<input type="hidden" name="csrf" value="{token}">' if token else ""
         forged = (
@@ -185,6 +185,8 @@ def test_a_forged_form_from_another_page_is_refused(console, spolis, page, scree
         with page.expect_response(target) as answer:
             page.get_by_role("button", name="win a prize").click()
         assert answer.value.status in refusals, (origin, token, answer.value.status)
+        sent = answer.value.request.all_headers().get("cookie", "")
+        assert (f"{SESSION_COOKIE}=" in sent) == same_site, (origin, sent)
         if answer.value.status == 303:
             assert answer.value.headers["location"].startswith("/login")
         assert served.hub.operators().find(Filter(states=("failed",))), "the entry was discarded"
