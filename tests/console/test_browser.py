@@ -80,6 +80,10 @@ def test_an_operator_replays_what_spolis_refused_and_each_record_arrives_once(
         expect(page.locator("tr", has_text="replayed")).to_contain_text("ops.anna")
         expect(page.locator("tr").last).to_contain_text("delivered")
     screenshot("trace-delivered")
+    page.get_by_role("link", name="Replays", exact=True).click()
+    expect(page.locator("main tbody tr")).to_have_count(1)
+    expect(page.locator("main tbody tr")).to_contain_text("ops.anna")
+    screenshot("replays")
     entry = next(e for e in served.hub.operators().audit_entries() if e.action == "replay")
     assert (entry.operator, entry.reason) == ("ops.anna", "SPOLIS registered the provider")
 
