@@ -127,7 +127,10 @@ class Guard:
                 return
             given = await _form_field(scope, body, "csrf")
             if not hmac.compare_digest(given.encode(), scope[auth.CSRF_KEY].encode()):
-                page = "the form was not this console's, or it is too old: go back, reload and try again"
+                if auth.OPERATOR_KEY in scope:
+                    page = "The form was not this console's, or it is too old: go back, reload and try again."
+                else:
+                    page = "You are not logged in, or your session has ended: log in and do it again."
                 await _refuse(403, page)(scope, receive, send_guarded)
                 return
             receive = _replay(body)
@@ -155,6 +158,7 @@ class Guard:
                 scope["hub.session"] = session
                 return session
             cookies_out.append(self.cookie(SESSION_COOKIE, ""))
+            scope[auth.ENDED_KEY] = True
         visitor = request.cookies.get(LOGIN_COOKIE)
         if not visitor or len(visitor) < 32:
             visitor = secrets.token_urlsafe(32)
@@ -217,7 +221,14 @@ async def _form_field(scope: Scope, body: bytes, name: str) -> str:
 
 
 def _refuse(status: int, why: str) -> Response:
-    return Response(f"<!doctype html><title>Refused</title><p>{why}</p>", status_code=status, media_type="text/html")
+    """Before any handler ran (no templates, no operator): a plain page in the console's style."""
+    page = (
+        '<!doctype html><html lang="en"><meta charset="utf-8"><title>Refused</title>'
+        '<link rel="stylesheet" href="/static/console.css"><main><h1>Refused</h1>'
+        f'<p class="error" role="alert">{why}</p><p><a href="/">Back to the overview</a> · '
+        '<a href="/login">Log in</a></p></main></html>'
+    )
+    return Response(page, status_code=status, media_type="text/html")
 
 
 class Console:
@@ -252,7 +263,7 @@ class Console:
 
     def _login_page(self, request: Request, status: int = 200, error: str = "", name: str = "") -> Response:
         target = local_path(request.query_params.get("next"))
-        context = {"next": target, "error": error, "name": name}
+        context = {"next": target, "error": error, "name": name, "ended": "ended" in request.query_params}
         return self.templates.TemplateResponse(request, "login.html", context, status_code=status)
 
     async def login_form(self, request: Request) -> Response:

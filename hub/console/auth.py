@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 OPERATOR_KEY = "hub.operator"  # where the middleware puts the Operator in the request's scope
 CSRF_KEY = "hub.csrf"  # ... and the CSRF token a form of this request must carry
+ENDED_KEY = "hub.session_ended"  # ... and whether the browser came with a session that has ended
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,8 @@ def current(request: Request) -> Operator:
     if is_api(request):
         raise HTTPException(401, "an API token is needed: Authorization: Bearer <token from `hub operators token`>")
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    raise HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(back, safe='')}"})
+    ended = "&ended" if request.scope.get(ENDED_KEY) else ""  # the login form says why it is back
+    raise HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(back, safe='')}{ended}"})
 
 
 def require_operator(request: Request) -> Operator:

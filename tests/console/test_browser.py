@@ -277,7 +277,8 @@ def test_an_idle_or_old_session_sends_back_to_the_login(console, page, screensho
                 == 1
             )
         page.reload()
-        expect(page).to_have_url(f"{served.url}/login?next=%2Faudit")
+        expect(page).to_have_url(f"{served.url}/login?next=%2Faudit&ended")
+        expect(page.get_by_role("status")).to_contain_text("Your session has ended")
         with served.hub.db.engine.connect() as conn:
             assert conn.execute(select(sessions.id_hash).where(sessions.operator == "ops.juris")).all() == []
     screenshot("expired")

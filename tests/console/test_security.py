@@ -166,7 +166,8 @@ def test_a_session_ends_when_idle_and_twelve_hours_after_its_login(site):
     site.clock.advance(minutes=29)
     assert client.get("/").status_code == 200
     site.clock.advance(minutes=31)
-    assert client.get("/").headers["location"] == "/login?next=%2F"
+    assert client.get("/").headers["location"] == "/login?next=%2F&ended"
+    assert "Your session has ended" in client.get("/login?next=%2F&ended").text
 
     client, _ = site.login("anna")
     for _ in range(24):
