@@ -71,6 +71,19 @@ class Broker(ABC):
         """A kombu connection (for consumers and declarations); not thread-safe: one per thread."""
         return Connection(self.url, transport_options=self.transport_options, **options)
 
+    def backlog(self, queues: Sequence[str]) -> dict[str, int]:
+        """Messages ready in each queue that exists, by passive declares: what the console shows beside
+        the store's figures. Raises when the broker does not answer."""
+        found: dict[str, int] = {}
+        with self.connection(connect_timeout=COMMAND_WAIT_SECONDS) as connection:
+            channel = connection.channel()
+            for name in queues:
+                try:
+                    found[name] = channel.queue_declare(name, passive=True).message_count
+                except connection.channel_errors:  # no such queue: the broker closed the channel
+                    channel = connection.channel()
+        return found
+
     @abstractmethod
     def publisher(self, topology: Topology, *, name: str = "hub-publisher") -> Publisher: ...
 

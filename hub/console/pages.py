@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,9 @@ PAGE = 50
 FILTER_FIELDS = ("system", "target", "type", "error_class", "group", "since", "until", "state")
 OLDEST_ALERT = dt.timedelta(hours=1)  # HubOldestMessageTooOld
 GROWING_ALERT = 50  # HubFailedStoreGrowing: more entries for a target than an hour ago
+BACKLOG_WARN = 1000  # HubQueueGrowing, which also asks that the backlog keeps growing
+
+log = logging.getLogger(__name__)
 LISTED = 200  # the ids a confirmation page names
 CIRCUIT_STATES = {0: "closed", 1: "half-open", 2: "open"}  # hub_target_circuit_state
 _PRETTY = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True, huge_tree=False)
@@ -154,6 +158,7 @@ class Pages:
         for (target, _), count in self.parts.failed.waiting_counts().items():
             waiting[target] = waiting.get(target, 0) + count
         new = self.parts.failed.new_since(hour_ago)
+        backlog = self._backlog(targets)
         rows = []
         for target in targets:
             oldest = self.parts.store.oldest_undelivered(target)
@@ -167,10 +172,22 @@ class Pages:
                     "new": new.get(target, 0),
                     "growing_alert": new.get(target, 0) > GROWING_ALERT,
                     "circuit": _circuit(target),
+                    "backlog": backlog.get(target),
+                    "backlog_warn": backlog.get(target, 0) > BACKLOG_WARN,
                     "counts": counts.get(target, RecentCounts()),
                 }
             )
         return {"flows": sorted(flows.items()), "targets": rows, "jobs": self.jobs.recent(5), "now": now}
+
+    def _backlog(self, targets: list[str]) -> dict[str, int]:
+        """Each target's delivery queue, as the broker counts it; nothing when it does not answer."""
+        queues = {self.parts.topology.delivery_queue(t): t for t in targets}
+        try:
+            ready = self.parts.broker.backlog(list(queues))
+        except Exception as exc:
+            log.warning("the broker's queues cannot be read for the overview", extra={"error": str(exc)[:200]})
+            return {}
+        return {queues[name]: count for name, count in ready.items()}
 
     def _flow_of(self, type_: str) -> str:
         try:
