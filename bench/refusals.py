@@ -55,8 +55,9 @@ def bombs(template: bytes) -> dict[str, bytes]:
 
     forged = etree.fromstring(template)  # a genuine 8 MiB load under a forged signature value
     content = forged.find(".//{urn:lv:riga:sopa:spolis:v1}DatuPakete")
-    padding = etree.SubElement(content, "{urn:lv:riga:sopa:spolis:v1}Pabalsti")
-    record = content.find(".//{urn:lv:riga:sopa:spolis:v1}Pabalsts")
+    records = next(child for child in content if len(child))  # whichever kinds the load happens to carry
+    record = records[0]
+    padding = etree.SubElement(content, records.tag)
     while len(etree.tostring(forged)) < 7 << 20:
         for _ in range(500):
             padding.append(etree.fromstring(etree.tostring(record)))
