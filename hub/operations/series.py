@@ -1,7 +1,7 @@
 """Every labelled series a hub process can export, created at zero when it starts.
 
 Prometheus's `increase()` and `rate()` see a series from its second sample on, so a counter born at
-its first increment hides that first burst: 103 records refused before the first scrape would show
+its first increment hides that first burst: records refused before the first scrape would show
 as none failed, and an alert on the increase would never fire. The label values come from the
 routes, the access table and the error classes, so the set is bounded and known at start.
 
