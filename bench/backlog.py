@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.environment import Bench, wait_until
 from bench.stages import fill_backlog, sink_count, start_sink
+from bench.table import goal
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,17 @@ def measure(bench: Bench) -> BacklogFigures:
         rss_max_mb=max(samples),
         rss_end_mb=samples[-1],
     )
+
+
+def render(b: BacklogFigures) -> list[str]:
+    flat = b.rss_max_mb < 150 and b.rss_end_mb - b.rss_start_mb < 20
+    return [
+        "## A worker's memory with a backlog",
+        "",
+        "| backlog | filled in | delivered while watched | RSS at start | max | at the end | goal |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        f"| {b.backlog:,} | {b.seconds_to_fill:.0f} s | {b.delivered:,} in {b.watched_seconds:.0f} s | "
+        f"{b.rss_start_mb:.0f} MB | {b.rss_max_mb:.0f} MB | {b.rss_end_mb:.0f} MB | "
+        f"{goal(flat, 'flat, under 150 MB')} |",
+        "",
+    ]

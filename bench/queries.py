@@ -12,6 +12,7 @@ from adapters.vsaa.dialect import query_to_xml
 from bench.environment import Bench
 from bench.raw import sopa_request
 from bench.stages import load, percentile
+from bench.table import goal, ms
 from hub.canonical.queries import GrantedBenefitsQuery
 from hub.simulation.people import person_code
 
@@ -54,3 +55,16 @@ def measure(bench: Bench) -> list[QueryFigures]:
             QueryFigures(callers, count, count / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99))
         )
     return figures
+
+
+def render(figures: list[QueryFigures]) -> list[str]:
+    lines = [
+        "## Per-person queries (EP51, SOPA → VSAA, through the broker)",
+        "",
+        "| callers at once | answers | answers/s | p50 | p99 | goal |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for q in figures:
+        verdict = goal(q.p99_s < 0.1, "p99 < 100 ms") if q.callers == 10 else ""
+        lines.append(f"| {q.callers} | {q.answers:,} | {q.per_s:,.0f} | {ms(q.p50_s)} | {ms(q.p99_s)} | {verdict} |")
+    return [*lines, ""]

@@ -7,11 +7,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
+from bench import backlog, queries
 from bench.backlog import BacklogFigures
 from bench.queries import QueryFigures
 from bench.raw import PREFETCH, RawLimits
 from bench.refusals import RefusalFigures
 from bench.stages import Throughput
+from bench.table import goal, ms
 
 PACKAGES = ("lxml", "pika", "kombu", "cryptography", "pydantic", "zeep", "xmlschema", "celery", "uvicorn")
 
@@ -29,14 +31,6 @@ class Results:
     queries: list[QueryFigures] = field(default_factory=list)
     refusals: RefusalFigures | None = None
     backlog: BacklogFigures | None = None
-
-
-def _ms(seconds: float | None) -> str:
-    return "" if seconds is None else f"{seconds * 1000:,.0f} ms"
-
-
-def _goal(met: bool, text: str) -> str:
-    return f"{'met' if met else 'NOT met'}: {text}"
 
 
 def render(r: Results) -> str:
@@ -74,25 +68,25 @@ def render(r: Results) -> str:
     for processes, figure in sorted(r.ingest.items()):
         share = figure.per_s / raw.ingest_per_s if raw else 0.0
         how = f"1 process + {processes} preparing" if processes else "1 process, loads prepared in its threads"
-        goal = _goal(share >= 0.5, "≥ 50%") if processes == max(r.ingest) else "for comparison"
+        verdict = goal(share >= 0.5, "≥ 50%") if processes == max(r.ingest) else "for comparison"
         lines.append(
             f"| gateway ingest ({how}, after a tenth as many untimed; latency per request of 100) "
-            f"| {figure.records:,} | {figure.per_s:,.0f} | {_ms(figure.p50_s)} | {_ms(figure.p99_s)} "
-            f"| {share:.0%} of the ingest limit | {goal} |"
+            f"| {figure.records:,} | {figure.per_s:,.0f} | {ms(figure.p50_s)} | {ms(figure.p99_s)} "
+            f"| {share:.0%} of the ingest limit | {verdict} |"
         )
     if r.delivery:
         share = r.delivery.per_s / raw.delivery_per_s if raw else 0.0
         lines.append(
             f"| worker delivery (1 process, to a sink) | {r.delivery.records:,} | {r.delivery.per_s:,.0f} | | | "
-            f"{share:.0%} of the delivery limit | {_goal(share >= 0.5, '≥ 50%')} |"
+            f"{share:.0%} of the delivery limit | {goal(share >= 0.5, '≥ 50%')} |"
         )
     one = r.e2e.get(1)
     for workers, figure in sorted(r.e2e.items()):
         scaling = f"×{figure.per_s / one.per_s:.2f} of 1 worker" if one and workers > 1 else ""
         lines.append(
             f"| end to end into the SPOLIS simulator, gateway + {workers} worker process{'es' if workers > 1 else ''} "
-            f"(latency receipt to target) | {figure.records:,} | {figure.per_s:,.0f} | {_ms(figure.p50_s)} | "
-            f"{_ms(figure.p99_s)} | {scaling} | |"
+            f"(latency receipt to target) | {figure.records:,} | {figure.per_s:,.0f} | {ms(figure.p50_s)} | "
+            f"{ms(figure.p99_s)} | {scaling} | |"
         )
     lines.append("")
     cpu = [(p, f.cpu_us) for p, f in sorted(r.ingest.items()) if f.cpu_us is not None]
@@ -113,7 +107,7 @@ def render(r: Results) -> str:
             "| pipeline | records | records/s | hub / peer | goal |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for name, figure, goal in (
+        for name, figure, wanted in (
             ("naive (zeep, xmlschema, confirm per message, zeep call per record)", r.naive, 5),
             ("Celery (task per record, 2 prefork processes)", r.celery, 2),
         ):
@@ -121,20 +115,11 @@ def render(r: Results) -> str:
                 ratio = one.per_s / figure.per_s
                 lines.append(
                     f"| {name} | {figure.records:,} | {figure.per_s:,.0f} | ×{ratio:.1f} | "
-                    f"{_goal(ratio >= goal, f'≥ ×{goal}')} |"
+                    f"{goal(ratio >= wanted, f'≥ ×{wanted}')} |"
                 )
         lines.append("")
     if r.queries:
-        lines += [
-            "## Per-person queries (EP51, SOPA → VSAA, through the broker)",
-            "",
-            "| callers at once | answers | answers/s | p50 | p99 | goal |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-        for q in r.queries:
-            goal = _goal(q.p99_s < 0.1, "p99 < 100 ms") if q.callers == 10 else ""
-            lines.append(f"| {q.callers} | {q.answers:,} | {q.per_s:,.0f} | {_ms(q.p50_s)} | {_ms(q.p99_s)} | {goal} |")
-        lines.append("")
+        lines += queries.render(r.queries)
     if r.refusals:
         f = r.refusals
         lines += [
@@ -145,34 +130,23 @@ def render(r: Results) -> str:
         ]
         for refusal in f.refusals:
             forged = refusal.name.endswith("forged signature value")
-            goal = (
-                _goal(refusal.p50_s <= 2 * f.forged_parse_s, f"≤ ×2 its bare parse ({_ms(f.forged_parse_s)})")
+            verdict = (
+                goal(refusal.p50_s <= 2 * f.forged_parse_s, f"≤ ×2 its bare parse ({ms(f.forged_parse_s)})")
                 if forged
-                else _goal(refusal.p50_s < 0.1, "median < 100 ms")
+                else goal(refusal.p50_s < 0.1, "median < 100 ms")
             )
             lines.append(
-                f"| {refusal.name} | {refusal.kib:,} KiB | {_ms(refusal.p50_s)} | {_ms(refusal.max_s)} | {goal} |"
+                f"| {refusal.name} | {refusal.kib:,} KiB | {ms(refusal.p50_s)} | {ms(refusal.max_s)} | {verdict} |"
             )
         ratio = f.receipt_attacked_s / f.receipt_alone_s
         lines += [
             "",
-            f"A real load of 100 records got its receipt in {_ms(f.receipt_alone_s)} (median) with nobody attacking "
-            f"and in {_ms(f.receipt_attacked_s)} while four senders kept sending the requests above (×{ratio:.1f}, "
+            f"A real load of 100 records got its receipt in {ms(f.receipt_alone_s)} (median) with nobody attacking "
+            f"and in {ms(f.receipt_attacked_s)} while four senders kept sending the requests above (×{ratio:.1f}, "
             f"the gateway's one core shared with them); {f.receipts_attacked} receipts, "
-            f"{_goal(f.faults_attacked == 0, f'{f.faults_attacked} refused')}.",
+            f"{goal(f.faults_attacked == 0, f'{f.faults_attacked} refused')}.",
             "",
         ]
     if r.backlog:
-        b = r.backlog
-        flat = b.rss_max_mb < 150 and b.rss_end_mb - b.rss_start_mb < 20
-        lines += [
-            "## A worker's memory with a backlog",
-            "",
-            "| backlog | filled in | delivered while watched | RSS at start | max | at the end | goal |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-            f"| {b.backlog:,} | {b.seconds_to_fill:.0f} s | {b.delivered:,} in {b.watched_seconds:.0f} s | "
-            f"{b.rss_start_mb:.0f} MB | {b.rss_max_mb:.0f} MB | {b.rss_end_mb:.0f} MB | "
-            f"{_goal(flat, 'flat, under 150 MB')} |",
-            "",
-        ]
+        lines += backlog.render(r.backlog)
     return "\n".join(lines)
