@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from adapters.vsaa.dialect import query_to_xml
-from bench.environment import Bench
+from bench.environment import Bench, cpu_seconds
 from bench.raw import sopa_request
 from bench.stages import load, percentile
 from bench.table import goal, ms
@@ -42,6 +42,7 @@ class Timing:
     per_s: float
     p50_s: float
     p99_s: float
+    cpu_us: dict[str, float]  # CPU per answer by process (simulator, gateway, worker), from their own counters
 
 
 @dataclass(frozen=True)
@@ -88,20 +89,34 @@ def direct(signer: Signer, path: str, queries: list[GrantedBenefitsQuery]) -> li
     return requests
 
 
-def _timing(bench: Bench, url: str, requests: list[tuple[str, bytes]], callers: int, name: str) -> Timing:
+def _timing(
+    bench: Bench, url: str, requests: list[tuple[str, bytes]], callers: int, name: str, pids: dict[str, int]
+) -> Timing:
+    before = {process: cpu_seconds(pid) for process, pid in pids.items()}
     report = load(bench, url, requests, callers, name)
+    after = {process: cpu_seconds(pid) for process, pid in pids.items()}
+    cpu_us = {
+        process: (spent - begun) * 1e6 / len(requests)
+        for process, begun in before.items()
+        if begun is not None and (spent := after[process]) is not None
+    }
     latencies = report["latencies"]
     seconds = report["ended"] - report["started"]
-    return Timing(len(requests), len(requests) / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99))
+    return Timing(
+        len(requests), len(requests) / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99), cpu_us
+    )
 
 
 def measure(bench: Bench) -> list[QueryFigures]:
     endpoint = bench.simulator("vsaa")
+    pids = {"simulator": bench.processes[-1].pid}
     vsaa = urlsplit(endpoint)
     vsaa_base, vsaa_path = f"{vsaa.scheme}://{vsaa.netloc}", vsaa.path
     env = bench.hub_env("queries", HUB_ENDPOINTS__VSAA=endpoint)
     url = bench.hub("gateway-queries", "gateway", env)
+    pids["gateway"] = bench.processes[-1].pid
     bench.hub("worker-queries", "worker", env)
+    pids["worker"] = bench.processes[-1].pid
     sopa, hub = bench.signer("sopa"), bench.signer("hub")
     warm = _queries(20, seed=0)  # the first calls connect, both ways
     load(bench, vsaa_base, direct(hub, vsaa_path, warm), concurrency=2, name="queries-direct-warm")
@@ -109,8 +124,10 @@ def measure(bench: Bench) -> list[QueryFigures]:
     figures = []
     for callers, share in zip(CALLERS, SHARE, strict=True):
         queries = _queries(bench.size.queries * share, seed=callers)
-        reference = _timing(bench, vsaa_base, direct(hub, vsaa_path, queries), callers, f"queries-direct-{callers}")
-        through = _timing(bench, url, via_hub(sopa, queries), callers, f"queries-{callers}")
+        reference = _timing(
+            bench, vsaa_base, direct(hub, vsaa_path, queries), callers, f"queries-direct-{callers}", pids
+        )
+        through = _timing(bench, url, via_hub(sopa, queries), callers, f"queries-{callers}", pids)
         figures.append(QueryFigures(callers, reference, through))
     return figures
 
@@ -142,4 +159,22 @@ def render(figures: list[QueryFigures]) -> list[str]:
             f"| {q.callers} | {h.answers:,} | {d.per_s:,.0f} | {h.per_s:,.0f} | {q.throughput_share:.0%} "
             f"| {ms(d.p50_s)} | {ms(h.p50_s)} | {ms(d.p99_s)} | {ms(h.p99_s)} | ×{q.p99_ratio:.1f} | {_verdict(q)} |"
         )
+    lines += [
+        "",
+        "CPU per answer, from each process's own counters (the load generator's apart): what the simulator",
+        "spends is the same work both ways; the gateway and the worker are what the hub adds.",
+        "",
+        "| callers at once | direct: simulator | hub: gateway | hub: worker | hub: simulator | hub: all three |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for q in figures:
+        d, h = q.direct.cpu_us, q.hub.cpu_us
+        lines.append(
+            f"| {q.callers} | {_us(d.get('simulator'))} | {_us(h.get('gateway'))} | {_us(h.get('worker'))} "
+            f"| {_us(h.get('simulator'))} | {_us(sum(h.values()) if h else None)} |"
+        )
     return [*lines, ""]
+
+
+def _us(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f} µs"
