@@ -1,34 +1,31 @@
-"""A worker's memory with a huge backlog: the SPOLIS delivery queue holds a million sealed
-envelopes (month end, every municipality at once, the target down all day), then one worker
-process starts delivering them to the sink while its resident memory is read twice a second."""
+"""Every hub process's resources with a huge backlog: the SPOLIS delivery queue holds a million sealed
+envelopes (month end, every municipality at once, the target down all day), then one worker process
+delivers them to the sink while a gateway, with its pool of preparing processes, keeps taking a light
+load; each process is sampled twice a second (bench.resources) and judged: memory flat, nothing grows."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench.environment import Bench, wait_until
-from bench.stages import fill_backlog, sink_count, start_sink
-from bench.table import goal
+from bench.resources import Series, Watch, judged, table
+from bench.soak import IN_FLIGHT, Steady
+from bench.stages import CORES, fill_backlog, sink_count, start_sink
+
+LIGHT = 200  # records/s into the gateway meanwhile: a municipality or two sending as on any day
+INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
 class BacklogFigures:
     backlog: int
     seconds_to_fill: float
-    delivered: int
+    delivered: int  # by the end of the watch
     watched_seconds: float
-    rss_start_mb: float  # once the worker consumes
-    rss_max_mb: float
-    rss_end_mb: float
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    warm_up_s: float  # from the worker's first delivery to the first sample
+    taken: int  # records the gateway took meanwhile
+    series: list[Series]
 
 
 def measure(bench: Bench) -> BacklogFigures:
@@ -36,35 +33,41 @@ def measure(bench: Bench) -> BacklogFigures:
     fill_backlog(bench, "backlog", bench.size.backlog)
     filled = time.monotonic() - started
     sink = start_sink(bench)
-    env = bench.hub_env("backlog", HUB_ENDPOINTS__SPOLIS=f"{sink}/soap/spolis")
-    bench.hub("worker-backlog", "worker", env)
-    pid = bench.processes[-1].pid
-    wait_until(lambda: sink_count(sink)[0] > 0, 120, "the first delivery", bench.alive)
-    samples = [rss_mb(pid)]
-    watch_until = time.monotonic() + bench.size.backlog_seconds
-    while time.monotonic() < watch_until and sink_count(sink)[0] < bench.size.backlog:
-        time.sleep(0.5)
-        samples.append(rss_mb(pid))
+    env = bench.hub_env("backlog", HUB_ENDPOINTS__SPOLIS=f"{sink}/soap/spolis", HUB_GATEWAY_PROCESSES=str(CORES))
+    url = bench.hub("gateway-backlog", "gateway", env)
+    roots = {"gateway": bench.processes[-1].pid}
+    warm_up = bench.size.backlog_seconds / 10
+    steady = Steady(bench, url, LIGHT, seed=50).start()
+    try:
+        bench.hub("worker-backlog", "worker", env)
+        roots["worker"] = bench.processes[-1].pid
+        wait_until(lambda: sink_count(sink)[0] > 0, 120, "the first delivery", bench.alive)
+        time.sleep(warm_up)
+        processes = Watch(roots, allowance=IN_FLIGHT)
+        processes.run(bench.size.backlog_seconds, INTERVAL, bench.alive)
+        delivered = sink_count(sink)[0]
+    finally:
+        taken = steady.stop()
     return BacklogFigures(
         backlog=bench.size.backlog,
         seconds_to_fill=filled,
-        delivered=sink_count(sink)[0],
+        delivered=delivered,
         watched_seconds=bench.size.backlog_seconds,
-        rss_start_mb=samples[0],
-        rss_max_mb=max(samples),
-        rss_end_mb=samples[-1],
+        warm_up_s=warm_up,
+        taken=taken,
+        series=processes.series,
     )
 
 
 def render(b: BacklogFigures) -> list[str]:
-    flat = b.rss_max_mb < 150 and b.rss_end_mb - b.rss_start_mb < 20
     return [
-        "## A worker's memory with a backlog",
+        "## Every hub process with a backlog",
         "",
-        "| backlog | filled in | delivered while watched | RSS at start | max | at the end | goal |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        f"| {b.backlog:,} | {b.seconds_to_fill:.0f} s | {b.delivered:,} in {b.watched_seconds:.0f} s | "
-        f"{b.rss_start_mb:.0f} MB | {b.rss_max_mb:.0f} MB | {b.rss_end_mb:.0f} MB | "
-        f"{goal(flat, 'flat, under 150 MB')} |",
+        f"{b.backlog:,} sealed envelopes waiting for SPOLIS (filled in {b.seconds_to_fill:.0f} s); one worker "
+        f"delivered {b.delivered:,} to a sink while a gateway with {CORES} preparing processes took "
+        f"{b.taken:,} records ({LIGHT} a second). Every process sampled every {INTERVAL:g} s for "
+        f"{b.watched_seconds:.0f} s, from {b.warm_up_s:g} s after the first delivery. " + judged(IN_FLIGHT),
+        "",
+        *table(b.series),
         "",
     ]
