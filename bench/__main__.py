@@ -1,6 +1,7 @@
-"""`python -m bench` (`make bench`): every measurement in one run on the same broker, one table,
-printed and written to var/bench/ (outside what git tracks; `--output FILE` names the file).
-Needs RabbitMQ (HUB_BENCH_AMQP_URL, default guest on localhost)."""
+"""`python -m bench` (`make bench`): every measurement in one run on the same broker, each section
+repeated, one table, printed and written to var/bench/ (outside what git tracks; `--output FILE`
+names the file). Needs RabbitMQ (HUB_BENCH_AMQP_URL, default guest on localhost) and, for the
+PostgreSQL store, a PostgreSQL that lets it create a database (HUB_BENCH_PG_URL)."""
 
 from __future__ import annotations
 
@@ -12,38 +13,63 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import backlog, peers, queries, raw, refusals, stages
-from bench.environment import SIZES, Bench, machine
-from bench.report import Results, render
+from bench import backlog, peers, pipeline, queries, raw, refusals, stages
+from bench.environment import SIZES, STORES, Bench, machine
+from bench.machine import Busyness, watched
+from bench.report import Results, Round, render
 from hub.settings import PROJECT_ROOT
 
-SECTIONS = ("raw", "ingest", "delivery", "e2e", "peers", "queries", "refusals", "backlog")
+SECTIONS = ("raw", "pipeline", "ingest", "delivery", "e2e", "peers", "queries", "refusals", "backlog")
+PER_STORE = ("ingest", "delivery", "e2e")  # the sections run once per store; the others on the first store
 RESULTS = PROJECT_ROOT / "var" / "bench"
 
 
-def run(bench: Bench, results: Results, only: set[str]) -> None:
-    codec = bench.codec()
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("raw", lambda: setattr(results, "raw", raw.measure(bench.amqp_url, bench.prefix, bench.size.records, codec))),
-        ("ingest", lambda: results.ingest.update({n: stages.gateway_ingest(bench, n) for n in (0, stages.CORES)})),
-        ("delivery", lambda: setattr(results, "delivery", stages.worker_delivery(bench))),
-        ("e2e", lambda: results.e2e.update({n: stages.end_to_end(bench, n) for n in (1, 2)})),
-        (
-            "peers",
-            lambda: (setattr(results, "naive", peers.naive(bench)), setattr(results, "celery", peers.celery(bench))),
+def steps(bench: Bench, r: Round) -> dict[str, Callable[[str], None]]:
+    """Each section, measuring into this round `r` with the store it is given."""
+
+    def peer(_: str) -> None:
+        r.naive, r.celery = peers.naive(bench), peers.celery(bench)
+
+    return {
+        "raw": lambda _: setattr(
+            r, "raw", raw.measure(bench.amqp_url, bench.prefix, bench.size.records, bench.codec())
         ),
-        ("queries", lambda: setattr(results, "queries", queries.measure(bench))),
-        ("refusals", lambda: setattr(results, "refusals", refusals.measure(bench))),
-        ("backlog", lambda: setattr(results, "backlog", backlog.measure(bench))),
-    ]
-    for name, step in steps:
-        if name not in only:
-            continue
-        print(f"bench: {name} ...", file=sys.stderr, flush=True)
-        try:
-            step()
-        finally:
-            bench.stop_all()  # every section on a quiet machine
+        "pipeline": lambda _: setattr(r, "pipeline", pipeline.measure(bench)),
+        "ingest": lambda store: r.ingest.update(
+            {store: {n: stages.gateway_ingest(bench, n) for n in (0, stages.CORES)}}
+        ),
+        "delivery": lambda store: r.delivery.update({store: stages.worker_delivery(bench)}),
+        "e2e": lambda store: r.e2e.update({store: {n: stages.end_to_end(bench, n) for n in (1, 2)}}),
+        "peers": peer,
+        "queries": lambda _: setattr(r, "queries", queries.measure(bench)),
+        "refusals": lambda _: setattr(r, "refusals", refusals.measure(bench)),
+        "backlog": lambda _: setattr(r, "backlog", backlog.measure(bench)),
+    }
+
+
+def run(bench: Bench, results: Results, only: set[str], repeat: int) -> None:
+    """Every section once per round, so that the rounds meet the machine at different times; each on a
+    quiet machine (what the section started is stopped, its queues deleted) and watched for noise."""
+    for number in range(repeat):
+        r = Round()
+        results.rounds.append(r)
+        bench.round = number
+        for name, step in steps(bench, r).items():
+            if name not in only:
+                continue
+            for store in results.stores if name in PER_STORE else results.stores[:1]:
+                bench.store = store
+                print(f"bench: {name} ({store}), round {number + 1} of {repeat} ...", file=sys.stderr, flush=True)
+                busy: list[Busyness] = []
+                try:
+                    with watched(busy):
+                        step(store)
+                finally:
+                    bench.stop_all()
+                    if name not in ("raw", "pipeline"):  # those delete their own queue
+                        bench.delete_queues()
+                r.busy[(name, store)] = busy[0]
+                print(f"bench: {name} ({store}) took {busy[0].seconds:,.0f} s", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +77,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="full", help="how much to send (default: %(default)s)")
     parser.add_argument(
         "--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="the sections to run (default: all)"
+    )
+    parser.add_argument(
+        "--store",
+        nargs="+",
+        choices=STORES,
+        default=list(STORES),
+        help=f"the hub's store for {', '.join(PER_STORE)}, each in turn; the other sections use the first "
+        "(default: %(default)s; PostgreSQL from HUB_BENCH_PG_URL, a database of its own per run)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, metavar="N", help="run every section N times: medians and spread (default: 3)"
+    )
+    parser.add_argument(
+        "--soak",
+        type=float,
+        nargs="?",
+        const=60.0,
+        metavar="MINUTES",
+        help="run only the soak: the hub under half its measured throughput for MINUTES (default 60)",
     )
     parser.add_argument("--no-save", action="store_true", help="print the table only")
     parser.add_argument(
@@ -68,21 +113,28 @@ def main(argv: list[str] | None = None) -> int:
         help="the RabbitMQ to measure on (default: HUB_BENCH_AMQP_URL, else guest on localhost)",
     )
     args = parser.parse_args(argv)
-    results = Results(args.size, machine())
+    results = Results(args.size, machine(), list(dict.fromkeys(args.store)))
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as work:
-        bench = Bench(args.amqp_url, Path(work), SIZES[args.size], args.profile)
+        bench = Bench(args.amqp_url, Path(work), SIZES[args.size], args.profile, store=results.stores[0])
         try:
-            run(bench, results, set(args.only))
+            if args.soak is not None:
+                from bench import soak  # only this option needs it
+
+                table = "\n".join(soak.run(bench, args.soak))
+            else:
+                run(bench, results, set(args.only), args.repeat)
+                table = render(results)
         finally:
             bench.stop_all()
             bench.delete_queues()
+            bench.drop_database()
         saved = _keep_profiles(bench) if args.profile else []
-    table = render(results)
     print(table)
     for path in saved:
         print(f"flame graph: {path}", file=sys.stderr)
     if not args.no_save:
-        out = args.output or RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{args.size}.md"
+        kind = "soak" if args.soak is not None else args.size
+        out = args.output or RESULTS / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{kind}.md"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(table + "\n", encoding="utf-8")
         print(f"\nwritten to {out}", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import platform
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -15,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 
+from bench.machine import tree_seconds
 from hub import devpki
 from hub.broker.codec import BrokerCodec
 from hub.settings import PROJECT_ROOT, GivenSettings, environment
@@ -45,6 +49,8 @@ SIZES = {
     "small": Size("small", 5_000, 500, 1_000, 100, 50_000, 15.0, 10),
     "full": Size("full", 20_000, 2_000, 5_000, 300, 1_000_000, 60.0, 20),
 }
+STORES = ("sqlite", "postgresql")
+PG_URL = os.environ.get("HUB_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 HTTP = httpx.Client(timeout=5)  # one client: polling must not cost a TLS context each time
@@ -68,20 +74,8 @@ def wait_until(
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user + system) of a process and the children it has now; None off Linux."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total, found = 0.0, False
-    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-            found = True
-    return total if found else None
+    """CPU time (user + system) of a process and all its descendants, alive or reaped; None off Linux."""
+    return tree_seconds(pid)
 
 
 def answers(url: str) -> bool:
@@ -98,6 +92,11 @@ class Bench:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     profilers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     profiles: list[Path] = field(default_factory=list)
+    store: str = "sqlite"  # the store the hub processes started next use (STORES)
+    round: int = 0  # which repeat of the sections; every stage of every round and store starts empty
+    pg_url: str = PG_URL
+    database: str | None = None  # this run's own PostgreSQL database, made when first needed
+    schemas: dict[str, str] = field(default_factory=dict)  # the store URL of each stage's key
 
     def __post_init__(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
@@ -114,17 +113,65 @@ class Bench:
         assert signer is not None, f"no development key for {system}"
         return signer
 
+    def key(self, stage: str) -> str:
+        """The stage's name in this round and store, so that no stage finds another's queues or rows."""
+        return f"{stage}-{self.store}{self.round}"
+
+    def broker_prefix(self, stage: str) -> str:
+        return f"{self.prefix}-{self.key(stage)}"
+
+    def store_url(self, stage: str) -> str:
+        """The stage's own store: a SQLite file, or a schema of this run's PostgreSQL database."""
+        if self.store == "sqlite":
+            return f"sqlite:///{self.work / f'{self.key(stage)}.sqlite3'}"
+        key = self.key(stage)
+        if key not in self.schemas:
+            schema = re.sub(r"\W", "_", key).lower()
+            url = self._database_url()
+            engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"CREATE SCHEMA {schema}"))
+            finally:
+                engine.dispose()
+            self.schemas[key] = f"{url}?options=-csearch_path%3D{schema}"
+        return self.schemas[key]
+
+    def _database_url(self) -> str:
+        base = self.pg_url.rsplit("/", 1)[0]
+        if self.database is None:
+            name = f"bench_{uuid.uuid4().hex[:8]}"
+            self._admin(f"CREATE DATABASE {name}")
+            self.database = name
+        return f"{base}/{self.database}"
+
+    def _admin(self, statement: str) -> None:
+        engine = create_engine(
+            self.pg_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+        )
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
+    def drop_database(self) -> None:
+        """Remove this run's PostgreSQL database, if it made one."""
+        if self.database is not None:
+            self._admin(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+            self.database = None
+
     def hub_env(self, stage: str, **extra: str) -> dict[str, str]:
         """A hub process's environment: production-like settings (signatures required, RabbitMQ, quorum
-        queues); `extra` adds or overrides HUB_ variables."""
+        queues, the store of `self.store`); `extra` adds or overrides HUB_ variables."""
         settings = GivenSettings(
             broker_url=self.amqp_url,
-            broker_prefix=f"{self.prefix}-{stage}",
-            store_url=f"sqlite:///{self.work / f'{stage}.sqlite3'}",
+            broker_prefix=self.broker_prefix(stage),
+            store_url=self.store_url(stage),
             store_key_file=self.store_key,
             pseudonym_key_file=self.work / "pseudonym.key",
             audit_key_file=self.work / "audit.key",
-            audit_checkpoint_file=self.work / f"{stage}-audit-checkpoints.jsonl",
+            audit_checkpoint_file=self.work / f"{self.key(stage)}-audit-checkpoints.jsonl",
             signatures="required",
             partner_certs_dir=self.pki,
             signing_key_file=self.pki / "hub.key",
@@ -142,12 +189,16 @@ class Bench:
         self.processes.append(process)
         return process
 
-    def run(self, name: str, args: list[str], timeout: float) -> None:
-        """A process that does its job and ends (the load generator); raises with its log if it fails."""
+    def run(self, name: str, args: list[str], timeout: float) -> float:
+        """A process that does its job and ends (the load generator); the CPU seconds it spent. Raises
+        with its log if it fails."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         process = self.start(name, args)
         self.processes.remove(process)
         if process.wait(timeout=timeout) != 0:
             raise RuntimeError(f"{name} failed: {(self.work / f'{name}.log').read_text(errors='replace')[-2000:]}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the only child reaped meanwhile
+        return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
     def alive(self) -> None:
         """Raise, with the end of its log, when a process this run started has exited."""
@@ -163,7 +214,11 @@ class Bench:
         port = free_port()
         self.start(name, ["-m", "hub", "serve", "--role", role], {**env, "HUB_HTTP_PORT": str(port)})
         url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: answers(f"{url}/readyz"), 60, f"{name} ready", self.alive)
+        try:
+            wait_until(lambda: answers(f"{url}/readyz"), 120, f"{name} ready", self.alive)
+        except TimeoutError as error:
+            tail = (self.work / f"{name}.log").read_text(errors="replace")[-1500:]
+            raise TimeoutError(f"{error}: {tail}") from error
         if self.profile == role:
             self._record(name, self.processes[-1].pid)
         return url

@@ -7,6 +7,9 @@ nothing of the hub around them, on one core. Stage figures are read as a share o
   sealed envelopes, publisher confirms pipelined (up to 1,000 in flight);
 - consume: pika's BlockingConnection, manual ack per message, the hub workers' prefetch;
 - build: lxml building, validating and serialising SPOLIS's request, per record.
+
+Each part's CPU is read from this process's own counters (`time.process_time`) beside its wall time:
+the CPU a record costs is what the hub's stages are held against.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import random
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pika
@@ -24,6 +27,7 @@ from lxml import etree
 from pika.adapters.select_connection import SelectConnection
 
 from adapters.sopa.dialect import from_canonical
+from bench.outbound_build import envelopes, lxml_builder
 from bench.outbound_build import measure as measure_build
 from hub.broker.codec import BrokerCodec
 from hub.broker.rabbit import pika_parameters
@@ -38,6 +42,7 @@ from hub.xml.schema import Schema
 
 RIGA = Municipality(atvk="0001000", name="Rīgas valstspilsētas pašvaldība")
 IN_FLIGHT = 1000
+BATCH_OF = 100  # records in a SOPA load, and in the request built for SPOLIS
 PREFETCH: int = Settings.model_fields["prefetch_count"].default  # the window the hub's workers use
 
 
@@ -64,18 +69,48 @@ def sopa_load(records: int, seed: int) -> tuple[bytes, list]:  # type: ignore[ty
     return sopa_request(from_canonical(batch, RIGA, f"BENCH-{seed}"), "spolis"), batch
 
 
-def parse_validate_us(records: int) -> float:
-    parser = HardenedParser(max_bytes=8 << 20, max_depth=32)
-    schema = Schema(PROJECT_ROOT / "schemas" / "sopa" / "sopa-v1.xsd")
-    loads = [sopa_load(100, seed)[0] for seed in range(max(records // 100, 1))]
-    rounds = []
-    for _ in range(3):
-        started = time.perf_counter()
-        for data in loads:
-            body = parse_envelope(parser.parse(data)).content
-            assert schema.is_valid(body)
-        rounds.append((time.perf_counter() - started) / (len(loads) * 100))
-    return statistics.median(rounds) * 1e6
+@dataclass(frozen=True)
+class Cost:
+    """Microseconds per record (or message), on the clock and on this process's CPU counters."""
+
+    wall_us: float
+    cpu_us: float
+
+
+def timed(work: Callable[[], object], count: int) -> Cost:
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return Cost((time.perf_counter() - wall) / count * 1e6, (time.process_time() - cpu) / count * 1e6)
+
+
+def median_cost(costs: list[Cost]) -> Cost:
+    return Cost(statistics.median(c.wall_us for c in costs), statistics.median(c.cpu_us for c in costs))
+
+
+class ParseValidate:
+    """The raw ingest's own work on a load: the hardened parse and the XSD validation of its body."""
+
+    def __init__(self) -> None:
+        self.parser = HardenedParser(max_bytes=8 << 20, max_depth=32)
+        self.schema = Schema(PROJECT_ROOT / "schemas" / "sopa" / "sopa-v1.xsd")
+
+    def __call__(self, data: bytes) -> None:
+        body = parse_envelope(self.parser.parse(data)).content
+        assert self.schema.is_valid(body)
+
+
+def parse_validate(records: int) -> Cost:
+    work = ParseValidate()
+    loads = [sopa_load(BATCH_OF, seed)[0] for seed in range(max(records // BATCH_OF, 1))]
+    return median_cost([timed(lambda: [work(data) for data in loads], len(loads) * BATCH_OF) for _ in range(3)])
+
+
+def build(records: int) -> Cost:
+    """lxml building, validating and serialising SPOLIS's request, in batches of 100."""
+    data = envelopes(records)
+    batches = [data[i : i + BATCH_OF] for i in range(0, len(data), BATCH_OF)]
+    builder = lxml_builder()
+    return median_cost([timed(lambda: [builder(b) for b in batches], len(data)) for _ in range(3)])
 
 
 def envelope_body(codec: BrokerCodec) -> bytes:
@@ -97,11 +132,20 @@ class PipelinedPublisher:
     confirmed: int = 0
     started: float = 0.0
     ended: float = 0.0
+    cpu_started: float = 0.0
+    cpu_ended: float = 0.0
 
     def run(self) -> float:
+        """Messages per second, confirmed."""
         self.connection = SelectConnection(self.parameters, on_open_callback=self._opened)
         self.connection.ioloop.start()
         return self.count / (self.ended - self.started)
+
+    @property
+    def cost(self) -> Cost:
+        return Cost(
+            (self.ended - self.started) / self.count * 1e6, (self.cpu_ended - self.cpu_started) / self.count * 1e6
+        )
 
     def _opened(self, connection: SelectConnection) -> None:
         connection.channel(on_open_callback=self._channel)
@@ -109,7 +153,7 @@ class PipelinedPublisher:
     def _channel(self, channel) -> None:  # type: ignore[no-untyped-def]
         self.channel = channel
         channel.confirm_delivery(self._confirmed)
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
         self._fill()
 
     def _fill(self) -> None:
@@ -123,68 +167,101 @@ class PipelinedPublisher:
         tag = method.delivery_tag
         self.confirmed = tag if method.multiple else max(self.confirmed, tag)
         if self.confirmed >= self.count:
-            self.ended = time.perf_counter()
+            self.ended, self.cpu_ended = time.perf_counter(), time.process_time()
             self.connection.close()
             self.connection.ioloop.stop()
         else:
             self._fill()
 
 
-def publish_rate(url: str, queue: str, body: bytes, count: int) -> float:
-    """Messages per second, confirmed; declares `queue` as a quorum queue."""
+def declare(url: str, queue: str) -> None:
+    """`queue` as a quorum queue, as the hub declares its own."""
     (parameters,) = pika_parameters(url, "bench-raw")
     with pika.BlockingConnection(parameters) as connection:
         connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
-    return PipelinedPublisher(parameters, queue, itertools.repeat(body), count).run()
 
 
-def consume_rate(url: str, queue: str, count: int) -> float:
-    """Messages per second taken from `queue` with a manual ack each."""
+def publish(url: str, queue: str, body: bytes, count: int) -> Cost:
+    """Per message, confirmed; declares `queue`."""
+    declare(url, queue)
+    (parameters,) = pika_parameters(url, "bench-raw")
+    publisher = PipelinedPublisher(parameters, queue, itertools.repeat(body), count)
+    publisher.run()
+    return publisher.cost
+
+
+def consume(url: str, queue: str, count: int, each: Callable[[int], None] | None = None) -> Cost:
+    """Per message taken from `queue` with a manual ack each; `each(n)` after the n-th message's ack.
+    Timed from the first message to the last."""
     (parameters,) = pika_parameters(url, "bench-raw")
     with pika.BlockingConnection(parameters) as connection:
         channel = connection.channel()
         channel.basic_qos(prefetch_count=PREFETCH)
         taken = 0
-        started = time.perf_counter()
-        for method, _properties, _body in channel.consume(queue, inactivity_timeout=30):
+        started = cpu = 0.0
+        for method, _properties, _body in channel.consume(queue, inactivity_timeout=60):
             if method is None:
                 break
+            if not taken:
+                started, cpu = time.perf_counter(), time.process_time()
             channel.basic_ack(method.delivery_tag)
             taken += 1
+            if each is not None:
+                each(taken)
             if taken == count:
                 break
-        elapsed = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         channel.cancel()
-    return taken / elapsed
+    if taken < count:
+        raise RuntimeError(f"{queue}: {taken} of {count} messages came")
+    return Cost(wall / count * 1e6, cpu / count * 1e6)
 
 
 @dataclass(frozen=True)
 class RawLimits:
-    parse_validate_us: float
-    publish_per_s: float
-    consume_per_s: float
-    build_us: float
+    parse_validate: Cost  # per record
+    publish: Cost  # per message
+    consume: Cost  # per message
+    build: Cost  # per record
     zeep_build_us: float
     body_bytes: int
 
     @property
+    def publish_per_s(self) -> float:
+        return 1e6 / self.publish.wall_us
+
+    @property
+    def consume_per_s(self) -> float:
+        return 1e6 / self.consume.wall_us
+
+    @property
     def ingest_per_s(self) -> float:
         """Parse + validate + publish, one record after the other on one core."""
-        return 1 / (self.parse_validate_us / 1e6 + 1 / self.publish_per_s)
+        return 1e6 / (self.parse_validate.wall_us + self.publish.wall_us)
 
     @property
     def delivery_per_s(self) -> float:
         """Consume + build the outbound request, one record after the other on one core."""
-        return 1 / (1 / self.consume_per_s + self.build_us / 1e6)
+        return 1e6 / (self.consume.wall_us + self.build.wall_us)
+
+    @property
+    def ingest_cpu_us(self) -> float:
+        """CPU per record of parse + validate + publish, a message per record."""
+        return self.parse_validate.cpu_us + self.publish.cpu_us
+
+    @property
+    def delivery_cpu_us(self) -> float:
+        """CPU per record of consume + ack + build."""
+        return self.consume.cpu_us + self.build.cpu_us
 
 
 def measure(url: str, prefix: str, records: int, codec: BrokerCodec) -> RawLimits:
     queue = f"{prefix}-raw"
     body = envelope_body(codec)
     count = max(records, 2000)
-    publish = statistics.median(publish_rate(url, queue, body, count) for _ in range(3))
-    consume = consume_rate(url, queue, count * 3)
-    build = measure_build(records=min(records, 2000), rounds=3)
+    published = median_cost([publish(url, queue, body, count) for _ in range(3)])
+    consumed = consume(url, queue, count * 3)
+    zeep = measure_build(records=min(records, 2000), rounds=3)["zeep"]
     with pika.BlockingConnection(pika_parameters(url, "bench-raw")[0]) as connection:
         connection.channel().queue_delete(queue)
-    return RawLimits(parse_validate_us(records), publish, consume, build["lxml"], build["zeep"], len(body))
+    return RawLimits(parse_validate(records), published, consumed, build(min(records, 2000)), zeep, len(body))

@@ -1,11 +1,14 @@
 """The hub by stage, each in its own processes as in production (signatures required, RabbitMQ,
-quorum queues, the SQLite store):
+quorum queues, the store the bench is given: SQLite or PostgreSQL):
 
 - gateway ingest: signed SOAP data loads of 100 records in, records published and confirmed, with
   the loads prepared in the gateway's threads, and in its pool of one process per core;
 - worker delivery: a backlog of sealed envelopes consumed, SPOLIS's request built, signed and sent
   to a sink that only reads the body, then acked;
 - end to end: loads in, records delivered into the SPOLIS simulator, with 1 and 2 worker processes.
+
+Each stage first moves a tenth as many records untimed, then reads every process's CPU counters
+(with its children) before and after the timed part: start-up and warm-up are not counted.
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ import os
 import pickle
 import random
 import statistics
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, text
 
 from adapters.sopa.dialect import from_canonical
 from bench.environment import HTTP, Bench, cpu_seconds, free_port, wait_until
@@ -30,8 +33,10 @@ from hub.envelope import Envelope
 from hub.runtime import build
 from hub.settings import Settings
 from hub.simulation.records import RecordFactory
+from hub.store.db import create_store_engine
 
 BATCH = 100
+HUB_ROLES = ("gateway", "workers")  # the hub's own processes; the simulator and the load generator are not
 CORES = os.cpu_count() or 1  # the gateway's pool as production sets it: a process per core
 
 
@@ -41,7 +46,7 @@ class Throughput:
     seconds: float
     p50_s: float | None = None
     p99_s: float | None = None
-    cpu_us: float | None = None  # CPU per record of the measured process and its children
+    cpu_us: dict[str, float] = field(default_factory=dict)  # CPU per record by role (HUB_ROLES and others)
 
     @property
     def per_s(self) -> float:
@@ -65,15 +70,15 @@ def signed_loads(bench: Bench, records: int, seed: int, *, signed: bool = True) 
 
 
 def load(bench: Bench, url: str, requests: list[tuple[str, bytes]], concurrency: int, name: str) -> dict:  # type: ignore[type-arg]
-    """Run the load generator in its own process and return its report."""
+    """Run the load generator in its own process and return its report, with the CPU it spent (`cpu_s`)."""
     spec, out = bench.work / f"{name}.requests", bench.work / f"{name}.json"
     spec.write_bytes(pickle.dumps(requests))
-    bench.run(
+    cpu = bench.run(
         f"loadgen-{name}",
         ["-m", "bench.loadgen", str(spec), str(out), "--url", url, "--concurrency", str(concurrency)],
         timeout=1800,
     )
-    report = json.loads(out.read_text(encoding="utf-8"))
+    report = {**json.loads(out.read_text(encoding="utf-8")), "cpu_s": cpu}
     if report["faults"]:
         raise RuntimeError(f"{len(report['faults'])} requests refused, e.g. {report['faults'][0]}")
     return report
@@ -90,19 +95,42 @@ def gateway_ingest(bench: Bench, processes: int) -> Throughput:
     url = bench.hub(f"gateway-{name}", "gateway", bench.hub_env(name, HUB_GATEWAY_PROCESSES=str(processes)))
     gateway = bench.processes[-1].pid
     load(bench, url, signed_loads(bench, max(records // 10, BATCH), seed=2), concurrency=4, name=f"{name}-warm-up")
-    cpu_before = cpu_seconds(gateway)
+    cpu = CpuWindow({"gateway": [gateway]})
     report = load(bench, url, requests, concurrency=4, name=name)
-    cpu_after = cpu_seconds(gateway)
     latencies = report["latencies"]
-    cpu_us = (cpu_after - cpu_before) * 1e6 / records if cpu_before is not None and cpu_after is not None else None
     return Throughput(
-        records, report["ended"] - report["started"], percentile(latencies, 0.5), percentile(latencies, 0.99), cpu_us
+        records,
+        report["ended"] - report["started"],
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        {**cpu.per_record(records), "load generator": report["cpu_s"] * 1e6 / records},
     )
+
+
+class CpuWindow:
+    """CPU seconds of groups of processes (each with its children) from now until `per_record`."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
+        self.before = {name: self._read(pids) for name, pids in groups.items()}
+
+    @staticmethod
+    def _read(pids: list[int]) -> float:
+        seconds = [cpu_seconds(pid) for pid in pids]
+        if None in seconds:
+            raise RuntimeError("no CPU counters for a measured process (not Linux, or it ended)")
+        return sum(s for s in seconds if s is not None)
+
+    def per_record(self, records: int) -> dict[str, float]:
+        """Microseconds per record of each group since the window opened."""
+        if records <= 0:
+            raise RuntimeError("no records went through while the CPU was counted: a larger --size")
+        return {name: (self._read(pids) - self.before[name]) * 1e6 / records for name, pids in self.groups.items()}
 
 
 def fill_backlog(bench: Bench, stage: str, count: int) -> None:
     """`count` sealed envelopes waiting in the stage's SPOLIS delivery queue."""
-    settings = Settings(broker_url=bench.amqp_url, broker_prefix=f"{bench.prefix}-{stage}", signatures="off")
+    settings = Settings(broker_url=bench.amqp_url, broker_prefix=bench.broker_prefix(stage), signatures="off")
     parts = build(settings)
     parts.broker.declare(parts.topology)
     topology = parts.topology
@@ -139,19 +167,30 @@ def sink_count(url: str) -> tuple[int, float, float]:
 
 
 def worker_delivery(bench: Bench) -> Throughput:
+    """The rate from the sink's first request to its last; the CPU from a tenth of the backlog on."""
     records = bench.size.records
-    fill_backlog(bench, "delivery", records)
+    warm = max(records // 10, BATCH)
+    fill_backlog(bench, "delivery", warm + records)
     sink = start_sink(bench)
     env = bench.hub_env("delivery", HUB_ENDPOINTS__SPOLIS=f"{sink}/soap/spolis")
     bench.hub("worker-delivery", "worker", env)
-    wait_until(lambda: sink_count(sink)[0] >= records, 600, "the backlog delivered", bench.alive)
+    worker = bench.processes[-1].pid
+    deadline = time.monotonic() + 600
+    while (counted := sink_count(sink)[0]) < warm:  # closely: a small backlog goes in a few batches
+        if time.monotonic() > deadline:
+            raise TimeoutError("the first tenth not delivered within 600 s")
+        bench.alive()
+        time.sleep(0.005)
+    cpu = CpuWindow({"workers": [worker]})
+    wait_until(lambda: sink_count(sink)[0] >= warm + records, 600, "the backlog delivered", bench.alive)
     count, first, last = sink_count(sink)
-    return Throughput(count, last - first)
+    return Throughput(count, last - first, cpu_us=cpu.per_record(count - counted))
 
 
-def delivered(store: Path) -> tuple[int, list[float], float]:
-    """Records the hub marked delivered, each one's seconds from receipt to target, the last time."""
-    engine = create_engine(f"sqlite:///{store}")
+def delivered(bench: Bench, stage: str, since: float = 0.0) -> tuple[int, list[float], float]:
+    """Records the hub marked delivered that it accepted from `since` (epoch seconds) on, each one's
+    seconds from receipt to target, and the last time one was delivered."""
+    engine = create_store_engine(bench.store_url(stage), create=False)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -164,21 +203,47 @@ def delivered(store: Path) -> tuple[int, list[float], float]:
         moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
-    latencies = [epoch(b) - epoch(a) for a, b in rows]
-    return len(rows), latencies, max((epoch(b) for _, b in rows), default=0.0)
+    times = [(epoch(a), epoch(b)) for a, b in rows if epoch(a) >= since]
+    return len(times), [b - a for a, b in times], max((b for _, b in times), default=0.0)
+
+
+def delivered_now(conn: Connection) -> int:
+    """Records delivered so far; each count its own transaction, so that it sees the latest."""
+    count = int(conn.execute(text("SELECT count(*) FROM message_status WHERE status = 'delivered'")).scalar_one())
+    conn.rollback()
+    return count
 
 
 def end_to_end(bench: Bench, workers: int) -> Throughput:
+    """A tenth as many records first, untimed and delivered; then the timed records, with the CPU of
+    the gateway (its preparing processes included), the workers, the SPOLIS simulator and the load
+    generator over them, from just before they are sent until the last is delivered."""
     records = bench.size.records
+    warm = max(records // 10, BATCH)
     stage = f"e2e{workers}"
     spolis = bench.simulator("spolis")
+    simulator = bench.processes[-1].pid
     env = bench.hub_env(stage, HUB_ENDPOINTS__SPOLIS=spolis, HUB_GATEWAY_PROCESSES=str(CORES))
     url = bench.hub(f"gateway-{stage}", "gateway", env)
+    gateway = bench.processes[-1].pid
     for number in range(workers):
         bench.hub(f"worker-{stage}-{number}", "worker", env)
+    pids = [p.pid for p in bench.processes[-workers:]]
     requests = signed_loads(bench, records, seed=10 + workers)
-    report = load(bench, url, requests, concurrency=4, name=stage)
-    store = bench.work / f"{stage}.sqlite3"
-    wait_until(lambda: delivered(store)[0] >= records, 900, "every record delivered", bench.alive)
-    count, latencies, last = delivered(store)
-    return Throughput(count, last - report["started"], statistics.median(latencies), percentile(latencies, 0.99))
+    store = create_store_engine(bench.store_url(stage), create=False)
+    try:
+        with store.connect() as conn:
+            load(bench, url, signed_loads(bench, warm, seed=20 + workers), concurrency=4, name=f"{stage}-warm-up")
+            wait_until(lambda: delivered_now(conn) >= warm, 900, "the warm-up delivered", bench.alive)
+            cpu = CpuWindow({"gateway": [gateway], "workers": pids, "SPOLIS simulator": [simulator]})
+            report = load(bench, url, requests, concurrency=4, name=stage)
+            while delivered_now(conn) < warm + records:
+                bench.alive()
+                if time.time() - report["started"] > 900:
+                    raise TimeoutError("not every record delivered within 900 s")
+                time.sleep(0.2)
+    finally:
+        store.dispose()
+    spent = {**cpu.per_record(records), "load generator": report["cpu_s"] * 1e6 / records}
+    count, latencies, last = delivered(bench, stage, since=report["started"])
+    return Throughput(count, last - report["started"], statistics.median(latencies), percentile(latencies, 0.99), spent)

@@ -1,20 +1,29 @@
-"""The benchmark runs, every section of it, on a tiny size (its figures are never asserted: the
-machines are noisy, and speed is read from `make bench`, not from tests)."""
+"""The benchmark runs, every section of it on both stores, once, on a tiny size (its figures are
+never asserted: the machines are noisy, and speed is read from `make bench`, not from tests)."""
 
 from __future__ import annotations
 
 import pytest
 
 from bench.__main__ import main
-from bench.environment import SIZES
+from bench.environment import SIZES, STORES
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
 
 
 def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys):
-    assert main(["--size", "tiny", "--no-save", "--amqp-url", amqp_url]) == 0
+    assert main(["--size", "tiny", "--repeat", "1", "--no-save", "--amqp-url", amqp_url]) == 0
     table = capsys.readouterr().out
-    for heading in ("Raw limits", "The hub", "Peers", "Per-person queries", "before authentication", "with a backlog"):
+    for heading in (
+        "Raw limits",
+        "The hub",
+        "CPU per record end to end",
+        "Peers",
+        "Per-person queries",
+        "before authentication",
+        "with a backlog",
+        "How busy the machine was",
+    ):
         assert heading in table
     for stage in (
         "in its threads",
@@ -24,14 +33,38 @@ def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys)
         "2 worker processes",
         "naive",
         "Celery",
+        "pipeline limit",
     ):
         assert stage in table
-    assert table.count("met") >= 6  # every goal is judged, whatever the verdict
+    for verdict in (  # every goal is judged, whatever the verdict
+        "CPU ≤ ×1.5 raw ingest",
+        "CPU ≤ ×1.2 raw delivery",
+        "≥ 60% of the pipeline limit",
+        "hub ≤ ×1.3",
+        "gateway ≤ ×1.5",
+        "workers ≤ ×1.2",
+    ):
+        assert f"met: {verdict}" in table, verdict
+    assert table.count("met") >= 12
+    raw = _rows(table, "## Raw limits")
+    assert all(row.split("|")[4].strip().endswith("µs") for row in raw[:6]), raw  # CPU per record beside each
     tiny = SIZES["tiny"]
-    moved = {row.split("|")[1].strip(): int(row.split("|")[2].replace(",", "")) for row in _rows(table, "## The hub")}
-    assert len(moved) == 5 and all(count >= tiny.records for count in moved.values()), moved  # all got through
-    peers = [int(row.split("|")[2].replace(",", "")) for row in _rows(table, "## Peers")]
+    hub = _rows(table, "## The hub")
+    moved = {(row.split("|")[1].strip(), row.split("|")[2].strip()): _count(row.split("|")[3]) for row in hub}
+    assert len(moved) == 5 * len(STORES) and all(count >= tiny.records for count in moved.values()), moved
+    assert {store for _, store in moved} == set(STORES)
+    assert all(row.split("|")[7].strip().endswith("µs") for row in hub), hub  # the hub's CPU per record
+    cpu = _rows(table, "## CPU per record end to end")
+    assert len(cpu) == 2 * len(STORES) and all("raw ingest + delivery" in row for row in cpu), cpu
+    peers = [_count(row.split("|")[2]) for row in _rows(table, "## Peers")]
     assert peers == [tiny.naive_records, tiny.celery_records]
+    busy = _rows(table, "## How busy the machine was")
+    assert {row.split("|")[1].strip() for row in busy} >= {"raw", "pipeline", "ingest", "delivery", "e2e"}
+    assert all(row.count("%") >= 5 for row in busy), busy  # steal, the bench, RabbitMQ, PostgreSQL, the others
+
+
+def _count(cell: str) -> int:
+    return int(cell.strip().split()[0].replace(",", ""))
 
 
 def _rows(table: str, heading: str) -> list[str]:
