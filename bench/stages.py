@@ -5,7 +5,8 @@ quorum queues, the store the bench is given: SQLite or PostgreSQL):
   the loads prepared in the gateway's threads, and in its pool of one process per core;
 - worker delivery: a backlog of sealed envelopes consumed, SPOLIS's request built, signed and sent
   to a sink that only reads the body, then acked;
-- end to end: loads in, records delivered into the SPOLIS simulator, with 1 and 2 worker processes.
+- end to end: loads in, records delivered into the SPOLIS simulator, with 1 and then 2 worker
+  processes behind the same gateway.
 
 Each stage first moves a tenth as many records untimed, then reads every process's CPU counters
 (with its children) before and after the timed part: start-up and warm-up are not counted.
@@ -167,9 +168,11 @@ def sink_count(url: str) -> tuple[int, float, float]:
 
 
 def worker_delivery(bench: Bench) -> Throughput:
-    """The rate from the sink's first request to its last; the CPU from a tenth of the backlog on."""
-    records = bench.size.records
-    warm = max(records // 10, BATCH)
+    """The rate from the sink's first request to its last; the CPU from the end of the first tenth of
+    the backlog (at least a call's batch) on, over at least four batches."""
+    batch = Settings.model_fields["delivery_batch_size"].default
+    records = max(bench.size.records, 4 * batch)
+    warm = max(records // 10, batch)
     fill_backlog(bench, "delivery", warm + records)
     sink = start_sink(bench)
     env = bench.hub_env("delivery", HUB_ENDPOINTS__SPOLIS=f"{sink}/soap/spolis")
@@ -214,36 +217,49 @@ def delivered_now(conn: Connection) -> int:
     return count
 
 
-def end_to_end(bench: Bench, workers: int) -> Throughput:
-    """A tenth as many records first, untimed and delivered; then the timed records, with the CPU of
-    the gateway (its preparing processes included), the workers, the SPOLIS simulator and the load
-    generator over them, from just before they are sent until the last is delivered."""
-    records = bench.size.records
-    warm = max(records // 10, BATCH)
-    stage = f"e2e{workers}"
+def end_to_end(bench: Bench, workers: tuple[int, ...] = (1, 2)) -> dict[int, Throughput]:
+    """One gateway and SPOLIS simulator, with as many worker processes as each of `workers` says in
+    turn (more started between). For each: a tenth as many records first, untimed and delivered; then
+    the timed records, with the CPU of the gateway (its preparing processes included), the workers,
+    the simulator and the load generator over them, from just before they are sent until the last
+    is delivered."""
+    stage = "e2e"
     spolis = bench.simulator("spolis")
     simulator = bench.processes[-1].pid
     env = bench.hub_env(stage, HUB_ENDPOINTS__SPOLIS=spolis, HUB_GATEWAY_PROCESSES=str(CORES))
     url = bench.hub(f"gateway-{stage}", "gateway", env)
-    gateway = bench.processes[-1].pid
-    for number in range(workers):
-        bench.hub(f"worker-{stage}-{number}", "worker", env)
-    pids = [p.pid for p in bench.processes[-workers:]]
-    requests = signed_loads(bench, records, seed=10 + workers)
+    gateway, started = bench.processes[-1].pid, []
+    figures = {}
     store = create_store_engine(bench.store_url(stage), create=False)
     try:
         with store.connect() as conn:
-            load(bench, url, signed_loads(bench, warm, seed=20 + workers), concurrency=4, name=f"{stage}-warm-up")
-            wait_until(lambda: delivered_now(conn) >= warm, 900, "the warm-up delivered", bench.alive)
-            cpu = CpuWindow({"gateway": [gateway], "workers": pids, "SPOLIS simulator": [simulator]})
-            report = load(bench, url, requests, concurrency=4, name=stage)
-            while delivered_now(conn) < warm + records:
-                bench.alive()
-                if time.time() - report["started"] > 900:
-                    raise TimeoutError("not every record delivered within 900 s")
-                time.sleep(0.2)
+            for count in workers:
+                while len(started) < count:
+                    bench.hub(f"worker-{stage}-{len(started)}", "worker", env)
+                    started.append(bench.processes[-1].pid)
+                groups = {"gateway": [gateway], "workers": started, "SPOLIS simulator": [simulator]}
+                figures[count] = _delivered_through(bench, conn, url, groups, seed=10 + count, stage=stage)
     finally:
         store.dispose()
+    return figures
+
+
+def _delivered_through(
+    bench: Bench, conn: Connection, url: str, groups: dict[str, list[int]], seed: int, stage: str
+) -> Throughput:
+    records = bench.size.records
+    warm = max(records // 10, BATCH)
+    requests = signed_loads(bench, records, seed=seed)
+    before = delivered_now(conn)
+    load(bench, url, signed_loads(bench, warm, seed=seed + 100), concurrency=4, name=f"{stage}-{seed}-warm-up")
+    wait_until(lambda: delivered_now(conn) >= before + warm, 900, "the warm-up delivered", bench.alive)
+    cpu = CpuWindow(groups)
+    report = load(bench, url, requests, concurrency=4, name=f"{stage}-{seed}")
+    while delivered_now(conn) < before + warm + records:
+        bench.alive()
+        if time.time() - report["started"] > 900:
+            raise TimeoutError("not every record delivered within 900 s")
+        time.sleep(0.2)
     spent = {**cpu.per_record(records), "load generator": report["cpu_s"] * 1e6 / records}
     count, latencies, last = delivered(bench, stage, since=report["started"])
     return Throughput(count, last - report["started"], statistics.median(latencies), percentile(latencies, 0.99), spent)
