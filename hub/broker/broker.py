@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from amqp.exceptions import PreconditionFailed
-from kombu import Connection, Queue
+from kombu import Connection, Consumer, Queue
+from kombu.message import Message
 
+from hub.broker.consumer import Deliver, Received, Session
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.errors import BrokerUnavailable
@@ -84,6 +87,14 @@ class Broker(ABC):
                     channel = connection.channel()
         return found
 
+    @contextmanager
+    def consuming(self, queue: str, deliver: Deliver, *, prefetch: int, declare: Queue | None) -> Iterator[Session]:
+        """A consumer loop's session: kombu here (the embedded broker); RabbitMQ has its own."""
+        with self.connection(heartbeat=30) as connection:
+            connection.ensure_connection(max_retries=1)
+            source = declare if declare is not None else Queue(queue, no_declare=True)
+            yield KombuSession(connection, source, prefetch, deliver)
+
     @abstractmethod
     def publisher(self, topology: Topology, *, name: str = "hub-publisher") -> Publisher: ...
 
@@ -142,3 +153,41 @@ class Broker(ABC):
                         pass
                     finally:
                         channel.close()
+
+
+class KombuSession:
+    """A consuming channel on a kombu connection."""
+
+    def __init__(self, connection: Connection, queue: Queue, prefetch: int, deliver: Deliver) -> None:
+        self.connection = connection
+        self.channel = connection.channel()
+        self.channel.basic_qos(0, prefetch, False)
+        self.consumer = Consumer(self.channel, queues=[queue], on_message=self._on_message)
+        self.deliver = deliver
+
+    def _on_message(self, message: Message) -> None:
+        self.deliver(
+            Received(
+                body=message.body,
+                headers=message.headers or {},
+                properties=message.properties or {},
+                redelivered=bool(message.delivery_info.get("redelivered")),
+                tag=message.delivery_tag,
+            )
+        )
+
+    def consume(self) -> None:
+        self.consumer.consume()
+
+    def cancel(self) -> None:
+        self.consumer.cancel()
+
+    def drain(self, timeout: float) -> None:
+        try:
+            self.connection.drain_events(timeout=timeout)
+        except TimeoutError:
+            pass
+        self.connection.heartbeat_check()
+
+    def ack(self, tag: int, *, multiple: bool) -> None:
+        self.channel.basic_ack(tag, multiple=multiple)

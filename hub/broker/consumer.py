@@ -1,4 +1,8 @@
-"""The hub's one consumer loop: kombu, manual acks, messages handed over in batches.
+"""The hub's one consumer loop: manual acks, messages handed over in batches.
+
+Each broker kind gives the loop a `Session` (one connection, one channel, one queue): pika's
+blocking connection on RabbitMQ, kombu on the embedded broker. The session only moves frames;
+batching, holding, pausing and acking are the loop's, the same for both.
 
 The loop never acks by itself; the handler settles each message once its effect is done (or
 moves it elsewhere first), and when the handler returns the loop acks what was settled: with one
@@ -21,11 +25,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kombu import Connection, Consumer, Queue
-from kombu.message import Message
+from kombu import Queue
 
 from hub import logs
 from hub.broker.backoff import Backoff
@@ -47,7 +51,7 @@ class Received:
     headers: dict[str, object]
     properties: dict[str, object]
     redelivered: bool
-    _message: Message
+    tag: int  # the delivery tag, on the session's channel
     settled: bool = False
 
     def ack(self) -> None:
@@ -56,15 +60,33 @@ class Received:
 
 
 BatchHandler = Callable[[list[Received]], None]
+Deliver = Callable[[Received], None]
+
+
+class Session(Protocol):
+    """A channel consuming one queue on its own connection; `deliver` is called with each message
+    from within `drain`. Any broker error raises, and the loop connects again."""
+
+    def consume(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+    def drain(self, timeout: float) -> None:
+        """Deliver what came, waiting up to `timeout` for something to come; keep the connection alive."""
+        ...
+
+    def ack(self, tag: int, *, multiple: bool) -> None: ...
 
 
 class Source(Protocol):
-    """What the loop needs of the broker (`hub.broker.Broker`): connections, and whether one frame acks a batch."""
+    """What the loop needs of the broker (`hub.broker.Broker`): sessions, and whether one frame acks a batch."""
 
     @property
     def capabilities(self) -> Any: ...
 
-    def connection(self, **options: Any) -> Connection: ...
+    def consuming(
+        self, queue: str, deliver: Deliver, *, prefetch: int, declare: Queue | None
+    ) -> AbstractContextManager[Session]: ...
 
 
 def _never_pause() -> float:
@@ -105,6 +127,7 @@ class ConsumerLoop:
         self._held: list[Received] = []  # a batch whose handler failed in a way that passes
         self._held_until = 0.0
         self._holds = 0  # in a row, for the wait before the next try
+        self._session: Session | None = None
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -112,6 +135,7 @@ class ConsumerLoop:
                 self._consume(stop)
             except Exception as exc:
                 self.connected.clear()
+                self._session = None
                 self._buffer.clear()  # unacked: the broker hands them out again
                 self._held.clear()
                 self._records = 0
@@ -126,13 +150,11 @@ class ConsumerLoop:
         self.connected.clear()
 
     def _consume(self, stop: threading.Event) -> None:
-        with self.broker.connection(heartbeat=30) as connection:
-            connection.ensure_connection(max_retries=1)
-            channel = connection.channel()
-            channel.basic_qos(0, self.prefetch, False)
-            queue = self.declare if self.declare is not None else Queue(self.queue, no_declare=True)
-            consumer = Consumer(channel, queues=[queue], on_message=self._on_message)
-            consumer.consume()
+        with self.broker.consuming(
+            self.queue, self._on_message, prefetch=self.prefetch, declare=self.declare
+        ) as session:
+            self._session = session
+            session.consume()
             consuming = True
             self._whole_batches = self.broker.capabilities.multiple_ack  # a new channel: nothing unacked
             self.connected.set()
@@ -141,20 +163,16 @@ class ConsumerLoop:
                 while not stop.is_set():
                     paused = self.pause() > 0 or bool(self._held)
                     if paused and consuming:
-                        consumer.cancel()
+                        session.cancel()
                         consuming = False
                         log.warning("consumer paused", extra={"queue": self.queue})
                     elif not paused and not consuming:
-                        consumer.consume()
+                        session.consume()
                         consuming = True
                         log.info("consumer resumed", extra={"queue": self.queue})
-                    try:
-                        # a batch being filled waits at most its flush time; an idle loop sleeps longer
-                        # (a message wakes it at once), so idle consumers cost no CPU
-                        connection.drain_events(timeout=self.flush_seconds if self._buffer else IDLE_SECONDS)
-                    except TimeoutError:
-                        pass
-                    connection.heartbeat_check()
+                    # a batch being filled waits at most its flush time; an idle loop sleeps longer
+                    # (a message wakes it at once), so idle consumers cost no CPU
+                    session.drain(self.flush_seconds if self._buffer else IDLE_SECONDS)
                     if self._held:
                         if time.monotonic() >= self._held_until:
                             self._handle(self._held)
@@ -166,22 +184,13 @@ class ConsumerLoop:
                     self._flush()
             finally:
                 if consuming:
-                    consumer.cancel()
+                    session.cancel()
 
-    def _on_message(self, message: Message) -> None:
+    def _on_message(self, received: Received) -> None:
         if not self._buffer:
             self._oldest = time.monotonic()
-        headers = message.headers or {}
-        self._buffer.append(
-            Received(
-                body=message.body,
-                headers=headers,
-                properties=message.properties or {},
-                redelivered=bool(message.delivery_info.get("redelivered")),
-                _message=message,
-            )
-        )
-        carried = headers.get(RECORDS)
+        self._buffer.append(received)
+        carried = received.headers.get(RECORDS)
         self._records += carried if isinstance(carried, int) and carried > 0 else 1
         if self._records >= self.batch_size and not self._held:
             self._flush()
@@ -228,10 +237,11 @@ class ConsumerLoop:
 
     def _ack(self, batch: list[Received]) -> None:
         settled = [r for r in batch if r.settled]
+        session = self._session
+        assert session is not None  # acks happen inside `_consume`, on the session that delivered the batch
         if self._whole_batches and len(settled) == len(batch):
-            last = batch[-1]._message  # every earlier delivery on this channel is settled too
-            last.channel.basic_ack(last.delivery_tag, multiple=True)
+            session.ack(batch[-1].tag, multiple=True)  # every earlier delivery on this channel is settled too
             return
         self._whole_batches = False  # something stays unacked: from now on one ack per message
         for received in settled:
-            received._message.ack()
+            session.ack(received.tag, multiple=False)

@@ -1,11 +1,11 @@
 """RabbitMQ: the broker of every deployment.
 
-The publisher is a pika `SelectConnection` in its own I/O thread with publisher confirms pipelined:
-a batch of 1,000 records costs one round of confirms, not 1,000 round trips (kombu only offers a
-blocking confirm per message). Every publish is `mandatory`; a message the broker returns as
-unroutable fails its batch. A delayed retry is published, keyed by its target, to the delay queue
-shared by every target, whose message TTL dead-letters it back to the target's queue with that key
-(at-least-once, quorum queues).
+Consumers use pika's blocking connection (`hub.broker.amqp_consumer`). The publisher is a pika
+`SelectConnection` in its own I/O thread with publisher confirms pipelined: a batch of 1,000 records
+costs one round of confirms, not 1,000 round trips (kombu only offers a blocking confirm per message).
+Every publish is `mandatory`; a message the broker returns as unroutable fails its batch. A delayed
+retry is published, keyed by its target, to the delay queue shared by every target, whose message TTL
+dead-letters it back to the target's queue with that key (at-least-once, quorum queues).
 """
 
 from __future__ import annotations
@@ -15,17 +15,20 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import replace
-from functools import partial
+from functools import cached_property, partial
 
 import pika
-from kombu import Connection
+from kombu import Connection, Queue
 from pika.adapters.select_connection import SelectConnection
 
+from hub.broker.amqp_consumer import AmqpSessions
 from hub.broker.backoff import Backoff
 from hub.broker.broker import Broker, Capabilities, Delayer, Publisher
+from hub.broker.consumer import Deliver, Session
 from hub.broker.message import OutgoingMessage
 from hub.broker.topology import Topology
 from hub.errors import BrokerUnavailable, Unroutable
@@ -39,6 +42,16 @@ class RabbitBroker(Broker):
     )
     description = "RabbitMQ"
     reply_queue_arguments = {"x-queue-type": "classic"}
+
+    @cached_property
+    def _sessions(self) -> AmqpSessions:
+        return AmqpSessions(pika_parameters(self.url, "hub-consumer"))
+
+    @contextmanager
+    def consuming(self, queue: str, deliver: Deliver, *, prefetch: int, declare: Queue | None) -> Iterator[Session]:
+        """pika, not kombu (`hub.broker.amqp_consumer`)."""
+        with self._sessions.consuming(queue, deliver, prefetch=prefetch, declare=declare) as session:
+            yield session
 
     def publisher(self, topology: Topology, *, name: str = "hub-publisher") -> Publisher:
         return AmqpPublisher(self.url, name=name)
