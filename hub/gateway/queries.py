@@ -2,19 +2,24 @@
 for the answer, answer the caller in SOAP, and record who asked what about whom.
 
 The audit entry names the end user, the purpose, the systems, the service and the outcome; the
-person appears only as a pseudonym (keyed hash), as the law requires a record but not a copy.
+person appears only as a pseudonym (keyed hash), as the law requires a record but not a copy. A
+caller is answered only once its entry is committed. One thread writes the entries, each batch of
+those waiting in one transaction, so that callers at once share a commit instead of queueing for
+the trail's lock one by one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 import orjson
 from lxml import etree
-from starlette.concurrency import run_in_threadpool
 
 from hub import metrics
 from hub.broker.broker import Publisher
@@ -25,7 +30,11 @@ from hub.broker.topology import Topology
 from hub.canonical import QUERY_TYPES
 from hub.errors import BrokerUnavailable, DeadlineExceeded, RemoteError, classify
 from hub.gateway.reader import Query
-from hub.store.audit import AuditLog
+from hub.store.audit import AuditLog, Note
+
+log = logging.getLogger(__name__)
+
+AUDIT_BATCH = 500  # entries at most in one transaction
 
 
 class QueryDesk:
@@ -43,8 +52,7 @@ class QueryDesk:
         self.publisher = publisher
         self.replies = replies
         self.topology = topology
-        self.audit = audit
-        self.pseudonymize = pseudonymize
+        self.trail = QueryTrail(audit, pseudonymize)
         self.publish_timeout = publish_timeout
         self.codec = codec
 
@@ -84,7 +92,7 @@ class QueryDesk:
             metrics.query_duration.labels(
                 envelope.flow, envelope.source, envelope.target, envelope.type, outcome
             ).observe(elapsed)
-            await run_in_threadpool(self._record, query, outcome, elapsed)
+            await self.trail.record(query, outcome, elapsed)
 
     async def _answer(
         self, published: asyncio.Future[None], waiting: asyncio.Future[bytes], deadline_at: float, query: Query
@@ -105,9 +113,31 @@ class QueryDesk:
         published.add_done_callback(lambda future: future.exception())  # settled later; nothing to wait for
         return waiting.result()
 
-    def _record(self, query: Query, outcome: str, elapsed: float) -> None:
+
+class QueryTrail:
+    """The audit entries of the queries, appended by one thread in batches."""
+
+    def __init__(self, audit: AuditLog, pseudonymize: Callable[[str], str]) -> None:
+        self.audit = audit
+        self.pseudonymize = pseudonymize
+        self._waiting: queue.SimpleQueue[tuple[Note, asyncio.AbstractEventLoop, asyncio.Future[None]]] = (
+            queue.SimpleQueue()
+        )
+        self._writer: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    def record(self, query: Query, outcome: str, elapsed: float) -> asyncio.Future[None]:
+        """Done once the entry is committed; raises what the append raised."""
+        loop = asyncio.get_running_loop()
+        committed: asyncio.Future[None] = loop.create_future()
+        self._waiting.put((self._note(query, outcome, elapsed), loop, committed))
+        if self._writer is None:
+            self._start()
+        return committed
+
+    def _note(self, query: Query, outcome: str, elapsed: float) -> Note:
         envelope, header = query.envelope, query.header
-        self.audit.record(
+        return Note(
             operator=header.user_id,
             action="query",
             subject=f"{envelope.source}->{envelope.target} {envelope.type}",
@@ -121,3 +151,38 @@ class QueryDesk:
                 "issue": header.issue,
             },
         )
+
+    def _start(self) -> None:
+        with self._starting:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="query-audit", daemon=True)
+                self._writer.start()
+
+    def _write(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            while len(batch) < AUDIT_BATCH:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            error: Exception | None = None
+            try:
+                self.audit.record_many([note for note, _, _ in batch])
+            except Exception as exc:
+                log.exception("query audit entries not written", extra={"entries": len(batch)})
+                error = exc
+            for _, loop, committed in batch:
+                try:
+                    loop.call_soon_threadsafe(_settle, committed, error)
+                except RuntimeError:
+                    pass  # its loop closed: nobody waits for this entry any more, and it is written
+
+
+def _settle(committed: asyncio.Future[None], error: Exception | None) -> None:
+    if committed.done():
+        return
+    if error is None:
+        committed.set_result(None)
+    else:
+        committed.set_exception(error)

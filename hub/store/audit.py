@@ -54,6 +54,17 @@ _VERIFY_BATCH = 2000  # rows fetched at a time: the whole trail never sits in me
 
 
 @dataclass(frozen=True)
+class Note:
+    """An entry to append: who did what to what, why, and the particulars."""
+
+    operator: str
+    action: str
+    subject: str
+    reason: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: int
     at: dt.datetime
@@ -158,25 +169,35 @@ class AuditLog:
         self._checkpointed: int | None = None  # the entry of this process's latest checkpoint
 
     def record(self, *, operator: str, action: str, subject: str, reason: str, details: dict[str, Any]) -> None:
+        self.record_many([Note(operator, action, subject, reason, details)])
+
+    def record_many(self, notes: Sequence[Note]) -> None:
+        """Append the notes in their order, in one transaction: all of them or, raising, none."""
+        if not notes:
+            return
         at = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        text = self.scrub(json.dumps(details, sort_keys=True, ensure_ascii=False, default=str))
-        reason = self.scrub(reason)
+        texts = [
+            (self.scrub(json.dumps(n.details, sort_keys=True, ensure_ascii=False, default=str)), self.scrub(n.reason))
+            for n in notes
+        ]
         with self._appending:
             with self.engine.begin() as conn:
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql("LOCK TABLE audit_log IN EXCLUSIVE MODE")
-                prev = conn.execute(_HEAD).scalar() or GENESIS
-                digest = _digest(self._key, prev, at, operator, action, subject, reason, text)
-                values = {"at": at, "operator": operator, "action": action, "subject": subject}
-                values |= {"reason": reason, "details": text, "prev_hash": prev, "hash": digest}
-                entry = conn.execute(_APPEND, values).inserted_primary_key[0]
-            self._after_append(entry, digest)
+                digest = conn.execute(_HEAD).scalar() or GENESIS
+                for note, (text, reason) in zip(notes, texts, strict=True):
+                    prev = digest
+                    digest = _digest(self._key, prev, at, note.operator, note.action, note.subject, reason, text)
+                    values = {"at": at, "operator": note.operator, "action": note.action, "subject": note.subject}
+                    values |= {"reason": reason, "details": text, "prev_hash": prev, "hash": digest}
+                    entry = conn.execute(_APPEND, values).inserted_primary_key[0]
+            self._after_append(entry, digest, len(notes))
 
-    def _after_append(self, entry: int, digest: str) -> None:
+    def _after_append(self, entry: int, digest: str, appended: int) -> None:
         """A checkpoint once this process appended `checkpoint_every` entries since its last one;
         written after the commit, so it never names an entry that is not there."""
         with self._checkpointing:
-            self._since_checkpoint += 1
+            self._since_checkpoint += appended
             if self._since_checkpoint < self.checkpoint_every:
                 return
         try:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select
 from hub.keys import KeyMissing
 from hub.runtime import build
 from hub.settings import Settings, environment
-from hub.store.audit import GENESIS, AuditLog, _checkpoint_mac, _digest, audit_log
+from hub.store.audit import GENESIS, AuditLog, Note, _checkpoint_mac, _digest, audit_log
 from hub.store.db import Database
 from tests.helpers import hub_cli, wait_for
 
@@ -244,8 +244,9 @@ def test_a_checkpoint_that_cannot_be_written_fails_no_append(database, tmp_path,
 
 
 def test_appends_from_many_threads_of_one_process_all_land_on_one_chain(database, checkpoints):
-    """Query answers are audited from a thread pool: two appends reading the same head would fork
-    the chain (or, on SQLite, fail on a stale snapshot)."""
+    """Entries are appended from several threads (the query desk's writer, the console's requests,
+    replay jobs): two appends reading the same head would fork the chain (or, on SQLite, fail on a
+    stale snapshot)."""
     audit = AuditLog(database, KEY, checkpoint_file=checkpoints, checkpoint_every=10)
 
     def append(n: int) -> None:
@@ -255,6 +256,18 @@ def test_appends_from_many_threads_of_one_process_all_land_on_one_chain(database
         list(pool.map(append, range(80)))
     verdict = audit.verify()
     assert verdict.whole and verdict.checkpoints == 8 and len(audit.entries(limit=100)) == 80
+
+
+def test_a_batch_lands_in_its_order_on_the_chain_or_not_at_all(database, checkpoints):
+    """The query desk writes the entries of callers at once in one transaction."""
+    audit = trail(database, checkpoints, entries=3)
+    audit.record_many([Note("ops", "query", f"b{n}", "why", {"n": n}) for n in range(4)])
+    assert [e.subject for e in audit.entries()] == ["b3", "b2", "b1", "b0", "s2", "s1", "s0"]
+    verdict = audit.verify()
+    assert verdict.whole and verdict.checkpoints == 1 and verdict.latest.entry == 7  # 7 appended since none
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the database gives for a missing subject
+        audit.record_many([Note("ops", "query", "c0", "why", {}), Note("ops", "query", None, "why", {})])  # type: ignore[arg-type]
+    assert len(audit.entries()) == 7 and audit.verify().whole
 
 
 def _mode(path: Path) -> int:

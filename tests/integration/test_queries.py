@@ -83,6 +83,10 @@ def test_fifty_callers_at_once_each_get_their_own_answer(start_hub, broker_url, 
         assert answer.fault is None, answer.fault
         assert answer_from_xml(GrantedBenefitsQuery.TYPE, answer.body) == expected(code)
     assert vsaa.calls == 50
+    # each answered caller's entry was committed before its answer, in whichever batch it was written
+    entries = [e for e in hub.audit.entries(limit=100) if e.action == "query"]
+    assert sorted(e.details["person"] for e in entries) == sorted(hub.pseudonymize(code) for code in codes)
+    assert hub.audit.verify().whole
 
 
 def test_a_deadline_passed_is_a_fault_and_the_late_answer_reaches_nobody(start_hub, broker_url, vsaa, tmp_path):
