@@ -7,9 +7,13 @@ flat and nothing else may grow (bench.resources), and every record sent must be 
 
 from __future__ import annotations
 
+import itertools
+import math
+import queue
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -31,9 +35,10 @@ IN_FLIGHT = 4  # the steady load's requests in flight at most
 
 
 class Steady:
-    """Signed SOPA loads of BATCH records sent at a steady rate from a thread of the bench (not of the
-    hub), built as they go: a long soak sends more loads than fit in memory, each with its own MessageID.
-    Each second's loads go out through the load generator's senders, IN_FLIGHT at most at once."""
+    """Signed SOPA loads of BATCH records sent at a steady rate from threads of the bench (not of the
+    hub), built as they go, a second ahead: a long soak sends more loads than fit in memory, each with
+    its own MessageID. Each second's loads go out through the load generator's senders, IN_FLIGHT at most
+    at once; when the hub answers too slowly to keep the rate, `achieved` says so."""
 
     def __init__(self, bench: Bench, url: str, records_per_s: float, seed: int) -> None:
         self.url = url
@@ -42,40 +47,72 @@ class Steady:
         self.signer = bench.signer("sopa")
         self.factory = RecordFactory(municipality=RIGA, record_prefix="S", decision_prefix="S", rng=random.Random(seed))
         self.sent = 0  # loads answered with a receipt
+        self.seconds = 0.0  # from the start to the last answer
         self.failure: BaseException | None = None
+        self._ahead: queue.Queue[tuple[str, bytes]] = queue.Queue(maxsize=max(2, math.ceil(self.loads_per_s)))
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="steady-load", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._guarded, args=(work,), name=f"steady-{work.__name__}", daemon=True)
+            for work in (self._build, self._send)
+        ]
 
     def start(self) -> Steady:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> int:
         """Records sent and received; raises what stopped the sending early."""
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
         if self.failure is not None:
             raise RuntimeError("the steady load failed") from self.failure
         return self.sent * BATCH
 
-    def _load(self) -> tuple[str, bytes]:
-        body = from_canonical(self.factory.batch(BATCH), RIGA, f"SOAK-{self.seed}-{self.sent}")
-        return "/soap/sopa", sopa_request(body, "spolis", signer=self.signer)
+    @property
+    def achieved(self) -> float:
+        """Records per second sent and answered."""
+        return self.sent * BATCH / self.seconds if self.seconds else 0.0
 
-    def _run(self) -> None:
-        started = time.monotonic()
+    def _guarded(self, work: Callable[[], None]) -> None:
         try:
-            while not self._stop.is_set():
-                due = int((time.monotonic() - started) * self.loads_per_s) - self.sent
-                if due > 0:
-                    loads = [self._load() for _ in range(min(due, max(1, round(2 * self.loads_per_s))))]
-                    report = loadgen.run(self.url, loads, concurrency=min(len(loads), IN_FLIGHT))
-                    if report["faults"]:
-                        raise RuntimeError(f"loads refused, e.g. {report['faults'][0]}")  # type: ignore[index]
-                    self.sent += len(loads)
-                self._stop.wait(TICK)
+            work()
         except BaseException as failure:
             self.failure = failure
+            self._stop.set()
+
+    def _build(self) -> None:
+        for number in itertools.count():
+            body = from_canonical(self.factory.batch(BATCH), RIGA, f"SOAK-{self.seed}-{number}")
+            load = ("/soap/sopa", sopa_request(body, "spolis", signer=self.signer))
+            while not self._stop.is_set():
+                try:
+                    self._ahead.put(load, timeout=TICK)
+                    break
+                except queue.Full:
+                    continue
+            if self._stop.is_set():
+                return
+
+    def _send(self) -> None:
+        started = time.monotonic()
+        for tick in itertools.count(1):
+            due = min(int((time.monotonic() - started) * self.loads_per_s) - self.sent, math.ceil(2 * self.loads_per_s))
+            loads = []
+            while len(loads) < due and not self._stop.is_set():
+                try:
+                    loads.append(self._ahead.get(timeout=TICK))
+                except queue.Empty:
+                    continue
+            if loads:
+                report = loadgen.run(self.url, loads, concurrency=min(len(loads), IN_FLIGHT))
+                if report["faults"]:
+                    raise RuntimeError(f"loads refused, e.g. {report['faults'][0]}")  # type: ignore[index]
+                self.sent += len(loads)
+                self.seconds = time.monotonic() - started
+            if self._stop.wait(max(0.0, started + tick * TICK - time.monotonic())):
+                return
 
 
 class Delivered:
@@ -97,7 +134,8 @@ class Delivered:
 class SoakFigures:
     minutes: float
     calibrated_per_s: float  # records, end to end
-    rate_per_s: float
+    rate_per_s: float  # asked
+    achieved_per_s: float  # sent and answered
     warm_up_s: float
     interval_s: float
     sent: int
@@ -138,7 +176,9 @@ def _soak(bench: Bench, minutes: float, url: str, roots: dict[str, int], count: 
     finally:
         sent = steady.stop()
     wait_until(lambda: count() >= records + sent, 120 + seconds / 10, "the soak delivered", bench.alive)
-    return SoakFigures(minutes, per_s, per_s * SHARE, warm_up, interval, sent, count() - records, processes.series)
+    return SoakFigures(
+        minutes, per_s, per_s * SHARE, steady.achieved, warm_up, interval, sent, count() - records, processes.series
+    )
 
 
 def render(f: SoakFigures) -> list[str]:
@@ -147,8 +187,8 @@ def render(f: SoakFigures) -> list[str]:
         "",
         f"A gateway with {CORES} preparing processes and {WORKERS} workers delivering into the SPOLIS simulator: "
         f"{f.calibrated_per_s:,.0f} records/s end to end in a calibration, then {f.rate_per_s:,.0f} records/s "
-        f"({SHARE:.0%}) for {f.minutes:g} min, every process sampled every {f.interval_s:g} s after a warm-up "
-        f"of {f.warm_up_s:.0f} s. " + judged(IN_FLIGHT),
+        f"asked ({SHARE:.0%}; {f.achieved_per_s:,.0f} sent and answered) for {f.minutes:g} min, every process "
+        f"sampled every {f.interval_s:g} s after a warm-up of {f.warm_up_s:.0f} s. " + judged(IN_FLIGHT),
         "",
         *table(f.series),
         "",
