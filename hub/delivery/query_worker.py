@@ -4,14 +4,19 @@ the caller's reply queue.
 Queries are at-most-once: each is acked when taken, because a caller that waited in vain has its
 deadline Fault and asks again; repeating a query after that would only ask the state system twice.
 A query whose deadline already passed is not asked at all. An open circuit answers at once.
+
+A fixed set of threads asks, each taking the next query from the consumer; the reply is handed to
+the publisher without waiting for the broker's confirm, so a thread is free for the next query as
+soon as the state system answered (a reply the broker could not route is counted when it says so).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
 import orjson
 
@@ -46,7 +51,13 @@ class QueryWorker:
         self.breaker = breaker
         self.codec = codec
         self._slots = threading.BoundedSemaphore(concurrency)
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"query-{target_name}")
+        self._taken: queue.SimpleQueue[Received | None] = queue.SimpleQueue()
+        self._askers = [
+            threading.Thread(target=self._serve, name=f"query-{target_name}-{n}", daemon=True)
+            for n in range(concurrency)
+        ]
+        for asker in self._askers:
+            asker.start()
 
     def handle(self, batch: list[Received]) -> None:
         for received in batch:
@@ -56,7 +67,11 @@ class QueryWorker:
                 metrics.query_expired.labels(self.target_name).inc()
                 continue
             self._slots.acquire()  # blocks the consumer when every slot is busy: the broker holds the rest
-            self._pool.submit(self._answer, received)
+            self._taken.put(received)
+
+    def _serve(self) -> None:
+        while (received := self._taken.get()) is not None:
+            self._answer(received)
 
     def _answer(self, received: Received) -> None:
         reply_to = str(received.properties.get("reply_to") or "")
@@ -100,10 +115,26 @@ class QueryWorker:
             type="hub.query.reply",
             timestamp=int(time.time()),
         )
-        try:
-            self.publisher.publish([message]).result(timeout=10)
-        except Unroutable:
+        self.publisher.publish([message]).add_done_callback(self._published)
+
+    def _published(self, future: Future[None]) -> None:
+        error = future.exception()
+        if isinstance(error, Unroutable):
             metrics.query_late_replies.inc()  # the caller's gateway is gone
+        elif error is not None:
+            log.warning("a query's answer was not sent", extra={"target": self.target_name, "error": str(error)})
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Queries taken but not yet begun are dropped (their callers get their deadline Fault); those
+        being asked finish."""
+        while True:
+            try:
+                dropped = self._taken.get_nowait()
+            except queue.Empty:
+                break
+            if dropped is not None:
+                self._slots.release()
+        for _ in self._askers:
+            self._taken.put(None)
+        for asker in self._askers:
+            asker.join()
