@@ -102,9 +102,8 @@ class Reception:
             )
 
     def stage(self, load: Load) -> Staged | Copy:
-        given = self.store.find_receipt(load.receipt_id)
-        if given is not None:
-            return self._resent(load, given)
+        """The claim comes first: a load given its receipt holds no claim (the receipt ended it), so a
+        resend claims it too, and then finds the receipt; a new load looks at the store once."""
         holder = str(uuid.uuid4())
         claimed = self.store.claims.claim(
             load.receipt_id, load.header.sender, load.body_sha256, holder, utcnow(), self.stale_claim
@@ -113,12 +112,12 @@ class Reception:
             raise _message_id_reused()
         if claimed is Claimed.HELD:
             return Copy(load.header, load.receipt_id, load.body_sha256)
-        given = self.store.find_receipt(load.receipt_id)  # a copy given its receipt since the first look
-        if given is not None:
+        given = self.store.given_or_pending(load.receipt_id)
+        if isinstance(given, Receipt):
             self.store.claims.release(load.receipt_id, holder)
             return self._resent(load, given)
         try:
-            return self._staged_anew(load, holder)
+            return self._staged_anew(load, holder, given)
         except Exception as exc:
             self.store.discard_pending(load.receipt_id, holder, fault_record(exc))
             raise
@@ -143,9 +142,9 @@ class Reception:
         _check_same_load(given, load.body_sha256, load.header.sender)
         return self._staged(load, given, [], {}, resend=True)
 
-    def _staged_anew(self, load: Load, holder: str) -> Staged:
+    def _staged_anew(self, load: Load, holder: str, stored_ids: list[str]) -> Staged:
         source = load.header.sender
-        load = self._with_stored_ids(load)
+        load = self._with_stored_ids(load, stored_ids)
         envelopes, notices = load.envelopes, []
         if load.notes_corrections:
             envelopes, notices = revise_corrections(self.store, source, envelopes)
@@ -179,10 +178,10 @@ class Reception:
         slim = replace(receipt, records=(), notices=())
         return Staged(load.header, slim, messages, answer, received, holder, resend)
 
-    def _with_stored_ids(self, load: Load) -> Load:
+    @staticmethod
+    def _with_stored_ids(load: Load, stored: list[str]) -> Load:
         """The load with the ids its rows were stored with, by an earlier release's rule: a resend of a
         load never given a receipt may have reached its targets already, which know it by those ids."""
-        stored = self.store.pending_ids(load.receipt_id)
         if not stored or stored == [row.message_id for row in load.rows]:
             return load
         if len(stored) != len(load.rows):

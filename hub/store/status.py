@@ -225,12 +225,26 @@ class StatusStore:
         self.claims = ReceiptClaims(db)
 
     def find_receipt(self, receipt_id: str) -> Receipt | None:
-        key = {"receipt_id": receipt_id}
         with self.engine.connect() as conn:
-            row = conn.execute(_RECEIPT, key).first()
-            if row is None:
-                return None
-            records = conn.execute(_RECEIPT_ROWS, key).all()
+            return self._receipt(conn, receipt_id)
+
+    def given_or_pending(self, receipt_id: str) -> Receipt | list[str]:
+        """What the holder of a load's claim looks at before staging it, in one visit to the store: its
+        receipt if one was given, else the message ids of its rows stored before it was given (a publish
+        not confirmed, a crash), in record order, empty when there are none."""
+        with self.engine.connect() as conn:
+            given = self._receipt(conn, receipt_id)
+            if given is not None:
+                return given
+            return list(conn.execute(_ROW_IDS, {"receipt_id": receipt_id}).scalars())
+
+    @staticmethod
+    def _receipt(conn: Connection, receipt_id: str) -> Receipt | None:
+        key = {"receipt_id": receipt_id}
+        row = conn.execute(_RECEIPT, key).first()
+        if row is None:
+            return None
+        records = conn.execute(_RECEIPT_ROWS, key).all()
         return Receipt(
             receipt_id=row.receipt_id,
             source=row.source,
@@ -240,12 +254,6 @@ class StatusStore:
             accepted_at=_aware(row.accepted_at),
             records=tuple(RecordRow(*r) for r in records),
         )
-
-    def pending_ids(self, receipt_id: str) -> list[str]:
-        """Message ids of a receipt's rows stored before it was given (a publish not confirmed, a crash),
-        in record order; empty when there are none."""
-        with self.engine.connect() as conn:
-            return list(conn.execute(_ROW_IDS, {"receipt_id": receipt_id}).scalars())
 
     def add_pending(
         self, receipt_id: str, source: str, rows: Sequence[RecordRow], at: dt.datetime, request: bytes | None = None
