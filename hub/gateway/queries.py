@@ -16,7 +16,9 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
+from functools import partial
 
 import orjson
 from lxml import etree
@@ -71,7 +73,8 @@ class QueryDesk:
         waiting = self.replies.expect(query_id)
         outcome = "answered"
         try:
-            published = asyncio.wrap_future(self.publisher.publish([message]))
+            published = self.publisher.publish([message])
+            published.add_done_callback(partial(_refused, asyncio.get_running_loop(), waiting))
             body = await self._answer(published, waiting, deadline_at, query)
             reply = orjson.loads(self.codec.open(body))
             if not reply.get("ok"):
@@ -88,6 +91,7 @@ class QueryDesk:
             raise
         finally:
             self.replies.forget(query_id)
+            waiting.cancel()  # done already, or abandoned: a later failure of the publish has nobody to tell
             elapsed = time.perf_counter() - started
             metrics.query_duration.labels(
                 envelope.flow, envelope.source, envelope.target, envelope.type, outcome
@@ -95,23 +99,34 @@ class QueryDesk:
             await self.trail.record(query, outcome, elapsed)
 
     async def _answer(
-        self, published: asyncio.Future[None], waiting: asyncio.Future[bytes], deadline_at: float, query: Query
+        self, published: Future[None], waiting: asyncio.Future[bytes], deadline_at: float, query: Query
     ) -> bytes:
-        """The answer, once it came. The broker's confirm is not awaited first: an answer can only
-        come for a query the broker took, so the confirm is off the caller's path unless it fails."""
-        publish_by = time.time() + self.publish_timeout
-        while not waiting.done():
-            pending = {waiting} if published.done() else {published, waiting}
-            if published.done():
-                published.result()  # raises when the broker refused or lost the query
-            remaining = (deadline_at if published.done() else min(deadline_at, publish_by)) - time.time()
-            if remaining <= 0:
-                if not published.done():
-                    raise BrokerUnavailable("the broker did not take the query in time")
-                raise DeadlineExceeded(f"{query.envelope.target} gave no answer within {query.deadline_seconds:g} s")
-            await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-        published.add_done_callback(lambda future: future.exception())  # settled later; nothing to wait for
-        return waiting.result()
+        """The answer, once it came. The broker's confirm is not awaited: an answer can only come for
+        a query the broker took, so the confirm reaches the caller's loop only when it fails (it then
+        fails `waiting`), and is looked at here only when no answer came within the publish timeout."""
+        publish_by = min(deadline_at, time.time() + self.publish_timeout)
+        for until in (publish_by, deadline_at):
+            await asyncio.wait({waiting}, timeout=max(until - time.time(), 0))
+            if waiting.done():
+                return waiting.result()  # raises when the broker refused or lost the query
+            if not published.done():
+                raise BrokerUnavailable("the broker did not take the query in time")
+        raise DeadlineExceeded(f"{query.envelope.target} gave no answer within {query.deadline_seconds:g} s")
+
+
+def _refused(loop: asyncio.AbstractEventLoop, waiting: asyncio.Future[bytes], published: Future[None]) -> None:
+    """On the publisher's thread: a query the broker did not take fails its caller at once."""
+    error = published.exception()
+    if error is not None:
+        try:
+            loop.call_soon_threadsafe(_fail, waiting, error)
+        except RuntimeError:
+            pass  # its loop closed: nobody waits any more
+
+
+def _fail(waiting: asyncio.Future[bytes], error: BaseException) -> None:
+    if not waiting.done():
+        waiting.set_exception(error)
 
 
 class QueryTrail:

@@ -10,7 +10,7 @@ import re
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -21,6 +21,7 @@ from adapters.vsaa.dialect import NS, answer_from_xml, query_to_xml
 from adapters.vsaa.simulator import person_benefits
 from hub.canonical.queries import GrantedBenefitsAnswer, GrantedBenefitsQuery, PaymentsQuery
 from hub.contracts.samples import SCHEMAS
+from hub.errors import BrokerUnavailable
 from hub.simulation.people import person_code
 from hub.soap import SOAP11_NS, parse_fault
 from hub.store.audit import audit_log
@@ -173,3 +174,27 @@ def test_a_query_without_an_end_user_is_refused(start_hub, vsaa):
     fault = parse_fault(etree.fromstring(response.content).find(f"{{{SOAP11_NS}}}Body")[0])
     assert ("Envelope/Header/MessageHeader/UserId", "required") in {(e.field, e.rule) for e in fault.errors}
     assert vsaa.calls == 0
+
+
+def test_a_query_the_broker_refuses_or_never_takes_fails_at_once_and_is_audited(start_hub, vsaa, monkeypatch):
+    """The broker's confirm is off the caller's path, but a refusal still reaches the caller at once,
+    and a query the broker never confirms fails after the publish timeout, not the deadline."""
+    hub = start_hub(publish_timeout_seconds=0.3)
+
+    def refused(messages):  # type: ignore[no-untyped-def]
+        future: Future[None] = Future()
+        threading.Timer(0.05, future.set_exception, [BrokerUnavailable("the broker connection is down")]).start()
+        return future
+
+    monkeypatch.setattr(hub.publisher, "publish", refused)
+    started = time.monotonic()
+    answer = ask(hub, ep51(person_code(random.Random(6))))
+    assert time.monotonic() - started < 1.0  # the deadline is seconds away
+    assert answer.fault is not None and answer.fault.retry and answer.fault.error_class == "broker_unavailable"
+    monkeypatch.setattr(hub.publisher, "publish", lambda messages: Future())
+    started = time.monotonic()
+    answer = ask(hub, ep51(person_code(random.Random(7))))
+    assert 0.3 <= time.monotonic() - started < 1.5
+    assert answer.fault is not None and answer.fault.error_class == "broker_unavailable"
+    outcomes = [e.details["outcome"] for e in hub.audit.entries() if e.action == "query"]
+    assert outcomes == ["broker_unavailable", "broker_unavailable"] and vsaa.calls == 0
