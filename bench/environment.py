@@ -47,7 +47,7 @@ class Size:
 SIZES = {
     "tiny": Size("tiny", 400, 100, 100, 20, 2_000, 3.0, 2),
     "small": Size("small", 5_000, 500, 1_000, 100, 50_000, 15.0, 10),
-    "full": Size("full", 20_000, 2_000, 5_000, 300, 1_000_000, 60.0, 20),
+    "full": Size("full", 20_000, 2_000, 5_000, 300, 1_000_000, 60.0, 10),
 }
 STORES = ("sqlite", "postgresql")
 PG_URL = os.environ.get("HUB_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -65,7 +65,7 @@ def deliver(url: str, queue: str, count: int) -> Cost:
 
 def measure(bench: Bench) -> PipelineLimit:
     """Start the delivery end, then run the ingest end; both on one fresh quorum queue."""
-    queue, count = f"{bench.prefix}-pipeline-{bench.round}", max(bench.size.records, 2000)
+    queue, count = f"{bench.prefix}-pipeline-{bench.round}", bench.size.records
     declare(bench.amqp_url, queue)
     body = bench.work / "pipeline.body"
     body.write_bytes(envelope_body(bench.codec()))
