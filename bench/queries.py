@@ -37,27 +37,41 @@ THROUGHPUT_SHARE = {10: 0.6, 50: 0.5}  # the hub's answers/s at least this share
 
 
 @dataclass(frozen=True)
+class Cpu:
+    """CPU per answer of each process, from its own counters; None where it could not be read."""
+
+    simulator: float | None = None
+    gateway: float | None = None
+    worker: float | None = None
+
+    @property
+    def total(self) -> float | None:
+        spent = [us for us in (self.simulator, self.gateway, self.worker) if us is not None]
+        return sum(spent) if spent else None
+
+
+@dataclass(frozen=True)
 class Timing:
     answers: int
     per_s: float
     p50_s: float
     p99_s: float
-    cpu_us: dict[str, float]  # CPU per answer by process (simulator, gateway, worker), from their own counters
+    cpu_us: Cpu
 
 
 @dataclass(frozen=True)
 class QueryFigures:
+    """One caller count; the ratios are taken within the run, so that a median over runs is one of ratios."""
+
     callers: int
     direct: Timing  # straight to the VSAA simulator, signed as the hub signs
     hub: Timing  # SOPA → gateway → broker → worker → VSAA and back
+    throughput_share: float  # the hub's answers/s over the direct ones
+    p99_ratio: float  # the hub's p99 over the direct p99
 
-    @property
-    def throughput_share(self) -> float:
-        return self.hub.per_s / self.direct.per_s
-
-    @property
-    def p99_ratio(self) -> float:
-        return self.hub.p99_s / self.direct.p99_s
+    @classmethod
+    def of(cls, callers: int, direct: Timing, hub: Timing) -> QueryFigures:
+        return cls(callers, direct, hub, hub.per_s / direct.per_s, hub.p99_s / direct.p99_s)
 
 
 def _queries(count: int, seed: int) -> list[GrantedBenefitsQuery]:
@@ -95,11 +109,13 @@ def _timing(
     before = {process: cpu_seconds(pid) for process, pid in pids.items()}
     report = load(bench, url, requests, callers, name)
     after = {process: cpu_seconds(pid) for process, pid in pids.items()}
-    cpu_us = {
-        process: (spent - begun) * 1e6 / len(requests)
-        for process, begun in before.items()
-        if begun is not None and (spent := after[process]) is not None
-    }
+    cpu_us = Cpu(
+        **{
+            process: (spent - begun) * 1e6 / len(requests)
+            for process, begun in before.items()
+            if begun is not None and (spent := after[process]) is not None
+        }
+    )
     latencies = report["latencies"]
     seconds = report["ended"] - report["started"]
     return Timing(
@@ -128,7 +144,7 @@ def measure(bench: Bench) -> list[QueryFigures]:
             bench, vsaa_base, direct(hub, vsaa_path, queries), callers, f"queries-direct-{callers}", pids
         )
         through = _timing(bench, url, via_hub(sopa, queries), callers, f"queries-{callers}", pids)
-        figures.append(QueryFigures(callers, reference, through))
+        figures.append(QueryFigures.of(callers, reference, through))
     return figures
 
 
@@ -170,8 +186,8 @@ def render(figures: list[QueryFigures]) -> list[str]:
     for q in figures:
         d, h = q.direct.cpu_us, q.hub.cpu_us
         lines.append(
-            f"| {q.callers} | {_us(d.get('simulator'))} | {_us(h.get('gateway'))} | {_us(h.get('worker'))} "
-            f"| {_us(h.get('simulator'))} | {_us(sum(h.values()) if h else None)} |"
+            f"| {q.callers} | {_us(d.simulator)} | {_us(h.gateway)} | {_us(h.worker)} | {_us(h.simulator)} "
+            f"| {_us(h.total)} |"
         )
     return [*lines, ""]
 
