@@ -66,7 +66,6 @@ class AmqpSession:
         self.channel.add_on_cancel_callback(self._on_cancel)
         self.queue = queue
         self.deliver = deliver
-        self._consumer_tag: str | None = None
         self._cancelled = False
 
     def _on_message(
@@ -90,13 +89,7 @@ class AmqpSession:
         self._cancelled = True
 
     def consume(self) -> None:
-        self._consumer_tag = self.channel.basic_consume(self.queue, self._on_message)
-
-    def cancel(self) -> None:
-        """Stop deliveries; what pika holds undelivered goes back to the queue, what the loop holds stays unacked."""
-        tag, self._consumer_tag = self._consumer_tag, None
-        if tag is not None and self.channel.is_open and not self._cancelled:
-            self.channel.basic_cancel(tag)
+        self.channel.basic_consume(self.queue, self._on_message)
 
     def drain(self, timeout: float) -> None:
         self.connection.process_data_events(time_limit=timeout)

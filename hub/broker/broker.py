@@ -179,9 +179,6 @@ class KombuSession:
     def consume(self) -> None:
         self.consumer.consume()
 
-    def cancel(self) -> None:
-        self.consumer.cancel()
-
     def drain(self, timeout: float) -> None:
         try:
             self.connection.drain_events(timeout=timeout)

@@ -9,13 +9,16 @@ moves it elsewhere first), and when the handler returns the loop acks what was s
 frame for a whole batch where the broker can (a multiple ack), so the broker and the worker handle
 one ack per batch, not one per message. Messages unacked when a connection drops go back to the queue
 (at-least-once), which is why every target is called with an idempotency key. While `pause`
-says so (an open circuit), the loop stops consuming and messages wait in the broker. A batch is
-full when the records its messages carry (a bundle carries several) reach the batch size.
+says so (an open circuit), the loop hands nothing over: what came stays unacked in the loop, the
+prefetch window is full, and the rest waits in the broker; the first batch after the pause is the
+probe. The consumer is never cancelled for a pause: a client cancelling hands back what is on
+its way, and each message handed back counts a delivery. A batch is full when the records its
+messages carry (a bundle carries several) reach the batch size.
 
 A handler that fails in a way that passes (the database restarting, the publisher's broker
 connection lost) leaves its unsettled messages held on the channel and is given them again after a
-wait, consuming nothing meanwhile: going back to the broker would count a delivery for each, and
-after a few such blips a healthy message would be set aside as poison. Any other failure drops the
+wait, handing nothing else over meanwhile: going back to the broker would count a delivery for each,
+and after a few such blips a healthy message would be set aside as poison. Any other failure drops the
 connection, and the broker hands the messages out again.
 """
 
@@ -64,12 +67,11 @@ Deliver = Callable[[Received], None]
 
 
 class Session(Protocol):
-    """A channel consuming one queue on its own connection; `deliver` is called with each message
-    from within `drain`. Any broker error raises, and the loop connects again."""
+    """A channel consuming one queue on its own connection, from `consume` until the connection closes;
+    `deliver` is called with each message from within `drain`. Any broker error raises, and the loop
+    connects again."""
 
     def consume(self) -> None: ...
-
-    def cancel(self) -> None: ...
 
     def drain(self, timeout: float) -> None:
         """Deliver what came, waiting up to `timeout` for something to come; keep the connection alive."""
@@ -155,36 +157,32 @@ class ConsumerLoop:
         ) as session:
             self._session = session
             session.consume()
-            consuming = True
             self._whole_batches = self.broker.capabilities.multiple_ack  # a new channel: nothing unacked
             self.connected.set()
             self.backoff.connected()
-            try:
-                while not stop.is_set():
-                    paused = self.pause() > 0 or bool(self._held)
-                    if paused and consuming:
-                        session.cancel()
-                        consuming = False
-                        log.warning("consumer paused", extra={"queue": self.queue})
-                    elif not paused and not consuming:
-                        session.consume()
-                        consuming = True
-                        log.info("consumer resumed", extra={"queue": self.queue})
-                    # a batch being filled waits at most its flush time; an idle loop sleeps longer
-                    # (a message wakes it at once), so idle consumers cost no CPU
-                    session.drain(self.flush_seconds if self._buffer else IDLE_SECONDS)
-                    if self._held:
-                        if time.monotonic() >= self._held_until:
-                            self._handle(self._held)
-                    elif self._buffer and (
-                        self._records >= self.batch_size or time.monotonic() - self._oldest >= self.flush_seconds
-                    ):
-                        self._flush()
-                if not self._held:
+            paused = False
+            while not stop.is_set():
+                if (self.pause() > 0) != paused:
+                    paused = not paused
+                    log.log(
+                        logging.WARNING if paused else logging.INFO,
+                        "consumer paused" if paused else "consumer resumed",
+                        extra={"queue": self.queue},
+                    )
+                # a batch being filled waits at most its flush time; an idle or paused loop sleeps
+                # longer (a message wakes it at once), so idle consumers cost no CPU
+                session.drain(self.flush_seconds if self._buffer and not paused else IDLE_SECONDS)
+                if self._held:
+                    if time.monotonic() >= self._held_until:
+                        self._handle(self._held)
+                elif (
+                    self._buffer
+                    and not paused
+                    and (self._records >= self.batch_size or time.monotonic() - self._oldest >= self.flush_seconds)
+                ):
                     self._flush()
-            finally:
-                if consuming:
-                    session.cancel()
+            if not self._held:
+                self._flush()
 
     def _on_message(self, received: Received) -> None:
         if not self._buffer:
@@ -192,7 +190,7 @@ class ConsumerLoop:
         self._buffer.append(received)
         carried = received.headers.get(RECORDS)
         self._records += carried if isinstance(carried, int) and carried > 0 else 1
-        if self._records >= self.batch_size and not self._held:
+        if self._records >= self.batch_size and not self._held and self.pause() <= 0:
             self._flush()
 
     def _flush(self) -> None:

@@ -1,8 +1,9 @@
 """A circuit breaker per target: stop calling a target that keeps failing, probe it now and then.
 
-Closed: calls go through; `failures` failed calls in a row open it. Open: no calls; the worker
-stops consuming so messages wait in the broker. After `open_seconds` it lets one probe through
-(half-open); success closes it, failure opens it again.
+Closed: calls go through; `failures` failed calls in a row open it. Open: no calls; the worker's
+consumer loop hands nothing over, so messages wait in the broker (and its prefetch window in the
+loop, unacked). After `open_seconds` it lets one probe through (half-open); success closes it,
+failure opens it again.
 
 Each change of state is logged once, with why (opening: a warning, naming the last failure; half-open
 and closing: info): the line an on-call person reads next to the `HubTargetCircuitOpen` alert. A
