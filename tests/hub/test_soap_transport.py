@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+import time
 
 import pytest
 from lxml import etree
@@ -90,3 +92,61 @@ def test_timeouts_and_refused_connections_are_transient(server):
     with pytest.raises(TargetUnavailable) as caught:
         transport.call(etree.fromstring(b"<a/>"), soap_action="x")
     assert classify(caught.value) == ("target_unavailable", False)
+
+
+class CountingServer:
+    """Answers `ok` to every request, counting the connections it accepted; `close_after` closes a
+    connection after that many answers without saying so (an idle timeout at the target)."""
+
+    def __init__(self, close_after: int | None = None) -> None:
+        self.close_after = close_after
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/x"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        body = build_envelope(ANSWER)
+        with connection, connection.makefile("rb") as reader:
+            answered = 0
+            while self.close_after is None or answered < self.close_after:
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = reader.readline()
+                    if not line:
+                        return
+                    head += line
+                length = int(
+                    next(h for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
+                )
+                reader.read(length)
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                answered += 1
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("close_after", [None, 1])
+def test_a_thread_keeps_its_connection_and_opens_it_again_when_the_target_closed_it(close_after):
+    server = CountingServer(close_after)
+    transport = SoapTransport(server.url, system="spolis", timeout=2)
+    try:
+        for _ in range(3):
+            assert transport.call(etree.fromstring(b"<a/>"), soap_action="x").tag == "{urn:test}Ok"
+            time.sleep(0.05)  # the target's close reaches this side before the next call
+    finally:
+        transport.close()
+        server.close()
+    assert server.connections == (1 if close_after is None else 3)
