@@ -187,17 +187,21 @@ class QueryTrail:
             except Exception as exc:
                 log.exception("query audit entries not written", extra={"entries": len(batch)})
                 error = exc
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for _, loop, committed in batch:
+                by_loop.setdefault(loop, []).append(committed)
+            for loop, futures in by_loop.items():  # one wake-up of each loop for its whole batch
                 try:
-                    loop.call_soon_threadsafe(_settle, committed, error)
+                    loop.call_soon_threadsafe(_settle, futures, error)
                 except RuntimeError:
-                    pass  # its loop closed: nobody waits for this entry any more, and it is written
+                    pass  # its loop closed: nobody waits for these entries any more, and they are written
 
 
-def _settle(committed: asyncio.Future[None], error: Exception | None) -> None:
-    if committed.done():
-        return
-    if error is None:
-        committed.set_result(None)
-    else:
-        committed.set_exception(error)
+def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for committed in futures:
+        if committed.done():
+            continue
+        if error is None:
+            committed.set_result(None)
+        else:
+            committed.set_exception(error)
