@@ -177,8 +177,10 @@ def render(figures: list[QueryFigures]) -> list[str]:
         )
     lines += [
         "",
-        "CPU per answer, from each process's own counters (the load generator's apart): what the simulator",
-        "spends is the same work both ways; the gateway and the worker are what the hub adds.",
+        "CPU per answer, from each process's own counters (the load generator's not counted): the simulator",
+        "does the same work both ways; the gateway and the worker are what the hub adds, each signing once",
+        "(the answer to SOPA, the call to VSAA), which the direct run does not do: its requests are signed",
+        "beforehand, as SOPA's to the gateway are.",
         "",
         "| callers at once | direct: simulator | hub: gateway | hub: worker | hub: simulator | hub: all three |",
         "| --- | --- | --- | --- | --- | --- |",
