@@ -96,9 +96,10 @@ def render(r: Results) -> str:
         "Every hub process runs as in production: signatures required both ways, RabbitMQ, quorum queues,",
         f"payloads sealed, the store as named ({', '.join(r.stores)}). Peers do less (no signatures, no status, "
         "no sealing).",
-        f"Each section ran {len(rounds)} time{'s' if len(rounds) > 1 else ''}: every figure is the median, with the "
-        "lowest–highest in brackets; ratios are taken within one run, verdicts on their median. CPU is read from "
-        "each process's own counters (user + system, its children included), not from the clock.",
+        f"Each section ran {len(rounds)} time{'s' if len(rounds) > 1 else ''} (the backlog in the first round only): "
+        "every figure is the median, with the lowest–highest in brackets; ratios are taken within one round, "
+        "verdicts on their median. CPU is read from each process's own counters (user + system, its children "
+        "included), not from the clock.",
         "",
     ]
     lines += _raw(rounds)
@@ -312,15 +313,15 @@ def _e2e_cpu_row(rounds: list[Round], store: str, n: int) -> str:
         if values
     )
     return (
-        f"| {n} | {store} | {cpu('gateway')} {_against(gateway, 'raw ingest')} "
-        f"| {cpu('workers')} {_against(workers, 'raw delivery')} "
-        f"| {together} {_against(hub, 'raw ingest + delivery')} "
+        f"| {n} | {store} | {cpu('gateway')}; {_against(gateway, 'raw ingest')} "
+        f"| {cpu('workers')}; {_against(workers, 'raw delivery')} "
+        f"| {together}; {_against(hub, 'raw ingest + delivery')} "
         f"| {cpu('SPOLIS simulator')} | {cpu('load generator')} | {verdicts} |"
     )
 
 
 def _against(ratios: list[float], raw: str) -> str:
-    return f"({spread(ratios, _x)} {raw})" if ratios else ""
+    return f"{spread(ratios, _x)} {raw}" if ratios else ""
 
 
 def _peers(r: Results) -> list[str]:

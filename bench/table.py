@@ -24,12 +24,11 @@ def median(values: list[float]) -> float:
 
 
 def spread(values: list[float], fmt: Callable[[float], str]) -> str:
-    """The median of the runs' figures, with their lowest and highest when there are several."""
+    """The median of the runs' figures, with their lowest and highest when they differ."""
     if not values:
         return ""
-    if len(values) == 1:
-        return fmt(values[0])
-    return f"{fmt(median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+    low, high = fmt(min(values)), fmt(max(values))
+    return fmt(median(values)) if low == high else f"{fmt(median(values))} ({low}–{high})"
 
 
 def median_figures(runs: list[T]) -> T:

@@ -47,14 +47,14 @@ def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys)
         assert f"met: {verdict}" in table, verdict
     assert table.count("met") >= 12
     raw = _rows(table, "## Raw limits")
-    assert all(row.split("|")[4].strip().endswith("µs") for row in raw[:6]), raw  # CPU per record beside each
+    assert all("µs" in row.split("|")[4] for row in raw[:6]), raw  # CPU per record beside each
     tiny = SIZES["tiny"]
     hub = _rows(table, "## The hub")
     moved = {(row.split("|")[1].strip(), row.split("|")[2].strip()): _count(row.split("|")[3]) for row in hub}
     # per store: the gateway with its pool, the worker, end to end with 1 and 2 workers; the gateway without a pool once
     assert len(moved) == 4 * len(STORES) + 1 and all(count >= tiny.records for count in moved.values()), moved
     assert {store for _, store in moved} == set(STORES)
-    assert all(row.split("|")[7].strip().endswith("µs") for row in hub), hub  # the hub's CPU per record
+    assert all("µs" in row.split("|")[7] for row in hub), hub  # the hub's CPU per record
     cpu = _rows(table, "## CPU per record end to end")
     assert len(cpu) == 2 * len(STORES) and all("raw ingest + delivery" in row for row in cpu), cpu
     peers = [_count(row.split("|")[2]) for row in _rows(table, "## Peers")]
