@@ -28,7 +28,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from hub import logs, metrics
 from hub.broker.broker import Delayer
@@ -77,22 +76,22 @@ class Item:
     attempt: int
     settle: Callable[[], None]
     history: list[dict[str, str]] = field(default_factory=list)
+    message_id: str = field(init=False)  # the envelope's, as the stores spell it: asked for several times
+
+    def __post_init__(self) -> None:
+        self.message_id = str(self.envelope.message_id)
 
     @classmethod
     def all_of(cls, received: Received, envelopes: list[Envelope]) -> list[Item]:
         if len(envelopes) > 1:
             settle = _Countdown(received, len(envelopes)).settle
             return [cls(received, envelope, 0, settle) for envelope in envelopes]
+        text = received.headers.get(HISTORY)  # only a retried message has one
         try:
-            history = json.loads(str(received.headers.get(HISTORY) or "[]"))
+            history = json.loads(str(text)) if text else []
         except ValueError:
             history = []
         return [cls(received, envelopes[0], int(received.headers.get(ATTEMPT) or 0), received.ack, history)]
-
-    @cached_property
-    def message_id(self) -> str:
-        """The envelope's, as the stores spell it: asked for several times per record."""
-        return str(self.envelope.message_id)
 
     def attempts(self) -> tuple[Attempt, ...]:
         return tuple(Attempt.from_json(a) for a in self.history)
@@ -164,7 +163,8 @@ class DeliveryWorker:
                 )
         items, copies = _first_of_each(items)
         for chunk in _chunks(items, self.batch_size):
-            with logs.handling([i.message_id for i in chunk], [str(i.envelope.correlation_id) for i in chunk]):
+            correlations = [str(c) for c in dict.fromkeys(i.envelope.correlation_id for i in chunk)]  # each load once
+            with logs.handling([i.message_id for i in chunk], correlations):
                 self._deliver(chunk)  # its lines name the records, not the bundle that carried them
         if copies:
             metrics.deduplicated.labels(self.target_name).inc(len(copies))
