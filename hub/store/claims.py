@@ -18,7 +18,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, DateTime, LargeBinary, String, Table, delete, or_, select, update
+from sqlalchemy import Column, Connection, DateTime, LargeBinary, String, Table, bindparam, delete, or_, select, update
 
 from hub.store.db import Database, metadata
 
@@ -32,6 +32,10 @@ receipt_claims = Table(
     Column("claimed_at", DateTime(timezone=True), nullable=False, index=True),
     Column("fault", LargeBinary),  # the holder's answer when it refused the load: a soap:Fault element
 )
+
+
+# Built once, as every load's receipt runs it: a statement built per call is keyed for the compiled cache again.
+_SETTLE = delete(receipt_claims).where(receipt_claims.c.receipt_id == bindparam("receipt_id"))
 
 
 class Claimed(enum.Enum):
@@ -90,7 +94,7 @@ class ReceiptClaims:
     @staticmethod
     def settle(conn: Connection, receipt_id: str) -> None:
         """The receipt was given (in `conn`'s transaction): the receipt itself answers copies from now on."""
-        conn.execute(delete(receipt_claims).where(receipt_claims.c.receipt_id == receipt_id))
+        conn.execute(_SETTLE, {"receipt_id": receipt_id})
 
     @staticmethod
     def refuse(conn: Connection, receipt_id: str, holder: str, fault: bytes) -> None:
