@@ -85,7 +85,7 @@ def test_a_real_process_leaking_memory_sockets_and_threads_is_caught_from_proc(t
 def test_a_short_soak_judges_every_hub_process_and_delivers_every_record(amqp_url, tmp_path: Path):
     bench = Bench(amqp_url, tmp_path / "soak", SIZES["tiny"])
     try:
-        lines = soak.run(bench, 0.2)
+        lines = soak.run(bench, 0.15)
     finally:
         bench.stop_all()
         bench.delete_queues()
