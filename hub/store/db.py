@@ -14,7 +14,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, inspect
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    column,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -146,6 +162,19 @@ class Database:
         """INSERT … ON CONFLICT DO NOTHING RETURNING the key: a row back means this statement inserted it.
         (The rowcount cannot say so: SQLAlchemy reports -1 for a single insert on PostgreSQL.)"""
         return self.insert_ignoring_duplicates(table).returning(*table.primary_key.columns)
+
+    def among(self, key: ColumnElement[str], name: str = "ids") -> ColumnElement[bool]:
+        """`key` IN a list given as ONE parameter (`ids_parameter`): an IN of many bound values is
+        rendered anew for every length, which costs more than the query on a hot path."""
+        if self.engine.dialect.name == "postgresql":
+            return key == func.any(bindparam(name, type_=ARRAY(String)))
+        return key.in_(select(column("value")).select_from(func.json_each(bindparam(name, type_=String))))
+
+    def ids_parameter(self, ids: Sequence[str]) -> list[str] | str:
+        """`ids` as `among`'s parameter: an array on PostgreSQL, a JSON array on SQLite."""
+        if self.engine.dialect.name == "postgresql":
+            return list(ids)
+        return orjson.dumps(list(ids)).decode()
 
     def bulk_insert_ignoring_duplicates(self, table: Table, columns: Sequence[str]) -> BulkInsert:
         return BulkInsert(self.engine, self.insert_ignoring_duplicates(table), columns)

@@ -223,6 +223,16 @@ class StatusStore:
         self._insert_request = db.insert_ignoring_duplicates(requests)
         self._insert_receipt = db.insert_ignoring_duplicates(receipts)
         self.claims = ReceiptClaims(db)
+        ids = db.among(message_status.c.message_id)
+        self._delivered_among = select(message_status.c.message_id).where(
+            ids, message_status.c.status == RecordState.DELIVERED
+        )
+        self._mark_delivered = (
+            update(message_status)
+            .where(ids, message_status.c.status != RecordState.DELIVERED)
+            .values(status=RecordState.DELIVERED, updated_at=bindparam("at"), error_class=None, reason=None)
+            .returning(message_status.c.message_id)
+        )
 
     def find_receipt(self, receipt_id: str) -> Receipt | None:
         with self.engine.connect() as conn:
@@ -323,12 +333,7 @@ class StatusStore:
         if not ids:
             return set()
         with self.engine.begin() as conn:  # one statement for the batch, not one execution per record
-            moved = conn.execute(
-                update(message_status)
-                .where(message_status.c.message_id.in_(ids), message_status.c.status != RecordState.DELIVERED)
-                .values(status=RecordState.DELIVERED, updated_at=at, error_class=None, reason=None)
-                .returning(message_status.c.message_id)
-            )
+            moved = conn.execute(self._mark_delivered, {"ids": self.db.ids_parameter(ids), "at": at})
             return set(moved.scalars())
 
     def mark_failed(
@@ -471,12 +476,7 @@ class StatusStore:
         if not ids:
             return set()
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(message_status.c.message_id).where(
-                    message_status.c.message_id.in_(ids), message_status.c.status == RecordState.DELIVERED
-                )
-            )
-            return {row.message_id for row in rows}
+            return set(conn.execute(self._delivered_among, {"ids": self.db.ids_parameter(ids)}).scalars())
 
     def source_xml(self, message_id: str, *, within: Connection | None = None) -> bytes | None:
         """A record as its sender wrote it, cut from the stored request; None once the request is gone."""
