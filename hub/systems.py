@@ -108,7 +108,6 @@ class TargetSettings:
     timeout_seconds: float
     schemas_dir: Path
     signer: Signer | None = None  # the hub's own: every call to the target is signed with it
-    connections: int = 4  # kept open to the target; the runtime sets as many as call it at once
 
 
 class Simulator(Protocol):

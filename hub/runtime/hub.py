@@ -174,7 +174,6 @@ class Hub:
             settings.target_timeout_seconds,
             settings.schemas_dir,
             self.signer,
-            connections=max(settings.query_concurrency, settings.workers_per_target),
         )
 
     def _delivery_target(self, name: str) -> DeliveryTarget:
