@@ -8,12 +8,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import backlog, peers, pipeline, queries, raw, refusals, stages
+from bench import backlog, peers, pipeline, queries, raw, refusals, soak, stages
 from bench.environment import SIZES, STORES, Bench, machine
 from bench.machine import Busyness, watched
 from bench.report import Results, Round, render
@@ -115,21 +116,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     results = Results(args.size, machine(), list(dict.fromkeys(args.store)))
-    with tempfile.TemporaryDirectory(prefix="hub-bench-") as work:
-        bench = Bench(args.amqp_url, Path(work), SIZES[args.size], args.profile, store=results.stores[0])
-        try:
-            if args.soak is not None:
-                from bench import soak  # only this option needs it
-
-                table = "\n".join(soak.run(bench, args.soak))
-            else:
-                run(bench, results, set(args.only), args.repeat)
-                table = render(results)
-        finally:
-            bench.stop_all()
-            bench.delete_queues()
-            bench.drop_database()
-        saved = _keep_profiles(bench) if args.profile else []
+    # a run ended by SIGTERM (a timeout) still stops its processes and removes its queues and database
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hub-bench-") as work:
+            bench = Bench(args.amqp_url, Path(work), SIZES[args.size], args.profile, store=results.stores[0])
+            try:
+                if args.soak is not None:
+                    table = "\n".join(soak.run(bench, args.soak))
+                else:
+                    run(bench, results, set(args.only), args.repeat)
+                    table = render(results)
+            finally:
+                bench.stop_all()
+                bench.delete_queues()
+                bench.drop_database()
+            saved = _keep_profiles(bench) if args.profile else []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(table)
     for path in saved:
         print(f"flame graph: {path}", file=sys.stderr)
@@ -140,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(table + "\n", encoding="utf-8")
         print(f"\nwritten to {out}", file=sys.stderr)
     return 0
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _keep_profiles(bench: Bench) -> list[Path]:
