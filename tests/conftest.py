@@ -27,7 +27,7 @@ from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.systems import discover
-from tests.helpers import AMQP_URL, PG_URL, Simulated, hub_settings, simulated_spolis
+from tests.helpers import AMQP_URL, PG_URL, TODAY, Simulated, hub_settings, simulated_spolis
 from tests.helpers.brokers import BrokerWatch, started
 
 OWN_BROKERS = {"amqp_url", "own_rabbit"}
@@ -117,7 +117,7 @@ def spolis(tmp_path: Path) -> Iterator[Simulated]:
 
 @pytest.fixture
 def vsaa() -> Iterator[Simulated]:
-    sim = Simulated("vsaa", VsaaService(seed=7)).start()
+    sim = Simulated("vsaa", VsaaService(seed=7, today=TODAY)).start()  # the day the tests expect, across midnight
     yield sim
     sim.stop()
 
