@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -34,16 +35,49 @@ OWN_BROKERS = {"amqp_url", "own_rabbit"}
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test that needs RabbitMQ is marked `rabbitmq`, whether a test, a fixture or a fixture of a
     fixture asks for `amqp_url` (the machine's broker) or a node of its own (`own_rabbit`), or
     `broker_url` is its RabbitMQ case: `-m 'not rabbitmq'` runs without a broker and starts no node,
-    `-m rabbitmq` runs all that need one. Before `-m` deselects (tryfirst)."""
+    `-m rabbitmq` runs all that need one. Before `-m` deselects (tryfirst). A test that starts nodes of
+    its own or a browser is in a module of TURNS, or the run stops here."""
     for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
         on_rabbitmq = callspec is not None and callspec.params.get("broker_url") == "rabbitmq"
-        if OWN_BROKERS & set(getattr(item, "fixturenames", ())) or on_rabbitmq:
+        if OWN_BROKERS & fixtures or on_rabbitmq:
             item.add_marker(pytest.mark.rabbitmq)
+        if "own_rabbit" in fixtures or item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.rabbit_nodes)
+        takes_turns = item.get_closest_marker("rabbit_nodes") or "browser" in fixtures
+        if takes_turns and item.path.relative_to(config.rootpath).as_posix() not in TURNS:
+            raise pytest.UsageError(f"{item.nodeid} starts RabbitMQ nodes or a browser: list its module in TURNS")
+
+
+TURNS = {
+    "tests/hub/test_rabbit_nodes.py": "rabbit-nodes",
+    "tests/integration/test_cluster_faults.py": "rabbit-nodes",
+    "tests/integration/test_faults.py": "rabbit-nodes",
+    "tests/console/test_browser.py": "chromium",
+}
+"""Modules whose tests take turns on one worker under `--dist loadgroup`: those starting RabbitMQ nodes of
+their own (a module's node or cluster starts once, and two clusters at once starve each other's timing
+on two cores), and the browser tests (chromium starts once per module). By module path: xdist's
+scheduler sees test ids only."""
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup` with TURNS as groups: under pytest 9.2's structured test ids an `xdist_group`
+    marker no longer reaches xdist's scheduler."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class TakingTurns(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return TURNS.get(nodeid.split("::", 1)[0]) or super()._split_scope(nodeid)
+
+    return TakingTurns(config, log)
 
 
 def _broker_answers(url: str) -> bool:

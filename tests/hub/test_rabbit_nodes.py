@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError
 from hub.simulation.rabbit_nodes import RabbitCluster, RabbitNode, delete_broker_objects, in_vhost
 from tests.helpers.brokers import BrokerWatch, no_beam_left, started
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow]
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.rabbit_nodes]
 
 QUORUM = {"x-queue-type": "quorum"}
 
