@@ -1,8 +1,8 @@
 """The consumer loop's session on RabbitMQ: pika's blocking connection, one channel, one queue.
 
 pika reads the socket in large chunks and hands each delivery over as it parses it, where kombu on
-py-amqp reads every frame with its own calls: the consumer's share of a delivered record's CPU is
-what the worker spends most on besides its own work. The broker's cancel notification (the queue
+py-amqp reads every frame with calls of its own: consuming is paid for every record a worker
+delivers, so it is done with the lighter of the two. The broker's cancel notification (the queue
 deleted, its leader lost) raises, and the loop connects again, to the next node first.
 """
 

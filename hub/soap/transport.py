@@ -9,8 +9,8 @@
 | SOAP Fault `Client` | TargetRejected | no |
 | any other HTTP status without a SOAP answer | TargetRejected | no |
 
-Each calling thread keeps its own connection to the target alive (`http.client`, no pool and no
-framework between the worker and the socket: a call's client CPU is a few header lines). A kept
+Each calling thread keeps its own connection to the target alive (`http.client`: no pool to share
+between threads and no framework between the worker and the socket, on a path every batch takes). A kept
 connection the target has meanwhile closed is opened again once, before anything was answered;
 the target is called with the record's own id, so a request it saw twice does no harm. TLS trusts
 what httpx trusts (certifi, or `SSL_CERT_FILE`).
