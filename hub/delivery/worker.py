@@ -265,12 +265,9 @@ class DeliveryWorker:
             return
         now = utcnow()
         ids = [i.message_id for i in items]
-        counted = set(ids)
-        moved = self.status.mark_delivered(ids, now)
-        if len(moved) < len(ids):  # another worker delivered some meanwhile, and counted them
-            others = self.status.delivered_among(counted - moved)
-            metrics.deduplicated.labels(self.target_name).inc(len(others))
-            counted -= others
+        counted = self.status.mark_delivered(ids, now)
+        if len(counted) < len(ids):
+            self._not_moved(set(ids) - counted)
         # counted once the effect is done (even if what follows fails, or the ack is lost), by the worker
         # that moved the record to delivered; a batch's records share a few label sets, each looked up once
         latencies: dict[tuple[str, str, str], list[float]] = {}
@@ -308,6 +305,19 @@ class DeliveryWorker:
             self.failed.resolve(ids, now)
         for item in items:
             item.settle()
+
+    def _not_moved(self, ids: set[str]) -> None:
+        """Records delivered whose rows this worker did not move: another worker delivered them meanwhile
+        (and counted them), or the store has no row at all: their load was refused after its publish had
+        reached the broker, unconfirmed. Those are counted when the partner's resend gives them a receipt
+        (the target answers "duplicate"), or never, if no resend comes: the warning names them."""
+        others = self.status.delivered_among(ids)
+        metrics.deduplicated.labels(self.target_name).inc(len(others))
+        if unknown := ids - others:
+            log.warning(
+                "delivered records the store holds no row for: a load refused after its publish reached the broker",
+                extra={"target": self.target_name, **logs.about(sorted(unknown))},
+            )
 
     def _retry(self, items: Sequence[Item], error: BaseException) -> None:
         """Each message to its route's next delay, or to the store when its attempts or age ran out."""

@@ -1,11 +1,19 @@
-"""A record that reaches a worker twice in one batch is sent to its target once and counted once."""
+"""A record that reaches a worker twice, in one batch or before and after its load's receipt, is sent
+to its target once and counted once."""
 
 from __future__ import annotations
 
-from kombu import Connection, Queue
+import uuid
 
+from kombu import Connection, Queue
+from sqlalchemy import delete
+
+from adapters.sopa.dialect import from_canonical
 from hub.broker.message import OutgoingMessage
-from tests.helpers import factory, metric, submit, wait_for
+from hub.simulation.client import HubClient
+from hub.store.claims import receipt_claims
+from hub.store.status import message_status, receipts, requests
+from tests.helpers import RIGA, factory, metric, submit, wait_for
 
 RECORDS = 40
 
@@ -47,3 +55,45 @@ def test_a_bundle_published_twice_reaches_the_target_once(start_hub, broker_url,
     assert metric(worker, "hub_messages_delivered_total") == delivered + RECORDS
     assert metric(worker, "hub_target_duplicates_total") == counted_by_target
     assert worker.store.counts() == {"delivered": RECORDS}
+
+
+def refused_after_publishing(store, receipt_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The store as the gateway leaves it when the broker took a load's bundle but did not confirm it:
+    no receipt, no claim, no rows; the partner was told to retry."""
+    with store.engine.begin() as conn:
+        for table in (receipts, receipt_claims, message_status, requests):
+            conn.execute(delete(table).where(table.c.receipt_id == receipt_id))
+
+
+def test_a_load_delivered_before_its_refusal_is_counted_once_when_its_resend_is_given_a_receipt(
+    start_hub, broker_url, spolis
+):
+    body, load_id = from_canonical(factory(5).batch(RECORDS), RIGA, "P-2"), uuid.uuid4()
+
+    def send(hub):  # type: ignore[no-untyped-def]
+        client = HubClient(hub.gateway_url, sender="sopa", retries=0)
+        try:
+            answer = client.call(body, destination="spolis", user_id="u.1", message_id=load_id)
+        finally:
+            client.close()
+        assert answer.fault is None, answer.fault
+
+    gateway = start_hub(broker_url, workers=False)
+    send(gateway)
+    bundle = take_bundle(broker_url, gateway.topology.delivery_queue("spolis"))
+    refused_after_publishing(gateway.store, str(load_id))
+    gateway.publisher.publish([bundle]).result(timeout=30)
+    delivered = metric(gateway, "hub_messages_delivered_total")
+    gateway.stop()  # one hub per process serves the metrics
+
+    worker = start_hub(broker_url, gateway=False)
+    wait_for(lambda: spolis.store.stats()["records"] == RECORDS)
+    assert metric(worker, "hub_messages_delivered_total") == delivered, "no receipt was given for them"
+    worker.stop()
+
+    hub = start_hub(broker_url)
+    send(hub)  # the partner's resend, as "retry later" asked
+    wait_for(lambda: hub.store.counts() == {"delivered": RECORDS})
+    assert metric(hub, "hub_messages_delivered_total") == delivered + RECORDS
+    stats = spolis.store.stats()
+    assert stats["records"] == RECORDS and stats["duplicates"] == RECORDS, stats
