@@ -19,7 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check hub adapters tests bench
 	$(VENV)/bin/ruff format --check hub adapters tests bench
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 serve: $(STAMP)
 	$(VENV)/bin/hub pki dev
