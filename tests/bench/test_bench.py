@@ -34,6 +34,7 @@ def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys)
         "naive",
         "Celery",
         "pipeline limit",
+        "ingest limit with its cryptography",
     ):
         assert stage in table
     for verdict in (  # every goal is judged, whatever the verdict
@@ -55,6 +56,8 @@ def test_the_benchmark_runs_every_section_and_prints_one_table(amqp_url, capsys)
     assert len(moved) == 4 * len(STORES) + 1 and all(count >= tiny.records for count in moved.values()), moved
     assert {store for _, store in moved} == set(STORES)
     assert all("µs" in row.split("|")[7] for row in hub), hub  # the hub's CPU per record
+    gateway = [row for row in hub if "gateway ingest" in row]
+    assert all("with its cryptography" in row.split("|")[8] for row in gateway), gateway
     cpu = _rows(table, "## CPU per record end to end")
     assert len(cpu) == 2 * len(STORES) and all("raw ingest + delivery" in row for row in cpu), cpu
     peers = [_count(row.split("|")[2]) for row in _rows(table, "## Peers")]
