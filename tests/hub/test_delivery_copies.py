@@ -66,7 +66,7 @@ def refused_after_publishing(store, receipt_id: str) -> None:  # type: ignore[no
 
 
 def test_a_load_delivered_before_its_refusal_is_counted_once_when_its_resend_is_given_a_receipt(
-    start_hub, broker_url, spolis
+    start_hub, broker_url, spolis, caplog
 ):
     body, load_id = from_canonical(factory(5).batch(RECORDS), RIGA, "P-2"), uuid.uuid4()
 
@@ -89,6 +89,9 @@ def test_a_load_delivered_before_its_refusal_is_counted_once_when_its_resend_is_
     worker = start_hub(broker_url, gateway=False)
     wait_for(lambda: spolis.store.stats()["records"] == RECORDS)
     assert metric(worker, "hub_messages_delivered_total") == delivered, "no receipt was given for them"
+    warned = [r for r in caplog.records if "holds no row for" in r.getMessage()]
+    assert warned and all(r.levelname == "WARNING" for r in warned), warned
+    assert sum(getattr(r, "message_count", 1) for r in warned) == RECORDS, "each record named once"
     worker.stop()
 
     hub = start_hub(broker_url)
