@@ -77,6 +77,12 @@ failed_stored = Counter(
 deduplicated = Counter(
     "hub_deduplicated_total", "Redelivered messages the hub had already delivered, not sent again", ["target"]
 )
+delivered_without_row = Counter(
+    "hub_delivered_without_row_total",
+    "Records a target confirmed that the status store holds no row for: their load was refused after its "
+    "publish reached the broker; counted delivered only if the partner's resend gives them a receipt",
+    ["target"],
+)
 query_duration = Histogram(
     "hub_query_duration_seconds",
     "Per-person queries, from the request to the answer (or the Fault)",

@@ -314,6 +314,7 @@ class DeliveryWorker:
         others = self.status.delivered_among(ids)
         metrics.deduplicated.labels(self.target_name).inc(len(others))
         if unknown := ids - others:
+            metrics.delivered_without_row.labels(self.target_name).inc(len(unknown))
             log.warning(
                 "delivered records the store holds no row for: a load refused after its publish reached the broker",
                 extra={"target": self.target_name, **logs.about(sorted(unknown))},

@@ -352,6 +352,7 @@ def overview() -> Row:
                     (_per_target("hub_replays_total"), "replayed: {{target}}"),
                     (_per_target("hub_deduplicated_total"), "already delivered: {{target}}"),
                     (_per_target("hub_target_duplicates_total"), "target had it: {{target}}"),
+                    (_per_target("hub_delivered_without_row_total"), "delivered without a row: {{target}}"),
                 ],
                 unit="ops",
                 description="Only what happened shows, per target; 'sent again' is by the outcome of that call.",

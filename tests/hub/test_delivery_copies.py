@@ -84,11 +84,13 @@ def test_a_load_delivered_before_its_refusal_is_counted_once_when_its_resend_is_
     refused_after_publishing(gateway.store, str(load_id))
     gateway.publisher.publish([bundle]).result(timeout=30)
     delivered = metric(gateway, "hub_messages_delivered_total")
+    without_row = metric(gateway, "hub_delivered_without_row_total")
     gateway.stop()  # one hub per process serves the metrics
 
     worker = start_hub(broker_url, gateway=False)
     wait_for(lambda: spolis.store.stats()["records"] == RECORDS)
     assert metric(worker, "hub_messages_delivered_total") == delivered, "no receipt was given for them"
+    assert metric(worker, "hub_delivered_without_row_total") == without_row + RECORDS
     warned = [r for r in caplog.records if "holds no row for" in r.getMessage()]
     assert warned and all(r.levelname == "WARNING" for r in warned), warned
     assert sum(getattr(r, "message_count", 1) for r in warned) == RECORDS, "each record named once"
@@ -98,5 +100,6 @@ def test_a_load_delivered_before_its_refusal_is_counted_once_when_its_resend_is_
     send(hub)  # the partner's resend, as "retry later" asked
     wait_for(lambda: hub.store.counts() == {"delivered": RECORDS})
     assert metric(hub, "hub_messages_delivered_total") == delivered + RECORDS
+    assert metric(hub, "hub_delivered_without_row_total") == without_row + RECORDS, "the resend's had rows"
     stats = spolis.store.stats()
     assert stats["records"] == RECORDS and stats["duplicates"] == RECORDS, stats
