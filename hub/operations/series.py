@@ -106,6 +106,7 @@ SERIES: dict[MetricWrapperBase, tuple[frozenset[Role], Starts]] = {
     ),
     metrics.target_duplicates: (frozenset({"worker"}), lambda s: ((t,) for t in s.targets)),
     metrics.deduplicated: (frozenset({"worker"}), lambda s: ((t,) for t in s.targets)),
+    metrics.delivered_without_row: (frozenset({"worker"}), lambda s: ((t,) for t in s.targets)),
     metrics.delivery_attempts: (
         frozenset({"worker"}),
         lambda s: ((t, outcome) for t in s.targets for outcome in s.outcomes),
