@@ -310,7 +310,8 @@ class DeliveryWorker:
         """Records delivered whose rows this worker did not move: another worker delivered them meanwhile
         (and counted them), or the store has no row at all: their load was refused after its publish had
         reached the broker, unconfirmed. Those are counted when the partner's resend gives them a receipt
-        (the target answers "duplicate"), or never, if no resend comes: the warning names them."""
+        (the target answers "duplicate"), or never, if no resend comes: the warning names them, and
+        their counter raises an alert."""
         others = self.status.delivered_among(ids)
         metrics.deduplicated.labels(self.target_name).inc(len(others))
         if unknown := ids - others:
