@@ -179,8 +179,9 @@ def scenario(cluster: DevCluster, parts: Components, seed: int, fault: Callable[
 
 
 def test_the_node_leading_the_delivery_queue_killed_and_restarted(cluster, parts):
+    leader = cluster.rabbit.leader_of(DELIVERY_QUEUE)  # before the load: rabbitmqctl may take longer than it
+
     def fault(load: Load) -> None:
-        leader = cluster.rabbit.leader_of(DELIVERY_QUEUE)
         mid_stream(cluster, load)
         leader.kill()
         wait_for(lambda: cluster.rabbit.leader_of(DELIVERY_QUEUE) is not leader, timeout=60)
@@ -194,8 +195,9 @@ def test_a_node_cut_off_from_the_others_and_its_clients_then_back(cluster, parts
     """SIGSTOP: the node leading the delivery queue stops answering peers and clients alike, as behind
     a partition; the other two elect a new leader, the clients on it stall, time out and resend."""
 
+    node = cluster.rabbit.leader_of(DELIVERY_QUEUE)  # before the load: rabbitmqctl may take longer than it
+
     def fault(load: Load) -> None:
-        node = cluster.rabbit.leader_of(DELIVERY_QUEUE)
         mid_stream(cluster, load)
         node.pause()
         try:
