@@ -82,6 +82,14 @@ def answers(url: str) -> bool:
     return HTTP.get(url).status_code == 200
 
 
+PORT_TRIES = 5
+_CANNOT_LISTEN = "cannot listen on"  # what `hub serve` and `hub simulate` say before they exit
+
+
+class PortTaken(Exception):
+    """Another process took the port between `free_port()` and the bind."""
+
+
 @dataclass
 class Bench:
     amqp_url: str
@@ -97,6 +105,7 @@ class Bench:
     pg_url: str = PG_URL
     database: str | None = None  # this run's own PostgreSQL database, made when first needed
     schemas: dict[str, str] = field(default_factory=dict)  # the store URL of each stage's key
+    logs: dict[int, Path] = field(default_factory=dict)  # where each process started writes, by its pid
 
     def __post_init__(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
@@ -183,10 +192,12 @@ class Bench:
     def start(
         self, name: str, args: list[str], env: dict[str, str] | None = None, *, python: bool = True
     ) -> subprocess.Popen[bytes]:
-        log = (self.work / f"{name}.log").open("wb")
+        path = self.work / f"{name}.log"
         command = [sys.executable, *args] if python else args
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env or dict(os.environ), stdout=log, stderr=log)
+        with path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env or dict(os.environ), stdout=log, stderr=log)
         self.processes.append(process)
+        self.logs[process.pid] = path
         return process
 
     def run(self, name: str, args: list[str], timeout: float) -> float:
@@ -204,24 +215,63 @@ class Bench:
         """Raise, with the end of its log, when a process this run started has exited."""
         for process in self.processes:
             if process.poll() is not None:
-                name = Path(process.args[-1]).name if isinstance(process.args, list) else "?"
-                logs = sorted(self.work.glob("*.log"), key=lambda p: p.stat().st_mtime)
-                tail = logs[-1].read_text(errors="replace")[-1500:] if logs else ""
-                raise RuntimeError(f"a process of this run exited ({process.args}, {name}): {tail}")
+                tail = self._log_of(process)[-1500:]
+                raise RuntimeError(f"a process of this run exited ({process.args}): {tail}")
 
     def hub(self, name: str, role: str, env: dict[str, str]) -> str:
         """A `hub serve` process; its base URL once it is ready."""
-        port = free_port()
-        self.start(name, ["-m", "hub", "serve", "--role", role], {**env, "HUB_HTTP_PORT": str(port)})
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until(lambda: answers(f"{url}/readyz"), 120, f"{name} ready", self.alive)
-        except TimeoutError as error:
-            tail = (self.work / f"{name}.log").read_text(errors="replace")[-1500:]
-            raise TimeoutError(f"{error}: {tail}") from error
+        url = self._listening(
+            name,
+            lambda port: self.start(name, ["-m", "hub", "serve", "--role", role], {**env, "HUB_HTTP_PORT": str(port)}),
+            lambda base: answers(f"{base}/readyz"),
+            120,
+        )
         if self.profile == role:
             self._record(name, self.processes[-1].pid)
         return url
+
+    def _listening(
+        self,
+        name: str,
+        launch: Callable[[int], subprocess.Popen[bytes]],
+        ready: Callable[[str], bool],
+        timeout: float,
+    ) -> str:
+        """Start a process listening on a free port and wait until it is ready; its base URL. Another
+        process may take the port between `free_port()` and the bind: then the process exits saying it
+        cannot listen, and it starts again on another port."""
+        for _ in range(PORT_TRIES):
+            if base := self._ready_on_a_free_port(name, launch, ready, timeout):
+                return base
+        raise RuntimeError(f"{name}: every one of {PORT_TRIES} free ports was taken before it could bind")
+
+    def _ready_on_a_free_port(
+        self,
+        name: str,
+        launch: Callable[[int], subprocess.Popen[bytes]],
+        ready: Callable[[str], bool],
+        timeout: float,
+    ) -> str | None:
+        """One try of `_listening`: None when the port was taken."""
+        port = free_port()
+        process, base = launch(port), f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: ready(base), timeout, f"{name} ready", lambda: self._listens(process))
+        except PortTaken:
+            self.processes.remove(process)
+            return None
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}: {self._log_of(process)[-1500:]}") from error
+        return base
+
+    def _listens(self, process: subprocess.Popen[bytes]) -> None:
+        """`alive`, but a process that exited because its port was taken raises PortTaken."""
+        if process.poll() is not None and _CANNOT_LISTEN in self._log_of(process):
+            raise PortTaken(process.args)
+        self.alive()
+
+    def _log_of(self, process: subprocess.Popen[bytes]) -> str:
+        return self.logs[process.pid].read_text(errors="replace")
 
     def _record(self, name: str, pid: int) -> None:
         """py-spy samples the process (the threads holding the GIL) until it ends: a flame graph."""
@@ -235,12 +285,13 @@ class Bench:
     def simulator(self, system: str, *, signed: bool = True) -> str:
         """A target's simulator process (no artificial latency), demanding the hub's signature as the
         state systems would (`signed=False` for the peers, which sign nothing); its SOAP endpoint."""
-        port = free_port()
-        db = ["--db", str(self.work / f"{system}-{port}.sqlite3")] if system == "spolis" else []
-        pki = ["--pki", str(self.pki if signed else self.work / "no-keys")]
-        self.start(f"{system}-{port}", ["-m", "hub", "simulate", system, "--port", str(port), *db, *pki])
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: answers(f"{base}/_sim/stats"), 30, f"{system} simulator", self.alive)
+
+        def launch(port: int) -> subprocess.Popen[bytes]:
+            db = ["--db", str(self.work / f"{system}-{port}.sqlite3")] if system == "spolis" else []
+            pki = ["--pki", str(self.pki if signed else self.work / "no-keys")]
+            return self.start(f"{system}-{port}", ["-m", "hub", "simulate", system, "--port", str(port), *db, *pki])
+
+        base = self._listening(f"{system} simulator", launch, lambda base: answers(f"{base}/_sim/stats"), 30)
         return f"{base}/soap/{system}"
 
     def stop_all(self) -> None:
