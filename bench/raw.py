@@ -151,7 +151,7 @@ class IngestCryptography:
 def ingest_cryptography(records: int, envelope_bytes: int) -> Cost:
     """Per record, on loads of 100 parsed beforehand (their parse is the raw ingest's)."""
     work = IngestCryptography(envelope_bytes * BATCH_OF)
-    parser = HardenedParser(max_bytes=8 << 20, max_depth=32)
+    parser = ParseValidate().parser
     requests = [sopa_load(BATCH_OF, seed)[0] for seed in range(max(records // BATCH_OF, 1))]
     loads = [(data, parse_envelope(parser.parse(data)).content) for data in requests]
     return median_cost([timed(lambda: [work(*load) for load in loads], len(loads) * BATCH_OF) for _ in range(3)])
