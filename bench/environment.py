@@ -83,7 +83,7 @@ def answers(url: str) -> bool:
 
 
 PORT_TRIES = 5
-_CANNOT_LISTEN = "cannot listen on"  # what `hub serve` and `hub simulate` say before they exit
+_PORT_TAKEN = "address already in use"  # what a process says, in whichever case, when its bind fails
 
 
 class PortTaken(Exception):
@@ -220,7 +220,7 @@ class Bench:
 
     def hub(self, name: str, role: str, env: dict[str, str]) -> str:
         """A `hub serve` process; its base URL once it is ready."""
-        url = self._listening(
+        url = self.listening(
             name,
             lambda port: self.start(name, ["-m", "hub", "serve", "--role", role], {**env, "HUB_HTTP_PORT": str(port)}),
             lambda base: answers(f"{base}/readyz"),
@@ -230,7 +230,7 @@ class Bench:
             self._record(name, self.processes[-1].pid)
         return url
 
-    def _listening(
+    def listening(
         self,
         name: str,
         launch: Callable[[int], subprocess.Popen[bytes]],
@@ -238,8 +238,8 @@ class Bench:
         timeout: float,
     ) -> str:
         """Start a process listening on a free port and wait until it is ready; its base URL. Another
-        process may take the port between `free_port()` and the bind: then the process exits saying it
-        cannot listen, and it starts again on another port."""
+        process may take the port between `free_port()` and the bind: then the process exits saying the
+        address is in use, and it starts again on another port."""
         for _ in range(PORT_TRIES):
             if base := self._ready_on_a_free_port(name, launch, ready, timeout):
                 return base
@@ -252,7 +252,7 @@ class Bench:
         ready: Callable[[str], bool],
         timeout: float,
     ) -> str | None:
-        """One try of `_listening`: None when the port was taken."""
+        """One try of `listening`: None when the port was taken."""
         port = free_port()
         process, base = launch(port), f"http://127.0.0.1:{port}"
         try:
@@ -266,7 +266,7 @@ class Bench:
 
     def _listens(self, process: subprocess.Popen[bytes]) -> None:
         """`alive`, but a process that exited because its port was taken raises PortTaken."""
-        if process.poll() is not None and _CANNOT_LISTEN in self._log_of(process):
+        if process.poll() is not None and _PORT_TAKEN in self._log_of(process).lower():
             raise PortTaken(process.args)
         self.alive()
 
@@ -291,7 +291,7 @@ class Bench:
             pki = ["--pki", str(self.pki if signed else self.work / "no-keys")]
             return self.start(f"{system}-{port}", ["-m", "hub", "simulate", system, "--port", str(port), *db, *pki])
 
-        base = self._listening(f"{system} simulator", launch, lambda base: answers(f"{base}/_sim/stats"), 30)
+        base = self.listening(f"{system} simulator", launch, lambda base: answers(f"{base}/_sim/stats"), 30)
         return f"{base}/soap/{system}"
 
     def stop_all(self) -> None:

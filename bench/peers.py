@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from bench.environment import HTTP, Bench, free_port, wait_until
+from bench.environment import HTTP, Bench, wait_until
 from bench.stages import Throughput, load, signed_loads
 
 
@@ -15,7 +15,7 @@ def _stored(spolis: str) -> int:
 
 
 def _listening(url: str) -> bool:
-    return HTTP.get(url).status_code in (404, 405)
+    return HTTP.get(f"{url}/soap/sopa").status_code in (404, 405)
 
 
 def _run(bench: Bench, name: str, url: str, spolis: str, records: int, seed: int) -> Throughput:
@@ -27,17 +27,20 @@ def _run(bench: Bench, name: str, url: str, spolis: str, records: int, seed: int
 
 def naive(bench: Bench) -> Throughput:
     spolis = bench.simulator("spolis", signed=False)
-    queue, port = f"{bench.prefix}-naive", free_port()
-    bench.start("naive-gateway", ["-m", "bench.naive", "gateway", str(port), bench.amqp_url, queue])
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _listening(f"{url}/soap/sopa"), 60, "the naive gateway", bench.alive)
+    queue = f"{bench.prefix}-naive"
+    url = bench.listening(
+        "the naive gateway",
+        lambda port: bench.start("naive-gateway", ["-m", "bench.naive", "gateway", str(port), bench.amqp_url, queue]),
+        _listening,
+        60,
+    )
     bench.start("naive-worker", ["-m", "bench.naive", "worker", bench.amqp_url, queue, spolis])
     return _run(bench, "naive", url, spolis, bench.size.naive_records, seed=20)
 
 
 def celery(bench: Bench) -> Throughput:
     spolis = bench.simulator("spolis", signed=False)
-    queue, port = f"{bench.prefix}-celery", free_port()
+    queue = f"{bench.prefix}-celery"
     env = {**os.environ, "BENCH_AMQP_URL": bench.amqp_url, "BENCH_QUEUE": queue, "BENCH_SPOLIS": spolis}
     worker = [
         "-m", "celery", "-A", "bench.celery_peer", "worker", "--pool", "prefork", "--concurrency", "2",
@@ -46,7 +49,10 @@ def celery(bench: Bench) -> Throughput:
     bench.start("celery-worker", worker, env)
     log = bench.work / "celery-worker.log"
     wait_until(lambda: " ready." in log.read_text(errors="replace"), 60, "the Celery worker", bench.alive)
-    bench.start("celery-gateway", ["-m", "bench.celery_peer", str(port)], env)
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _listening(f"{url}/soap/sopa"), 60, "the Celery gateway", bench.alive)
+    url = bench.listening(
+        "the Celery gateway",
+        lambda port: bench.start("celery-gateway", ["-m", "bench.celery_peer", str(port)], env),
+        _listening,
+        60,
+    )
     return _run(bench, "celery", url, spolis, bench.size.celery_records, seed=30)

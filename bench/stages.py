@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, text
 
 from adapters.sopa.dialect import from_canonical
-from bench.environment import HTTP, Bench, cpu_seconds, free_port, wait_until
+from bench.environment import HTTP, Bench, cpu_seconds, wait_until
 from bench.raw import RIGA, PipelinedPublisher, sopa_request
 from hub.broker.rabbit import pika_parameters
 from hub.envelope import Envelope
@@ -154,11 +154,12 @@ def fill_backlog(bench: Bench, stage: str, count: int) -> None:
 
 
 def start_sink(bench: Bench) -> str:
-    port = free_port()
-    bench.start(f"sink-{port}", ["-m", "bench.sink", str(port)])
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: HTTP.get(f"{url}/count").status_code == 200, 20, "sink", bench.alive)
-    return url
+    return bench.listening(
+        "sink",
+        lambda port: bench.start(f"sink-{port}", ["-m", "bench.sink", str(port)]),
+        lambda url: HTTP.get(f"{url}/count").status_code == 200,
+        20,
+    )
 
 
 def sink_count(url: str) -> tuple[int, float, float]:
