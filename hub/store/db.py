@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    ARRAY,
+    JSON,
     ColumnElement,
     Connection,
     Engine,
@@ -24,11 +24,13 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    cast,
     column,
     create_engine,
     event,
     func,
     inspect,
+    literal_column,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -164,16 +166,17 @@ class Database:
         return self.insert_ignoring_duplicates(table).returning(*table.primary_key.columns)
 
     def among(self, key: ColumnElement[str], name: str = "ids") -> ColumnElement[bool]:
-        """`key` IN a list given as ONE parameter (`ids_parameter`): an IN of many bound values is
-        rendered anew for every length, which costs more than the query on a hot path."""
+        """`key` IN a list given as ONE parameter, a JSON array (`ids_parameter`): an IN of many bound
+        values is rendered anew for every length, and a driver's array costs Python work per item,
+        both more than the query on a hot path."""
+        ids = bindparam(name, type_=String)
         if self.engine.dialect.name == "postgresql":
-            return key == func.any(bindparam(name, type_=ARRAY(String)))
-        return key.in_(select(column("value")).select_from(func.json_each(bindparam(name, type_=String))))
+            return key.in_(select(func.json_array_elements_text(cast(ids, JSON))))
+        return key.in_(select(column("value")).select_from(func.json_each(ids)))
 
-    def ids_parameter(self, ids: Sequence[str]) -> list[str] | str:
-        """`ids` as `among`'s parameter: an array on PostgreSQL, a JSON array on SQLite."""
-        if self.engine.dialect.name == "postgresql":
-            return list(ids)
+    @staticmethod
+    def ids_parameter(ids: Sequence[str]) -> str:
+        """`ids` as `among`'s parameter."""
         return orjson.dumps(list(ids)).decode()
 
     def bulk_insert_ignoring_duplicates(self, table: Table, columns: Sequence[str]) -> BulkInsert:
@@ -184,27 +187,40 @@ class Database:
 
 
 class BulkInsert:
-    """Many rows through the driver's executemany, the statement compiled once. SQLAlchemy's own
-    executemany builds and converts every row's parameters in Python, which costs more than SQLite's
-    insert of the rows itself; here only the columns whose type needs it are converted."""
+    """Many rows in one go, the statement compiled once. SQLAlchemy's own executemany builds and
+    converts every row's parameters in Python, and psycopg's sends each row as a statement of its
+    own, both costing more than the insert itself. On SQLite the rows go through the driver's
+    executemany (its loop is in C), converting only the columns whose type needs it; on PostgreSQL
+    they go as ONE parameter, a JSON array the server reads into rows (`json_populate_recordset`),
+    which only takes columns whose values JSON carries as they are (text, numbers, times)."""
 
     def __init__(self, engine: Engine, statement: Insert, columns: Sequence[str]) -> None:
         dialect = engine.dialect
         table = statement.table
-        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
-        self.sql = str(compiled)
-        order = list(compiled.positiontup or []) if compiled.positional else None
-        self.values: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
-        if order:
-            pick = operator.itemgetter(*order)
-            self.values = pick if len(order) > 1 else lambda row: (pick(row),)
         self.converters = {
             name: convert
             for name in columns
             if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
+        self.as_json = dialect.name == "postgresql"
+        if self.as_json:
+            if self.converters:
+                raise TypeError(f"columns {sorted(self.converters)} need converting: JSON cannot carry them")
+            named = dialect.identifier_preparer.format_table(table)
+            rows = func.json_populate_recordset(literal_column(f"NULL::{named}"), cast(bindparam("rows"), JSON))
+            statement = statement.from_select(list(columns), select(*(column(c) for c in columns)).select_from(rows))
+        compiled = statement.compile(dialect=dialect, column_keys=None if self.as_json else list(columns))
+        self.sql = str(compiled)
+        order = list(compiled.positiontup or []) if compiled.positional else None
+        self.values: Callable[[dict[str, Any]], tuple[Any, ...]] | None = None
+        if order and not self.as_json:
+            pick = operator.itemgetter(*order)
+            self.values = pick if len(order) > 1 else lambda row: (pick(row),)
 
     def __call__(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if self.as_json:
+            conn.exec_driver_sql(self.sql, {"rows": orjson.dumps(rows).decode()})
+            return
         for name, convert in self.converters.items():
             converted: dict[Any, Any] = {}  # a load's rows mostly share their values (the time it came)
             for row in rows:

@@ -9,11 +9,12 @@ import uuid
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedStore
-from hub.store.status import Receipt, RecordRow, StatusStore
+from hub.store.status import Receipt, RecordRow, StatusStore, message_status
 
 SEALER = Sealer([Fernet.generate_key()])
 
@@ -62,6 +63,44 @@ def test_a_resend_keeps_existing_rows_and_an_unconfirmed_submission_is_forgotten
     store.add_pending(receipt_id, "gvs", records, now)
     store.discard_pending(receipt_id, "holder", b"<fault/>")
     assert store.counts().get("delivered") == 1 and store.counts().get("accepted", 0) == 0
+
+
+AWKWARD = [
+    'quote " and \\ backslash',
+    "Rīga, Ķekava: ā č ē ģ ī ķ ļ ņ š ū ž",
+    "tab\tnew\nline",
+    '{"json": [1]}',
+    "🙂",
+    "a'b",
+]
+
+
+def test_rows_of_a_load_keep_every_character_and_the_time_to_the_microsecond(store, database):
+    """PostgreSQL takes a load's rows as one JSON parameter: no character may change on the way."""
+    receipt_id, now = str(uuid.uuid4()), dt.datetime(2026, 12, 3, 8, 19, 29, 649987, tzinfo=dt.UTC)
+    records = [
+        RecordRow(str(uuid.uuid4()), i, text, "spolis", "social_assistance.benefit.v1", f"./r[{i}][@x='{text}']")
+        for i, text in enumerate(AWKWARD, start=1)
+    ]
+    store.add_pending(receipt_id, "sopa", records[:3], now)
+    store.add_pending(receipt_id, "sopa", records, now + dt.timedelta(seconds=5))  # a resend: what exists stays
+    store.add_receipt(Receipt(receipt_id, "sopa", "Op", "d" * 64, len(records), now, tuple(records)), "user.1")
+    assert store.find_receipt(receipt_id).records == tuple(records)
+    traces = [store.record_trace(r.message_id) for r in records]
+    assert [t.accepted_at for t in traces] == [now] * 3 + [now + dt.timedelta(seconds=5)] * 3
+    with database.engine.connect() as conn:
+        paths = dict(conn.execute(select(message_status.c.message_id, message_status.c.source_path)).all())
+    assert [paths[r.message_id] for r in records] == [r.source_path for r in records]
+
+
+def test_a_row_too_long_for_its_column_stages_none_of_the_load(store, database):
+    if database.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps text of any length")
+    receipt_id, now = str(uuid.uuid4()), dt.datetime.now(dt.UTC)
+    records = [*rows(2), RecordRow(str(uuid.uuid4()), 3, "R" * 201, "spolis", "social_assistance.benefit.v1")]
+    with pytest.raises(Exception, match="too long"):
+        store.add_pending(receipt_id, "sopa", records, now)
+    assert store.counts().get("accepted", 0) == 0
 
 
 def test_a_row_crosses_processes_with_every_field():
