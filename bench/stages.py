@@ -4,7 +4,7 @@ quorum queues, the store the bench is given: SQLite or PostgreSQL):
 - gateway ingest: signed SOAP data loads of 100 records in, records published and confirmed, with
   the loads prepared in the gateway's threads, and in its pool of one process per core;
 - worker delivery: a backlog of sealed envelopes consumed, SPOLIS's request built, signed and sent
-  to a sink that only reads the body, then acked;
+  to a sink that only reads the body, the records' status rows moved to delivered, then acked;
 - end to end: loads in, records delivered into the SPOLIS simulator, with 1 and then 2 worker
   processes behind the same gateway.
 
@@ -21,6 +21,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -30,11 +31,12 @@ from adapters.sopa.dialect import from_canonical
 from bench.environment import HTTP, Bench, cpu_seconds, wait_until
 from bench.raw import RIGA, PipelinedPublisher, sopa_request
 from hub.broker.rabbit import pika_parameters
-from hub.envelope import Envelope
+from hub.envelope import Addressing, Envelope, utcnow
 from hub.runtime import build
 from hub.settings import Settings
 from hub.simulation.records import RecordFactory
 from hub.store.db import create_store_engine
+from hub.store.status import RecordRow
 
 BATCH = 100
 HUB_ROLES = ("gateway", "workers")  # the hub's own processes; the simulator and the load generator are not
@@ -130,27 +132,40 @@ class CpuWindow:
 
 
 def fill_backlog(bench: Bench, stage: str, count: int) -> None:
-    """`count` sealed envelopes waiting in the stage's SPOLIS delivery queue."""
-    settings = Settings(broker_url=bench.amqp_url, broker_prefix=bench.broker_prefix(stage), signatures="off")
+    """`count` sealed envelopes waiting in the stage's SPOLIS delivery queue, each with the status row
+    the gateway would have stored for it (a load of BATCH records per receipt), so that a worker
+    takes the path it takes in production: it moves the rows of what it delivered."""
+    settings = Settings(
+        broker_url=bench.amqp_url,
+        broker_prefix=bench.broker_prefix(stage),
+        signatures="off",
+        store_url=bench.store_url(stage),
+        store_key_file=bench.store_key,
+    )
     parts = build(settings)
     parts.broker.declare(parts.topology)
-    topology = parts.topology
-    codec = bench.codec()
+    codec, store = bench.codec(), parts.store
     factory = RecordFactory(municipality=RIGA, record_prefix="D", decision_prefix="D", rng=random.Random(3))
-    receipt = uuid.uuid4()
     templates = factory.batch(min(count, 1000))
-    bodies = iter(
-        codec.message(
-            Envelope.of(
-                templates[n % len(templates)], source="sopa", target="spolis", user_id="u", correlation_id=receipt
-            ),
-            "",
-            "",
-        ).body
-        for n in range(count)
-    )
+
+    def bodies() -> Iterator[bytes]:
+        for start in range(0, count, BATCH):
+            receipt = uuid.uuid4()
+            addressing: Addressing = {"source": "sopa", "target": "spolis", "user_id": "u", "correlation_id": receipt}
+            span = range(start, min(start + BATCH, count))
+            envelopes = [Envelope.of(templates[n % len(templates)], **addressing) for n in span]
+            rows = [
+                RecordRow(str(e.message_id), index, e.payload["record_id"], e.target, e.type)
+                for index, e in enumerate(envelopes)
+            ]
+            store.add_pending(str(receipt), "sopa", rows, utcnow())
+            yield from (codec.message(e, "", "").body for e in envelopes)
+
     (parameters,) = pika_parameters(bench.amqp_url, "bench-backlog")
-    PipelinedPublisher(parameters, topology.delivery_queue("spolis"), bodies, count).run()
+    try:
+        PipelinedPublisher(parameters, parts.topology.delivery_queue("spolis"), bodies(), count).run()
+    finally:
+        parts.close()
 
 
 def start_sink(bench: Bench) -> str:
@@ -188,6 +203,9 @@ def worker_delivery(bench: Bench) -> Throughput:
     cpu = CpuWindow({"workers": [worker]})
     wait_until(lambda: sink_count(sink)[0] >= warm + records, 600, "the backlog delivered", bench.alive)
     count, first, last = sink_count(sink)
+    moved = delivered(bench, "delivery")[0]
+    if moved != warm + records:
+        raise RuntimeError(f"the worker moved {moved} status rows to delivered for {warm + records} records")
     return Throughput(count, last - first, cpu_us=cpu.per_record(count - counted))
 
 
