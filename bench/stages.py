@@ -202,10 +202,13 @@ def worker_delivery(bench: Bench) -> Throughput:
         time.sleep(0.005)
     cpu = CpuWindow({"workers": [worker]})
     wait_until(lambda: sink_count(sink)[0] >= warm + records, 600, "the backlog delivered", bench.alive)
+    engine = create_store_engine(bench.store_url("delivery"), create=False)
+    try:  # the rows of the last call are moved once SPOLIS answered it: a record's work ends there
+        with engine.connect() as conn:
+            wait_until(lambda: delivered_now(conn) >= warm + records, 60, "every record's row moved", bench.alive)
+    finally:
+        engine.dispose()
     count, first, last = sink_count(sink)
-    moved = delivered(bench, "delivery")[0]
-    if moved != warm + records:
-        raise RuntimeError(f"the worker moved {moved} status rows to delivered for {warm + records} records")
     return Throughput(count, last - first, cpu_us=cpu.per_record(count - counted))
 
 
