@@ -108,6 +108,18 @@ def test_a_record_id_longer_than_its_column_is_refused_whole_on_postgresql_and_k
         assert store.record_trace(records[2].message_id).record_id == "R" * 201
 
 
+def test_the_dedupe_looks_records_up_by_their_key_however_many_are_delivered(tmp_path):
+    """Asked whether a batch's records are delivered, SQLite must look each up by its key: searched by
+    state instead, every delivered record in the table is read for every batch."""
+    store = StatusStore(Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}", SEALER))
+    with store.engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {store._states_among.compile(store.engine)}", ('["a", "b"]',)
+        ).all()
+    searches = [row[-1] for row in plan if row[-1].startswith("SEARCH message_status")]
+    assert searches == ["SEARCH message_status USING INDEX sqlite_autoindex_message_status_1 (message_id=?)"]
+
+
 def test_a_row_crosses_processes_with_every_field():
     row = RecordRow(
         str(uuid.uuid4()), 3, "R-3", "spolis", "social_assistance.benefit.v1", "DatuPakete/Pabalsti/Pabalsts[3]"
