@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from hub.canonical.types import AtvkCode, PersonCode, RuleViolation, Text
+from hub.canonical.types import AtvkCode, PersonCode, RecordId, RuleViolation, Text
 
 
 class Municipality(BaseModel):
@@ -30,7 +30,7 @@ class CanonicalRecord(BaseModel):
     """When true, the hub counts versions of the same record id from a source and tells the sender
     that a second one is a correction (monthly reports)."""
 
-    record_id: Text = Field(description="the source system's own key of the record")
+    record_id: RecordId = Field(description="the source system's own key of the record")
     decided_at: AwareDatetime
 
     @staticmethod

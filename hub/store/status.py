@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 
+from hub.canonical.types import RECORD_ID_MAX
 from hub.store.claims import ReceiptClaims
 from hub.store.db import Database, metadata
 from hub.xml.parser import HardenedParser
@@ -66,7 +67,7 @@ message_status = Table(
     Column("message_id", String(36), primary_key=True),
     Column("receipt_id", String(36), nullable=False, index=True),
     Column("record_index", Integer, nullable=False),
-    Column("record_id", String(200), nullable=False),
+    Column("record_id", String(RECORD_ID_MAX), nullable=False),
     Column("source", String(32), nullable=False),
     Column("target", String(32), nullable=False),
     Column("type", String(100), nullable=False),

@@ -146,3 +146,11 @@ def test_household_status_validity_and_size():
             household_size=0,
             income_per_member=Decimal("50.00"),
         )
+
+
+def test_a_record_id_longer_than_the_status_store_holds_is_refused_naming_the_field():
+    assert benefit(record_id="R" * 200).record_id == "R" * 200
+    with pytest.raises(ValidationError) as caught:
+        benefit(record_id="R" * 201)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("record_id",) and error["type"] == "string_too_long"
