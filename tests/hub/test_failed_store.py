@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from hub.store.failed import FailedStore, Filter, group_of
+from cryptography.fernet import Fernet
+from sqlalchemy import event
+
+from hub.store.crypto import Sealer
+from hub.store.db import Database
+from hub.store.failed import FailedState, FailedStore, Filter, group_of
 from hub.store.status import RecordRow, StatusStore
 from tests.helpers import NOW, envelope, failure
 
@@ -55,3 +61,33 @@ def test_a_message_failing_again_after_replay_keeps_one_row_and_its_history(data
     (again,) = failed.find(Filter())
     assert again.id == row.id and again.replay_count == 1
     assert [a.message for a in again.attempts] == ["first", "second"]
+
+
+def test_a_delivery_resolves_only_the_replayed_entries_it_names(database):
+    status = StatusStore(database)
+    failed = FailedStore(database, status)
+    envelopes = [envelope() for _ in range(3)]
+    for e in envelopes:
+        status.add_pending(
+            str(e.correlation_id), e.source, [RecordRow(str(e.message_id), 1, "R", "spolis", e.type)], NOW
+        )
+    failed.put([failure(e, "NEZINAMS_SNIEDZEJS: provider S1 is not in the register") for e in envelopes], NOW)
+    entries = {f.message_id: f for f in failed.find(Filter())}
+    failed.mark_replayed([entries[str(e.message_id)].id for e in envelopes[:2]], NOW)
+    failed.resolve([str(envelopes[0].message_id), str(envelopes[2].message_id), str(uuid.uuid4())], NOW)
+    states = {f.message_id: f.state for f in failed.find(Filter(states=tuple(FailedState)))}
+    assert [states[str(e.message_id)] for e in envelopes] == ["resolved", "replayed", "failed"]
+
+
+def test_a_delivery_looks_its_replayed_entries_up_by_their_key(tmp_path):
+    """Searched by state instead (which SQLite chooses from three ids on), every replayed entry is read
+    for every batch delivered."""
+    database = Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}", Sealer([Fernet.generate_key()]))
+    failed = FailedStore(database, StatusStore(database))
+    statements: list[tuple[str, tuple[object, ...]]] = []
+    event.listen(database.engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+    failed.resolve([str(uuid.uuid4()) for _ in range(250)], NOW)
+    (statement, parameters) = statements[-1]
+    with database.engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert plan == ["SEARCH failed_messages USING INDEX sqlite_autoindex_failed_messages_1 (message_id=?)"]
