@@ -129,10 +129,11 @@ class Database:
         self.creates = create
 
     def create(self, *tables: Table) -> None:
-        """The tables a store keeps, created where missing: each store asks for its own. Hub processes
-        started together (a deployment's gateways and workers) race to create them: a process that lost
-        finds them made by the winner when it looks again. Where the store may not be made, a table
-        missing is refused."""
+        """The tables a store keeps, and their indexes, created where missing: each store asks for its
+        own; an index added since a store was made is built as the hub starts. Hub processes started
+        together (a deployment's gateways and workers) race to create them: a process that lost finds
+        them made by the winner when it looks again. Where the store may not be made, a table missing
+        is refused."""
         if not self.creates:
             have = inspect(self.engine)
             if missing := [table.name for table in tables if not have.has_table(table.name)]:
@@ -145,6 +146,8 @@ class Database:
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 metadata.create_all(self.engine, tables=tables, checkfirst=True)
+                for index in (index for table in tables for index in table.indexes):
+                    index.create(self.engine, checkfirst=True)
                 return
             except DBAPIError:
                 if attempt == CREATE_ATTEMPTS - 1:

@@ -78,6 +78,9 @@ message_status = Table(
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("message_status_by_target", "status", "target", "accepted_at"),
+    # a correction is told by the receipts its record id was given before: without this, every load that
+    # notes corrections reads the whole table
+    Index("message_status_by_record_id", "record_id"),
 )
 
 

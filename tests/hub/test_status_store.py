@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hub.store.crypto import Sealer
@@ -118,6 +118,28 @@ def test_the_dedupe_looks_records_up_by_their_key_however_many_are_delivered(tmp
         ).all()
     searches = [row[-1] for row in plan if row[-1].startswith("SEARCH message_status")]
     assert searches == ["SEARCH message_status USING INDEX sqlite_autoindex_message_status_1 (message_id=?)"]
+
+
+def test_a_correction_is_told_by_looking_its_record_id_up_not_by_reading_every_row(tmp_path):
+    """Every load of monthly reports asks how often its record ids were given a receipt: a scan would
+    read the whole table, which holds every record the hub ever accepted until retention."""
+    store = StatusStore(Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}", SEALER))
+    statements: list[tuple[str, tuple[object, ...]]] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+    store.versions_given("lietis", "social_assistance.monthly_report.v1", ["ATVK-1-2026-10", "ATVK-1-2026-11"])
+    (statement, parameters) = statements[-1]
+    with store.engine.connect() as conn:
+        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert not [step for step in plan if step.startswith("SCAN message_status")], plan
+    assert "SEARCH message_status USING INDEX message_status_by_record_id (record_id=?)" in plan
+
+
+def test_an_index_added_since_a_store_was_made_is_built_as_the_hub_starts(database):
+    StatusStore(database)
+    with database.engine.begin() as conn:
+        conn.execute(text("DROP INDEX message_status_by_record_id"))
+    StatusStore(database)
+    assert "message_status_by_record_id" in {i["name"] for i in inspect(database.engine).get_indexes("message_status")}
 
 
 def test_a_row_crosses_processes_with_every_field():
