@@ -32,6 +32,7 @@ from bench.environment import HTTP, Bench, cpu_seconds, wait_until
 from bench.raw import RIGA, PipelinedPublisher, sopa_request
 from hub.broker.rabbit import pika_parameters
 from hub.envelope import Addressing, Envelope, utcnow
+from hub.gateway.reader import record_message_ids
 from hub.runtime import build
 from hub.settings import Settings
 from hub.simulation.records import RecordFactory
@@ -134,8 +135,9 @@ class CpuWindow:
 
 def fill_backlog(bench: Bench, stage: str, count: int) -> None:
     """`count` sealed envelopes waiting in the stage's SPOLIS delivery queue, each with the status row
-    the gateway would have stored for it (a load of BATCH records per receipt), so that a worker
-    takes the path it takes in production: it moves the rows of what it delivered."""
+    the gateway would have stored for it (a load of BATCH records per receipt, with the ids the
+    gateway gives, so that a load's rows sit together in the store's index), so that a worker takes
+    the path it takes in production: it moves the rows of what it delivered."""
     settings = Settings(
         broker_url=bench.amqp_url,
         broker_prefix=bench.broker_prefix(stage),
@@ -153,11 +155,15 @@ def fill_backlog(bench: Bench, stage: str, count: int) -> None:
         for start in range(0, count, BATCH):
             receipt = uuid.uuid4()
             addressing: Addressing = {"source": "sopa", "target": "spolis", "user_id": "u", "correlation_id": receipt}
+            message_id = record_message_ids(receipt)
             span = range(start, min(start + BATCH, count))
-            envelopes = [Envelope.of(templates[n % len(templates)], **addressing) for n in span]
+            envelopes = [
+                Envelope.of(templates[n % len(templates)], **addressing, message_id=message_id(n - start + 1))
+                for n in span
+            ]
             rows = [
                 RecordRow(str(e.message_id), index, e.payload["record_id"], e.target, e.type)
-                for index, e in enumerate(envelopes)
+                for index, e in enumerate(envelopes, start=1)
             ]
             store.add_pending(str(receipt), "sopa", rows, utcnow())
             yield from (codec.message(e, "", "").body for e in envelopes)
