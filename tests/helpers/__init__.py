@@ -24,6 +24,7 @@ import httpx
 import pytest
 from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, event
 
 from adapters.sopa.dialect import from_canonical
 from adapters.spolis.simulator import SpolisService
@@ -175,6 +176,16 @@ def envelope(source: str = "sopa") -> Envelope:
     return Envelope.of(
         record, source=source, target="spolis", user_id="u.1", correlation_id=uuid.uuid4(), created_at=NOW
     )
+
+
+def sqlite_plan(engine: Engine, action: Callable[[], object]) -> list[str]:
+    """SQLite's query plan of the last statement `action` makes, one step per line."""
+    statements: list[tuple[str, Any]] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
+    action()
+    statement, parameters = statements[-1]
+    with engine.connect() as conn:
+        return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
 
 
 def failure(env: Envelope, message: str, error_class: str = "target_rejected") -> Failure:

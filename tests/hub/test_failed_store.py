@@ -6,13 +6,12 @@ import datetime as dt
 import uuid
 
 from cryptography.fernet import Fernet
-from sqlalchemy import event
 
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.store.failed import FailedState, FailedStore, Filter, group_of
 from hub.store.status import RecordRow, StatusStore
-from tests.helpers import NOW, envelope, failure
+from tests.helpers import NOW, envelope, failure, sqlite_plan
 
 
 def test_failures_are_grouped_filtered_and_sealed(database):
@@ -84,10 +83,5 @@ def test_a_delivery_looks_its_replayed_entries_up_by_their_key(tmp_path):
     for every batch delivered."""
     database = Database(f"sqlite:///{tmp_path / 'hub.sqlite3'}", Sealer([Fernet.generate_key()]))
     failed = FailedStore(database, StatusStore(database))
-    statements: list[tuple[str, tuple[object, ...]]] = []
-    event.listen(database.engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
-    failed.resolve([str(uuid.uuid4()) for _ in range(250)], NOW)
-    (statement, parameters) = statements[-1]
-    with database.engine.connect() as conn:
-        plan = [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    plan = sqlite_plan(database.engine, lambda: failed.resolve([str(uuid.uuid4()) for _ in range(250)], NOW))
     assert plan == ["SEARCH failed_messages USING INDEX sqlite_autoindex_failed_messages_1 (message_id=?)"]
