@@ -85,7 +85,7 @@ ProviderRegisterNo = Annotated[str, Field(pattern=r"^[A-Z0-9-]{3,20}$")]
 
 RECORD_ID_MAX = 200
 RecordId = Annotated[str, Field(min_length=1, max_length=RECORD_ID_MAX)]
-"""A source system's own key of a record. Every partner schema caps it at 200 characters and the
+"""A source system's own key of a record. Every partner schema caps it at this length and the
 status store's column holds that many: a longer one is refused at the boundary, naming the field,
 not by the database as an internal error."""
 

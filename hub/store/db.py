@@ -178,6 +178,13 @@ class Database:
         return key.in_(select(column("value")).select_from(func.json_each(ids)))
 
     @staticmethod
+    def not_searched(state: ColumnElement[str]) -> ColumnElement[str]:
+        """A state column as an expression no index serves, for a condition beside a batch's keys:
+        given the column itself, SQLite searches the state's index and reads every row in that state,
+        not the batch's few rows by their key."""
+        return state + ""
+
+    @staticmethod
     def ids_parameter(ids: Sequence[str]) -> str:
         """`ids` as `among`'s parameter."""
         return orjson.dumps(list(ids)).decode()

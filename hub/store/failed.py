@@ -235,9 +235,7 @@ class FailedStore:
             with self.engine.begin() as conn:
                 conn.execute(
                     update(failed_messages)
-                    # the state as an expression, which no index serves: SQLite would otherwise search the
-                    # state's index and read every replayed entry for every batch delivered
-                    .where(c.message_id.in_(ids), (c.state + "") == FailedState.REPLAYED)
+                    .where(c.message_id.in_(ids), self.db.not_searched(c.state) == FailedState.REPLAYED)
                     .values(state=FailedState.RESOLVED, updated_at=now)
                 )
 

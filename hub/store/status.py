@@ -228,9 +228,9 @@ class StatusStore:
         self._insert_receipt = db.insert_ignoring_duplicates(receipts)
         self.claims = ReceiptClaims(db)
         ids = db.among(message_status.c.message_id)
-        # the state is compared in Python, not in the statement: given `status = 'delivered'`, SQLite
-        # searches the index by state and reads every delivered row, not the few ids by their key
-        self._states_among = select(message_status.c.message_id, message_status.c.status).where(ids)
+        self._delivered_among = select(message_status.c.message_id).where(
+            ids, db.not_searched(message_status.c.status) == RecordState.DELIVERED
+        )
         self._mark_delivered = (
             update(message_status)
             .where(ids, message_status.c.status != RecordState.DELIVERED)
@@ -480,8 +480,7 @@ class StatusStore:
         if not ids:
             return set()
         with self.engine.connect() as conn:
-            rows = conn.execute(self._states_among, {"ids": self.db.ids_parameter(ids)})
-            return {message_id for message_id, state in rows if state == RecordState.DELIVERED}
+            return set(conn.execute(self._delivered_among, {"ids": self.db.ids_parameter(ids)}).scalars())
 
     def source_xml(self, message_id: str, *, within: Connection | None = None) -> bytes | None:
         """A record as its sender wrote it, cut from the stored request; None once the request is gone."""
