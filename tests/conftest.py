@@ -3,7 +3,6 @@ What test modules share besides fixtures is in tests/helpers."""
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +14,6 @@ from urllib.parse import urlparse
 import pytest
 from cryptography.fernet import Fernet
 from kombu import Connection
-from sqlalchemy import create_engine, text
 
 from adapters.burvis.simulator import BurvisService
 from adapters.vdeavk.simulator import VdeavkService
@@ -28,7 +26,7 @@ from hub.simulation.record_store import RecordStore
 from hub.store.crypto import Sealer
 from hub.store.db import Database
 from hub.systems import discover
-from tests.helpers import AMQP_URL, PG_URL, TODAY, Simulated, hub_settings, simulated_spolis
+from tests.helpers import AMQP_URL, TODAY, Simulated, hub_settings, missing, postgresql_store, simulated_spolis
 from tests.helpers.brokers import BrokerWatch, started
 
 OWN_BROKERS = {"amqp_url", "own_rabbit"}
@@ -95,10 +93,7 @@ def _broker_answers(url: str) -> bool:
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
     if not _broker_answers(AMQP_URL):
-        message = f"RabbitMQ is not reachable at {AMQP_URL}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: tests that need RabbitMQ must not skip)")
-        pytest.skip(message)
+        missing(f"RabbitMQ is not reachable at {AMQP_URL}")
     return AMQP_URL
 
 
@@ -248,16 +243,7 @@ def database(request, tmp_path: Path) -> Iterator[Database]:
         yield db
         db.close()
         return
-    schema = f"hubtest_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    db = Database(f"{PG_URL}?options=-csearch_path%3D{schema}", sealer)
-    yield db
-    db.close()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with postgresql_store() as url:
+        db = Database(url, sealer)
+        yield db
+        db.close()

@@ -15,16 +15,17 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import pytest
 from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, create_engine, event, text
 
 from adapters.sopa.dialect import from_canonical
 from adapters.spolis.simulator import SpolisService
@@ -79,11 +80,34 @@ def required_tool(name: str, package: str) -> str:
     """The path of a command a test needs; under CI=true its absence fails the test instead of skipping."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (Debian's {package} package; .ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"{name} is not installed (Debian's {package} package; .ci/run installs it)")
     return path
+
+
+def missing(what: str) -> NoReturn:
+    """A test cannot have what it needs: under CI=true it fails, elsewhere it is skipped."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} (CI=true: a test must not skip for what the machine should give it)")
+    pytest.skip(what)
+
+
+@contextmanager
+def postgresql_store() -> Iterator[str]:
+    """The store URL of a PostgreSQL schema of the caller's own, dropped after."""
+    schema = f"hubtest_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:
+        admin.dispose()
+        missing(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 # Property tests

@@ -3,16 +3,15 @@ machine's broker that holds `make test` to its promise never to stop a broker it
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
-import pytest
 from kombu import Connection
 
 from hub.simulation.rabbit_nodes import SCRIPTS, RabbitCluster, RabbitNode, RabbitNodeError, machine_ctl
+from tests.helpers import missing
 
 Owned = TypeVar("Owned", RabbitNode, RabbitCluster)
 
@@ -20,21 +19,15 @@ Owned = TypeVar("Owned", RabbitNode, RabbitCluster)
 def started(owned: Owned) -> Owned:
     """`owned` started; if it cannot start, the test skips, or fails under CI=true."""
     if not (SCRIPTS / "rabbitmq-server").exists() and shutil.which("rabbitmq-server") is None:
-        _cannot("RabbitMQ is not installed (Debian's rabbitmq-server package)")
+        missing("RabbitMQ is not installed (Debian's rabbitmq-server package)")
     try:
         owned.start()
     except BaseException as exc:
         owned.remove()
         if isinstance(exc, RabbitNodeError):
-            _cannot(f"a RabbitMQ node of the test's own did not start: {exc}")
+            missing(f"a RabbitMQ node of the test's own did not start: {exc}")
         raise
     return owned
-
-
-def _cannot(message: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: tests that need RabbitMQ must not skip)")
-    pytest.skip(message)
 
 
 class BrokerWatch:

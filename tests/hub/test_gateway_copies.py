@@ -9,11 +9,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from adapters.sopa.dialect import from_canonical
 from hub.soap import HUB_NS, MessageHeader, build_envelope
-from tests.helpers import PG_URL, RIGA, SOAP, body_of, factory, metric, wait_for
+from tests.helpers import RIGA, SOAP, body_of, factory, metric, postgresql_store, wait_for
 
 COPIES = 6
 RECORDS = 100
@@ -48,15 +47,8 @@ def send_at_once(url: str, data: bytes, copies: int = COPIES) -> list[httpx.Resp
 
 @pytest.fixture
 def pg_store_url() -> Iterator[str]:
-    """A PostgreSQL store of the test's own: a schema, dropped after."""
-    schema = f"hubtest_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://"))
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with postgresql_store() as url:
+        yield url
 
 
 @pytest.mark.parametrize("processes", [0, 2], ids=["threads", "pool"])
