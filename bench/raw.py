@@ -8,7 +8,10 @@ nothing of the hub around them, on one core. Stage figures are read as a share o
 - consume: pika's BlockingConnection, manual ack per message, the hub workers' prefetch;
 - build: lxml building, validating and serialising SPOLIS's request, per record;
 - ingest's cryptography: what the gateway's promises cost in `cryptography` and lxml alone, for the
-  ingest limit to be read with it as well as without (the gateway does it all; the raw ingest none).
+  ingest limit to be read with it as well as without (the gateway does it all; the raw ingest none);
+- the gateway's floor: parse + validate, that cryptography, and the two pieces of the hub's own code
+  no load can skip, the mapping into validated canonical models and each record's status row (SQLite):
+  what a gateway keeping its promises costs at the least, with nothing of HTTP, staging or publishing.
 
 Each part's CPU is read from this process's own counters (`time.process_time`) beside its wall time:
 the CPU a record costs is what the hub's stages are held against.
@@ -21,29 +24,34 @@ import itertools
 import os
 import random
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pika
+from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 from pika.adapters.select_connection import SelectConnection
 
-from adapters.sopa.dialect import from_canonical
+from adapters.sopa.dialect import from_canonical, to_canonical
 from bench.outbound_build import envelopes, lxml_builder
 from bench.outbound_build import measure as measure_build
 from hub.broker.codec import BrokerCodec
 from hub.broker.rabbit import pika_parameters
 from hub.canonical import Municipality
-from hub.envelope import Envelope
+from hub.envelope import Envelope, utcnow
 from hub.settings import PROJECT_ROOT, Settings
 from hub.simulation.records import RecordFactory
 from hub.soap import MessageHeader, build_envelope, parse_envelope
 from hub.soap.signature import Signer
+from hub.store.crypto import Sealer
+from hub.store.db import Database
+from hub.store.status import RecordRow, StatusStore
 from hub.xml.parser import HardenedParser
 from hub.xml.schema import Schema
 
@@ -155,6 +163,49 @@ def ingest_cryptography(records: int, envelope_bytes: int) -> Cost:
     requests = [sopa_load(BATCH_OF, seed)[0] for seed in range(max(records // BATCH_OF, 1))]
     loads = [(data, parse_envelope(parser.parse(data)).content) for data in requests]
     return median_cost([timed(lambda: [work(*load) for load in loads], len(loads) * BATCH_OF) for _ in range(3)])
+
+
+def _bodies(records: int) -> list[etree._Element]:
+    """The Bodies of loads of 100, parsed beforehand (their parse is the raw ingest's)."""
+    parser = ParseValidate().parser
+    requests = [sopa_load(BATCH_OF, seed)[0] for seed in range(max(records // BATCH_OF, 1))]
+    return [parse_envelope(parser.parse(data)).content for data in requests]
+
+
+def mapping(records: int) -> Cost:
+    """SOPA's fields read into validated canonical models, by the hub's own adapter, per record."""
+    bodies = _bodies(records)
+    count = len(bodies) * BATCH_OF
+    return median_cost([timed(lambda: [to_canonical(body) for body in bodies], count) for _ in range(3)])
+
+
+def status_rows(records: int) -> Cost:
+    """Each record's status row stored by the hub's StatusStore on SQLite (the default store), a load's
+    rows in one transaction, per record."""
+    loads = [
+        [
+            RecordRow("", index, record.record_id, "spolis", record.TYPE, body.getroottree().getelementpath(source))
+            for index, (record, source) in enumerate(to_canonical(body), start=1)
+        ]
+        for body in _bodies(records)
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        db = Database(f"sqlite:///{folder}/rows.sqlite3", Sealer([Fernet.generate_key()]))
+        store = StatusStore(db)
+
+        def store_all() -> None:
+            for rows in loads:
+                store.add_pending(str(uuid.uuid4()), "sopa", [_new_id(row) for row in rows], utcnow())
+
+        try:
+            return median_cost([timed(store_all, len(loads) * BATCH_OF) for _ in range(3)])
+        finally:
+            db.close()
+
+
+def _new_id(row: RecordRow) -> RecordRow:
+    """The row under a message id of its own: each round stores its own rows."""
+    return replace(row, message_id=str(uuid.uuid4()))
 
 
 def envelope_body(codec: BrokerCodec) -> bytes:
@@ -270,6 +321,8 @@ class RawLimits:
     zeep_build_us: float
     body_bytes: int
     cryptography: Cost  # per record: what the gateway's promises cost in the libraries alone
+    mapping: Cost  # per record: the hub's adapter reading SOPA's fields into canonical models
+    status_rows: Cost  # per record: the hub's status rows stored on SQLite
 
     @property
     def publish_per_s(self) -> float:
@@ -300,6 +353,12 @@ class RawLimits:
         return self.ingest_cpu_us + self.cryptography.cpu_us
 
     @property
+    def gateway_floor_cpu_us(self) -> float:
+        """What a gateway keeping its promises costs per record at the least: parse + validate, its
+        cryptography, the mapping and the status rows; no HTTP, staging or publishing (one per load)."""
+        return self.parse_validate.cpu_us + self.cryptography.cpu_us + self.mapping.cpu_us + self.status_rows.cpu_us
+
+    @property
     def delivery_cpu_us(self) -> float:
         """CPU per record of consume + ack + build."""
         return self.consume.cpu_us + self.build.cpu_us
@@ -322,4 +381,6 @@ def measure(url: str, prefix: str, records: int, codec: BrokerCodec) -> RawLimit
         zeep,
         len(body),
         ingest_cryptography(records, len(body)),
+        mapping(records),
+        status_rows(records),
     )
