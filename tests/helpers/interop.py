@@ -6,14 +6,18 @@ them each stack signs, whose answers it verifies with the hub's certificate."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from tests.helpers import SCHEMAS
@@ -99,3 +103,65 @@ def exchange(hub: RunningHub, sign: Callable[[bytes], bytes], verify: Callable[[
             with pytest.raises(Exception):  # noqa: B017 - each stack raises its own kind
                 verify(tampered)
         yield kind
+
+
+class JavaPartner:
+    """A partner's Java program (tests/interop/java) run as one JVM serving commands: one a line, its
+    arguments tab-separated, one JSON line back. Starting a JVM costs a second or so, and a test signs
+    and verifies a dozen messages."""
+
+    def __init__(self, java: str, source: Path, folder: Path, *args: str, classpath: list[Path] | None = None) -> None:
+        self.folder = folder
+        self.errors = folder / f"{source.stem}.stderr"
+        command = [java, *(["-cp", ":".join(map(str, classpath))] if classpath else []), str(source), *args]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors.open("wb"), text=True
+        )
+
+    def call(self, *args: str | Path) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("\t".join(map(str, args)) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"java ended: {self.errors.read_text(errors='replace')[-3000:]}")
+        result: dict[str, Any] = json.loads(line)
+        if "error" in result:
+            raise RuntimeError(f"java {args[0]}: {result['error']}")
+        return result
+
+    def file(self, data: bytes, kind: str) -> Path:
+        path = self.folder / f"{uuid.uuid4().hex}.{kind}.xml"
+        path.write_bytes(data)
+        return path
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def java_signer(partner: JavaPartner, key: Path, cert: Path) -> Callable[[bytes], bytes]:
+    """A request signed by the Java program's `sign` command with the partner's key and certificate."""
+
+    def sign(data: bytes) -> bytes:
+        source = partner.file(data, "unsigned")
+        target = source.with_suffix(".signed.xml")
+        partner.call("sign", source, key, cert, target)
+        return target.read_bytes()
+
+    return sign
+
+
+def pkcs8_der(pem_key: Path, folder: Path) -> Path:
+    """The key as Java's PKCS8EncodedKeySpec reads it."""
+    key = serialization.load_pem_private_key(pem_key.read_bytes(), password=None)
+    path = folder / f"{pem_key.stem}.pk8.der"
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return path

@@ -7,92 +7,27 @@ starting one costs about a second."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from tests.helpers import required_tool
-from tests.helpers.interop import SOAP_NS, WSU_NS, answer_of, exchange, unsigned
+from tests.helpers.interop import SOAP_NS, WSU_NS, JavaPartner, answer_of, exchange, java_signer, pkcs8_der, unsigned
 
 SOURCE = Path(__file__).parent / "java" / "PartnerClient.java"
 WSU_ID = f"{{{WSU_NS}}}Id"
 
 
-class PartnerClient:
-    """PartnerClient.java in `serve` mode: one command a line, one JSON line back."""
-
-    def __init__(self, java: str, folder: Path) -> None:
-        self.folder = folder
-        self.errors = folder / "java.stderr"
-        self.process = subprocess.Popen(
-            [java, str(SOURCE), "serve"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.errors.open("wb"),
-            text=True,
-        )
-
-    def call(self, *args: str | Path) -> dict:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("\t".join(map(str, args)) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"java ended: {self.errors.read_text(errors='replace')[-3000:]}")
-        result = json.loads(line)
-        if "error" in result:
-            raise RuntimeError(f"java {args[0]}: {result['error']}")
-        return result
-
-    def file(self, data: bytes, kind: str) -> Path:
-        path = self.folder / f"{uuid.uuid4().hex}.{kind}.xml"
-        path.write_bytes(data)
-        return path
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
-def partner(tmp_path: Path) -> Iterator[PartnerClient]:
-    client = PartnerClient(required_tool("java", "default-jdk-headless"), tmp_path)
+def partner(tmp_path: Path) -> Iterator[JavaPartner]:
+    client = JavaPartner(required_tool("java", "default-jdk-headless"), SOURCE, tmp_path, "serve")
     yield client
     client.close()
 
 
-def pkcs8_der(pem_key: Path, folder: Path) -> Path:
-    """The key as the JDK's PKCS8EncodedKeySpec reads it."""
-    key = serialization.load_pem_private_key(pem_key.read_bytes(), password=None)
-    path = folder / f"{pem_key.stem}.pk8.der"
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return path
-
-
-def java_signer(partner: PartnerClient, key: Path, cert: Path):  # type: ignore[no-untyped-def]
-    def sign(data: bytes) -> bytes:
-        source = partner.file(data, "unsigned")
-        target = source.with_suffix(".signed.xml")
-        partner.call("sign", source, key, cert, target)
-        return target.read_bytes()
-
-    return sign
-
-
-def java_verifier(partner: PartnerClient, hub_cert: Path):  # type: ignore[no-untyped-def]
+def java_verifier(partner: JavaPartner, hub_cert: Path):  # type: ignore[no-untyped-def]
     def verify(data: bytes) -> None:
         result = partner.call("verify", partner.file(data, "answer"), hub_cert)
         if not result["valid"]:
