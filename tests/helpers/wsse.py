@@ -66,7 +66,7 @@ def signed(
         purpose=purpose,
     )
     root = etree.fromstring(build_envelope(body, header))
-    Signer.from_files(pki / f"{signer}.key", pki / f"{signer}.pem").sign(root)
+    Signer.from_files(pki / f"{signer}.key", pki / f"{signer}.pem", token=False).sign(root)
     return root
 
 

@@ -168,7 +168,8 @@ def test_signxml_verifies_what_the_hub_signs_and_the_hub_what_signxml_signs(kind
     Signer.from_pem(key, cert).sign(theirs)  # the same Security header and Ids, then signxml's signature
     security = theirs.find(".//{*}Security")
     security.remove(security.find("{http://www.w3.org/2000/09/xmldsig#}Signature"))
-    ids = [f"#{e.get(WSU_ID)}" for e in (theirs.find(f"{SOAP}Body"), theirs.find(".//{*}MessageHeader"), security[0])]
+    covered = (theirs.find(f"{SOAP}Body"), theirs.find(".//{*}MessageHeader"), security.find("{*}Timestamp"))
+    ids = [f"#{e.get(WSU_ID)}" for e in covered]
     method = SignatureMethod.RSA_SHA256 if kind == "rsa" else SignatureMethod.ECDSA_SHA256
     signer = XMLSigner(
         method=signature_methods.detached,
@@ -202,9 +203,10 @@ def test_the_examples_security_md_shows_verify_as_they_stand(example, signer):
     """SECURITY.md's complete example, a request and the hub's answer, is what the profile accepts."""
     data = (PROJECT_ROOT / "docs" / "examples" / example).read_bytes()
     message = parse_envelope(HardenedParser(max_bytes=1 << 20, max_depth=32).parse(data))
-    certificate = x509.load_der_x509_certificate(
-        base64.b64decode("".join(message.signature.findtext(".//{*}X509Certificate").split()))
-    )
+    carried = message.signature.findtext(".//{*}X509Certificate") or message.signature.getparent().findtext(
+        "{*}BinarySecurityToken"
+    )  # the request's signer put its certificate in ds:X509Data, the hub in a token
+    certificate = x509.load_der_x509_certificate(base64.b64decode("".join(carried.split())))
     created = dt.datetime.fromisoformat(message.timestamp.findtext("{*}Created"))
     pinned = SignatureVerifier(TrustedCertificates.of({signer: [certificate]}))
     assert pinned.verify(message, now=created) == signer

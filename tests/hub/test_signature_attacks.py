@@ -421,7 +421,7 @@ def test_the_pinned_certificate_carried_beside_an_attacker_s_key_proves_nothing(
     key, cert = issue("sopa")
     root = signed(dev_pki, load_body())
     parts(root)["security"].getparent().remove(parts(root)["security"])
-    Signer.from_pem(key, cert).sign(root)  # the attacker's own key ...
+    Signer.from_pem(key, cert, token=False).sign(root)  # the attacker's own key ...
     data = key_info(root).find(f"{{{DS}}}X509Data")
     data.find(f"{{{DS}}}X509Certificate").text = etree.fromstring(tostring(signed(dev_pki, load_body()))).findtext(
         f".//{{{DS}}}X509Certificate"

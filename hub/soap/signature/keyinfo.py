@@ -1,10 +1,10 @@
 """Which pinned certificate a signature's `ds:KeyInfo` names, in the forms partners' stacks send:
 
-- `ds:X509Data/ds:X509Certificate` (the hub's own form, signxml, zeep's `Signature` inside a
+- `ds:X509Data/ds:X509Certificate` (signxml, zeep's `Signature` inside a
   `wsse:SecurityTokenReference`), or `ds:X509Data/ds:X509IssuerSerial` alone;
 - `wsse:SecurityTokenReference/wsse:Reference` to a `wsse:BinarySecurityToken` (X509v3, base64) in
-  the same Security header (the X.509 Token Profile's usual form: WSS4J/CXF, WCF, zeep's
-  `BinarySignature`);
+  the same Security header (the X.509 Token Profile's usual form: the hub's own, WSS4J/CXF, WCF,
+  zeep's `BinarySignature`);
 - `wsse:SecurityTokenReference/wsse:KeyIdentifier`: the subject key identifier or SHA-1 thumbprint.
 
 The token a reference points to is looked for only among the Security header's own children.

@@ -18,7 +18,19 @@ from cryptography.hazmat.primitives.serialization import Encoding, load_pem_priv
 from lxml import etree
 
 from hub.soap.envelope import BODY, DS_NS, HEADER, MESSAGE_HEADER, SECURITY, TIMESTAMP, WSSE_NS, WSU_NS
-from hub.soap.signature.profile import ECDSA_SHA256, EXC_C14N, EXCLUSIVE, RSA_SHA256, SHA256, WSU_ID, ds
+from hub.soap.signature.profile import (
+    BASE64_BINARY,
+    BINARY_SECURITY_TOKEN,
+    ECDSA_SHA256,
+    EXC_C14N,
+    EXCLUSIVE,
+    RSA_SHA256,
+    SECURITY_TOKEN_REFERENCE,
+    SHA256,
+    WSU_ID,
+    X509V3,
+    ds,
+)
 
 
 def _stamp(value: dt.datetime) -> str:
@@ -31,24 +43,31 @@ def _ds(parent: etree._Element, name: str, **attributes: str) -> etree._Element:
 
 class Signer:
     """Signs envelopes with one key and its certificate: the Body, the VISS MessageHeader when the
-    envelope has one, and a new Timestamp, each by wsu:Id with exclusive C14N; the certificate in
-    `ds:X509Data`."""
+    envelope has one, and a new Timestamp, each by wsu:Id with exclusive C14N.
 
-    def __init__(self, key: PrivateKeyTypes, cert: x509.Certificate, *, lifetime_seconds: float = 300.0) -> None:
+    The certificate travels as a `wsse:BinarySecurityToken` that `ds:KeyInfo` references through a
+    `wsse:SecurityTokenReference`: the Basic Security Profile's form, the only one Apache WSS4J (and so
+    CXF) accepts when it verifies, and what WCF sends. `token=False` puts it in `ds:X509Data` instead,
+    as signxml and zeep's `Signature` do (the tests sign partners' messages both ways)."""
+
+    def __init__(
+        self, key: PrivateKeyTypes, cert: x509.Certificate, *, lifetime_seconds: float = 300.0, token: bool = True
+    ) -> None:
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise ValueError("an RSA or EC key signs; other kinds are not in the profile")
         self.key = key
         self.cert = cert
         self.lifetime = dt.timedelta(seconds=lifetime_seconds)
+        self.token = token
         self._cert_text = base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
 
     @classmethod
-    def from_pem(cls, key_pem: bytes, cert_pem: bytes) -> Signer:
-        return cls(load_pem_private_key(key_pem, password=None), x509.load_pem_x509_certificate(cert_pem))
+    def from_pem(cls, key_pem: bytes, cert_pem: bytes, *, token: bool = True) -> Signer:
+        return cls(load_pem_private_key(key_pem, password=None), x509.load_pem_x509_certificate(cert_pem), token=token)
 
     @classmethod
-    def from_files(cls, key_file: Path, cert_file: Path) -> Signer:
-        return cls.from_pem(key_file.read_bytes(), cert_file.read_bytes())
+    def from_files(cls, key_file: Path, cert_file: Path, *, token: bool = True) -> Signer:
+        return cls.from_pem(key_file.read_bytes(), cert_file.read_bytes(), token=token)
 
     def sign(self, envelope: etree._Element, *, now: dt.datetime | None = None) -> etree._Element:
         """Add wsse:Security with a timestamp and the signature to an envelope that has a soap:Header
@@ -60,6 +79,11 @@ class Signer:
         created = now or dt.datetime.now(dt.UTC)
         security = etree.Element(SECURITY, nsmap={"wsse": WSSE_NS, "wsu": WSU_NS})
         header.insert(0, security)
+        token_id = f"x509-{uuid.uuid4()}"
+        if self.token:  # before the Signature that references it, as WSS4J writes it
+            token = etree.SubElement(security, BINARY_SECURITY_TOKEN, EncodingType=BASE64_BINARY, ValueType=X509V3)
+            token.set(WSU_ID, token_id)
+            token.text = self._cert_text
         timestamp = etree.SubElement(security, TIMESTAMP)
         etree.SubElement(timestamp, f"{{{WSU_NS}}}Created").text = _stamp(created)
         etree.SubElement(timestamp, f"{{{WSU_NS}}}Expires").text = _stamp(created + self.lifetime)
@@ -77,7 +101,12 @@ class Signer:
             _ds(reference, "DigestMethod", Algorithm=SHA256)
             _ds(reference, "DigestValue").text = base64.b64encode(hashlib.sha256(EXCLUSIVE(element)).digest()).decode()
         _ds(signature, "SignatureValue").text = base64.b64encode(self._signature(EXCLUSIVE(signed_info))).decode()
-        _ds(_ds(_ds(signature, "KeyInfo"), "X509Data"), "X509Certificate").text = self._cert_text
+        key_info = _ds(signature, "KeyInfo")
+        if self.token:
+            token_reference = etree.SubElement(key_info, SECURITY_TOKEN_REFERENCE)
+            etree.SubElement(token_reference, f"{{{WSSE_NS}}}Reference", URI=f"#{token_id}", ValueType=X509V3)
+        else:
+            _ds(_ds(key_info, "X509Data"), "X509Certificate").text = self._cert_text
         return envelope
 
     def _signature(self, data: bytes) -> bytes:
