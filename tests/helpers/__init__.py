@@ -205,8 +205,15 @@ def envelope(source: str = "sopa") -> Envelope:
 def sqlite_plan(engine: Engine, action: Callable[[], object]) -> list[str]:
     """SQLite's query plan of the last statement `action` makes, one step per line."""
     statements: list[tuple[str, Any]] = []
-    event.listen(engine, "before_cursor_execute", lambda *a: statements.append((a[2], a[3])))
-    action()
+
+    def capture(*sent: Any) -> None:
+        statements.append((sent[2], sent[3]))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)  # a later call sees only its own statements
     statement, parameters = statements[-1]
     with engine.connect() as conn:
         return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
